@@ -1,0 +1,159 @@
+"""The event bus: one FIFO queue, handlers called in subscription order, breadth-first.
+
+The same object runs back-tests and live sessions. Events published while an event is being handled are
+queued behind it, so the order of handling never depends on how tasks interleave.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from engine.errors import HandlerError
+from engine.events import Event, HandlerFailed
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any], None] | Callable[[Any], Awaitable[None]]
+
+
+class EventBus:
+    """Route events to handlers subscribed to their class or any base class.
+
+    Parameters
+    ----------
+    halt_on_error
+        True (back-test): a handler that raises stops the run with a ``HandlerError`` naming the handler and the
+        event. False (live): the error is logged, a ``HandlerFailed`` event is published, and the loop goes on.
+    """
+
+    def __init__(self, *, halt_on_error: bool = True) -> None:
+        self.halt_on_error = halt_on_error
+        self._subscriptions: list[tuple[type[Event], Handler]] = []
+        # Resolved once per concrete event type: (handlers in subscription order, any of them a coroutine fn).
+        self._routes: dict[type, tuple[tuple[Handler, ...], bool]] = {}
+        self._queue: deque[Event] = deque()
+        self._has_async = False
+
+    # -- subscriptions -------------------------------------------------------------------------------------
+    def subscribe(self, event_type: type[Event], handler: Handler) -> None:
+        """Call ``handler(event)`` for every event that is an instance of ``event_type``."""
+        if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+            raise TypeError(f"subscribe: {event_type!r} is not an Event class")
+        if not callable(handler):
+            raise TypeError(f"subscribe: handler {handler!r} is not callable")
+        self._subscriptions.append((event_type, handler))
+        self._has_async = self._has_async or inspect.iscoroutinefunction(handler)
+        self._routes.clear()
+
+    def unsubscribe(self, event_type: type[Event], handler: Handler) -> None:
+        """Remove one subscription made with ``subscribe``."""
+        self._subscriptions.remove((event_type, handler))
+        self._has_async = any(inspect.iscoroutinefunction(h) for _, h in self._subscriptions)
+        self._routes.clear()
+
+    def subscribe_object(self, obj: object) -> list[type[Event]]:
+        """Subscribe every ``on_<event>`` method of ``obj`` (``on_bar`` -> ``Bar``, ``on_order_update`` ...).
+
+        Returns the event types subscribed, in the order of ``EVENT_TYPES``.
+        """
+        subscribed = []
+        for name, event_type in handler_names().items():
+            method = getattr(obj, name, None)
+            if callable(method):
+                self.subscribe(event_type, method)
+                subscribed.append(event_type)
+        return subscribed
+
+    def handlers_for(self, event_type: type) -> tuple[Handler, ...]:
+        return self._route(event_type)[0]
+
+    def _route(self, event_type: type) -> tuple[tuple[Handler, ...], bool]:
+        route = self._routes.get(event_type)
+        if route is None:
+            handlers = tuple(h for t, h in self._subscriptions if issubclass(event_type, t))
+            route = (handlers, any(inspect.iscoroutinefunction(h) for h in handlers))
+            self._routes[event_type] = route
+        return route
+
+    # -- publishing and dispatch ---------------------------------------------------------------------------
+    @property
+    def has_async_handlers(self) -> bool:
+        return self._has_async
+
+    def publish(self, event: Event) -> None:
+        """Queue ``event``; it is handled after every event queued before it."""
+        self._queue.append(event)
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def dispatch(self) -> None:
+        """Handle queued events until the queue is empty, without awaiting (no coroutine handlers allowed)."""
+        queue = self._queue
+        routes = self._routes
+        while queue:
+            event = queue.popleft()
+            route = routes.get(type(event)) or self._route(type(event))
+            if route[1]:
+                raise RuntimeError(f"{type(event).__name__} has coroutine handlers: use `await bus.drain()`")
+            for handler in route[0]:
+                try:
+                    handler(event)
+                except Exception as exc:  # every failure is named, then raised or published
+                    self._handler_failed(handler, event, exc)
+
+    async def drain(self) -> None:
+        """Handle queued events until the queue is empty, awaiting coroutine handlers in their turn."""
+        if not self._has_async:
+            self.dispatch()
+            return
+        queue = self._queue
+        while queue:
+            event = queue.popleft()
+            handlers, is_async = self._route(type(event))
+            for handler in handlers:
+                try:
+                    result = handler(event)
+                    if is_async and inspect.isawaitable(result):
+                        await result
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+
+    def _handler_failed(self, handler: object, event: Event, exc: Exception) -> None:
+        error = HandlerError(handler, event, exc)
+        if self.halt_on_error:
+            self._queue.clear()
+            raise error from exc
+        log.error("%s", error)
+        if not isinstance(event, HandlerFailed):  # never loop on a failing failure handler
+            self.publish(HandlerFailed(ts=getattr(event, "ts", 0), handler=repr(handler), event=repr(event),
+                                       error=f"{type(exc).__name__}: {exc}"))
+
+
+def handler_names() -> dict[str, type[Event]]:
+    """Map ``on_<snake_name>`` to each event class of ``engine.events`` (``on_bar``, ``on_order_update`` ...)."""
+    return dict(_HANDLER_NAMES)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _event_classes() -> list[type[Event]]:
+    from engine import events
+
+    found = [obj for obj in vars(events).values()
+             if isinstance(obj, type) and issubclass(obj, Event) and obj is not events.Event]
+    return found
+
+
+_HANDLER_NAMES: dict[str, type[Event]] = {f"on_{_snake(cls.__name__)}": cls for cls in _event_classes()}

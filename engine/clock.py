@@ -1,0 +1,129 @@
+"""Clocks: the only source of "now" in the engine.
+
+Nothing in ``engine/`` or ``strategies/`` reads the wall clock directly; it is handed a ``Clock``. In a
+back-test time is the ``ts`` of the event being processed; live it is the wall clock. Timers fire as
+``Timer`` events on the bus in both cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from typing import Protocol
+
+from engine.events import Timer
+
+
+class Publisher(Protocol):
+    def publish(self, event: Timer) -> None: ...
+
+
+class Clock(Protocol):
+    """Tell the time and raise alarms."""
+
+    def now(self) -> int:
+        """Return the current time in integer nanoseconds UTC."""
+        ...
+
+    def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
+        """Publish ``Timer(name=name)`` at ``at`` (ns UTC), then every ``interval`` ns if given."""
+        ...
+
+    def cancel_timer(self, name: str) -> None:
+        """Forget the timer called ``name``; unknown names are ignored."""
+        ...
+
+
+class SimulatedClock:
+    """Time that moves only when the back-test says so: to each event's ``ts`` before it is dispatched."""
+
+    def __init__(self, bus: Publisher, start: int = 0) -> None:
+        self._bus = bus
+        self._now = start
+        self._timers: list[tuple[int, int, str, int | None]] = []  # (at, seq, name, interval)
+        self._live: dict[str, int] = {}  # name -> seq of its current schedule
+        self._seq = itertools.count()
+
+    def now(self) -> int:
+        return self._now
+
+    def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
+        if interval is not None and interval <= 0:
+            raise ValueError(f"timer {name!r}: interval must be positive, got {interval}")
+        seq = next(self._seq)
+        self._live[name] = seq
+        heapq.heappush(self._timers, (max(at, self._now), seq, name, interval))
+
+    def cancel_timer(self, name: str) -> None:
+        self._live.pop(name, None)
+
+    def next_timer_at(self) -> int | None:
+        """Return when the earliest live timer is due, or None."""
+        timers = self._timers
+        while timers and self._live.get(timers[0][2]) != timers[0][1]:
+            heapq.heappop(timers)  # a cancelled or rescheduled timer
+        return timers[0][0] if timers else None
+
+    def advance_to(self, ts: int) -> None:
+        """Fire, in time order, every timer due at or before ``ts``, then set the time to ``ts``.
+
+        Each timer is published with the clock set to its own time; the caller drains the bus between calls
+        when it needs each timer handled before the next one (``fire_next_due``).
+        """
+        while self.fire_next_due(ts):
+            pass
+        if ts > self._now:
+            self._now = ts
+
+    def fire_next_due(self, until: int) -> bool:
+        """Publish the earliest timer due at or before ``until``; return whether one fired."""
+        due = self.next_timer_at()
+        if due is None or due > until:
+            return False
+        at, seq, name, interval = heapq.heappop(self._timers)
+        self._now = max(self._now, at)
+        if interval is None:
+            del self._live[name]
+        else:
+            heapq.heappush(self._timers, (at + interval, seq, name, interval))
+        self._bus.publish(Timer(ts=at, name=name))
+        return True
+
+    def set_time(self, ts: int) -> None:
+        """Move time forward to ``ts`` without firing timers (the caller fired them first)."""
+        if ts > self._now:
+            self._now = ts
+
+
+class LiveClock:
+    """Wall-clock time; timers are scheduled on the running asyncio loop."""
+
+    def __init__(self, bus: Publisher) -> None:
+        self._bus = bus
+        self._handles: dict[str, asyncio.TimerHandle] = {}
+
+    def now(self) -> int:
+        return time.time_ns()
+
+    def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
+        if interval is not None and interval <= 0:
+            raise ValueError(f"timer {name!r}: interval must be positive, got {interval}")
+        self.cancel_timer(name)
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (at - self.now()) / 1e9)
+
+        def fire() -> None:
+            self._bus.publish(Timer(ts=at, name=name))
+            if interval is not None:
+                self.set_timer(name, at + interval, interval)
+            else:
+                self._handles.pop(name, None)
+
+        self._handles[name] = loop.call_later(delay, fire)
+
+    def cancel_timer(self, name: str) -> None:
+        handle = self._handles.pop(name, None)
+        if handle is not None:
+            handle.cancel()

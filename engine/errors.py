@@ -1,0 +1,49 @@
+"""One exception hierarchy, named by what the caller should do about it."""
+
+from __future__ import annotations
+
+
+class MlctError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ConfigError(MlctError):
+    """A setting, parameter or command-line value is wrong: fix the configuration."""
+
+
+class DataError(MlctError):
+    """Input data is malformed: the message names the file, row, field and value."""
+
+
+class OrderRejected(MlctError):
+    """An order the venue (or our pre-trade checks) would refuse."""
+
+
+class InsufficientFunds(OrderRejected):
+    """An order would spend more than the account has free."""
+
+
+class TransientVenueError(MlctError):
+    """A temporary venue or network failure: retry with backoff."""
+
+
+class RateLimited(TransientVenueError):
+    """The venue asked us to slow down."""
+
+
+class StrategyError(MlctError):
+    """User code (a strategy or handler) raised while handling an event."""
+
+
+class HandlerError(StrategyError):
+    """A bus handler raised; the message names the handler and the event."""
+
+    def __init__(self, handler: object, event: object, cause: BaseException) -> None:
+        name = getattr(handler, "__qualname__", repr(handler))
+        owner = getattr(handler, "__self__", None)
+        if owner is not None:
+            name = f"{type(owner).__name__}.{getattr(handler, '__name__', name)}"
+        super().__init__(f"handler {name} failed on {event!r}: {type(cause).__name__}: {cause}")
+        self.handler = handler
+        self.event = event
+        self.cause = cause

@@ -1,0 +1,109 @@
+"""Market specifications: what a venue accepts for a symbol, and exact conversion of floats to booked values."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from engine.errors import ConfigError, OrderRejected
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """Convert a float to the Decimal of its shortest repr (``0.1`` -> ``Decimal('0.1')``), refusing NaN/inf."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        result = Decimal(repr(value))
+    else:
+        result = Decimal(value)
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Market:
+    """One tradable symbol: its currencies and the increments and minimums the venue enforces."""
+
+    symbol: str
+    base: str
+    quote: str
+    price_increment: Decimal = Decimal("0.01")
+    size_increment: Decimal = Decimal("0.00000001")
+    min_size: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        for name in ("price_increment", "size_increment"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+                raise ConfigError(f"market {self.symbol}: {name} must be a positive Decimal, got {value!r}")
+        for name in ("min_size", "min_notional"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                raise ConfigError(f"market {self.symbol}: {name} must be a non-negative Decimal, got {value!r}")
+
+    @classmethod
+    def from_symbol(cls, symbol: str, **kwargs: Decimal) -> Market:
+        """Build a spot market from ``BASE/QUOTE`` with the default increments unless given."""
+        base, sep, quote = symbol.partition("/")
+        if not sep or not base or not quote or "/" in quote:
+            raise ConfigError(f"symbol must look like BASE/QUOTE (e.g. BTC/USD), got {symbol!r}")
+        return cls(symbol=symbol, base=base, quote=quote, **kwargs)
+
+    def round_size(self, quantity: float | Decimal) -> Decimal:
+        """Round a quantity down to the size increment (never more than asked)."""
+        return (to_decimal(quantity) / self.size_increment).to_integral_value(ROUND_DOWN) * self.size_increment
+
+    def round_price(self, price: float | Decimal) -> Decimal:
+        """Round a price to the nearest price increment."""
+        return (to_decimal(price) / self.price_increment).to_integral_value(ROUND_HALF_EVEN) * self.price_increment
+
+    def check_order(self, client_order_id: str, quantity: Decimal, price: Decimal | None,
+                    stop_price: Decimal | None, reference_price: Decimal | None) -> None:
+        """Raise ``OrderRejected`` naming the rule an order breaks (increments, minimum size and notional)."""
+        who = f"order {client_order_id!r} on {self.symbol}"
+        if quantity % self.size_increment:
+            raise OrderRejected(f"{who}: quantity {quantity} is not a multiple of the size increment "
+                                f"{self.size_increment}")
+        if quantity < self.min_size:
+            raise OrderRejected(f"{who}: quantity {quantity} is below the minimum size {self.min_size}")
+        for name, value in (("price", price), ("stop_price", stop_price)):
+            if value is not None and value % self.price_increment:
+                raise OrderRejected(f"{who}: {name} {value} is not a multiple of the price increment "
+                                    f"{self.price_increment}")
+        notional_price = price if price is not None else stop_price if stop_price is not None else reference_price
+        if notional_price is not None and quantity * notional_price < self.min_notional:
+            raise OrderRejected(f"{who}: notional {quantity * notional_price} is below the minimum "
+                                f"{self.min_notional}")
+
+
+class Markets:
+    """The markets of a run, by symbol; an unknown symbol is a clear error."""
+
+    def __init__(self, markets: list[Market] | None = None) -> None:
+        self._by_symbol: dict[str, Market] = {}
+        for market in markets or []:
+            self.add(market)
+
+    def add(self, market: Market) -> None:
+        self._by_symbol[market.symbol] = market
+
+    def __getitem__(self, symbol: str) -> Market:
+        try:
+            return self._by_symbol[symbol]
+        except KeyError:
+            known = ", ".join(sorted(self._by_symbol)) or "none"
+            raise ConfigError(f"unknown symbol {symbol!r} (known: {known})") from None
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._by_symbol
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_symbol.values())
+
+    def symbols(self) -> list[str]:
+        return list(self._by_symbol)
