@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
@@ -102,7 +103,7 @@ class Markets:
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._by_symbol
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Market]:
         return iter(self._by_symbol.values())
 
     def symbols(self) -> list[str]:

@@ -1,0 +1,483 @@
+"""The portfolio of record: balances per currency, reservations, set-aside, positions, fees and PnL.
+
+Everything booked is an exact ``Decimal``; market marks are floats, because ``mark`` and ``equity`` run on
+every bar. Each write either applies completely or raises and changes nothing: every check and every sum is
+computed first, and only then are the results stored. Every change of a balance, a reservation or a set-aside
+is appended to ``journal``, so a session can be audited and reconciled line by line.
+
+The account is spot for now (no shorting, no margin). The position arithmetic is already signed (average cost,
+realized PnL on reductions, flips open at the fill price), so a futures account can reuse it and replace only
+the cash checks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from engine.clock import Clock
+from engine.errors import ConfigError, InsufficientFunds, OrderRejected
+from engine.events import Bar, Fill, Order, OrderUpdate, Side
+from engine.markets import Markets
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+Route = tuple[tuple[str, bool], ...]  # (symbol, inverted) steps from a currency to the account currency
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Net traded quantity of one symbol at its average cost; ``cost`` is the exact signed cost basis.
+
+    ``average_price`` is ``cost / quantity`` (rounded to the Decimal context); ``cost`` is kept because a quotient
+    cannot keep the books exact. ``fees`` are in the symbol's quote currency: fees paid in the base currency are
+    valued at the fill price, fees paid in a third currency are only in ``Ledger.fees_paid``. Coins that were
+    deposited rather than bought have no cost basis, so selling them shows as a negative quantity.
+    """
+
+    symbol: str
+    quantity: Decimal = _ZERO
+    average_price: Decimal = _ZERO
+    realized_pnl: Decimal = _ZERO
+    fees: Decimal = _ZERO
+    cost: Decimal = _ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One change of the books.
+
+    ``amount`` is the signed change. For ``deposit``/``withdraw``/``fill``/``fee`` entries ``balance_after`` is
+    the currency's balance after it; for ``reserve``/``release`` the currency's reserved total after it; for
+    ``set_aside``/``release_set_aside`` the currency's set-aside total after it.
+    """
+
+    ts: int
+    kind: str
+    currency: str
+    amount: Decimal
+    balance_after: Decimal
+    reference: str
+
+
+@dataclass(slots=True)
+class _Reservation:
+    currency: str
+    per_unit: Decimal  # reserved per unit of quantity still to fill: exact, so no rounding dust accumulates
+    remaining: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.remaining * self.per_unit
+
+
+@dataclass(slots=True)
+class _FillPlan:
+    changes: list[tuple[str, str, Decimal, Decimal]]  # (kind, currency, amount, balance after)
+    position: Position
+    remaining: Decimal | None  # the order's remaining reserved quantity after the fill; None: no reservation
+
+
+def _check_amount(what: str, value: object, *, allow_zero: bool = False) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite() or value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{what} must be a {kind} finite Decimal, got {value!r}")
+    return value
+
+
+class Ledger:
+    """Book deposits, reservations and fills of one account, and value it at the latest marks.
+
+    Parameters
+    ----------
+    markets
+        The run's markets; symbols of orders and fills must be among them.
+    account_currency
+        The currency ``equity`` is valued in, and the default one of ``set_aside``.
+    initial_balances
+        Deposited at construction (journal note ``initial``); zero amounts are skipped.
+    reserve_fee_rate
+        Buy reservations hold ``quantity * price * (1 + reserve_fee_rate)`` so the fee of the fill is covered.
+    clock
+        Timestamps of journal entries that are not fills; without it they are 0.
+    """
+
+    def __init__(self, markets: Markets, account_currency: str, initial_balances: Mapping[str, Decimal], *,
+                 reserve_fee_rate: Decimal = _ZERO, clock: Clock | None = None) -> None:
+        if not isinstance(reserve_fee_rate, Decimal) or not reserve_fee_rate.is_finite() or reserve_fee_rate < 0:
+            raise ConfigError(f"reserve_fee_rate must be a non-negative Decimal, got {reserve_fee_rate!r}")
+        self.markets = markets
+        self.account_currency = account_currency
+        self.reserve_fee_rate = reserve_fee_rate
+        self._clock = clock
+        self.journal: list[JournalEntry] = []
+        self._balances: dict[str, Decimal] = {}
+        self._reserved: dict[str, Decimal] = {}
+        self._set_aside: dict[str, Decimal] = {}
+        self._reservations: dict[str, _Reservation] = {}
+        self._order_ids: set[str] = set()  # every id ever reserved: client order ids are never reused
+        self._booked: set[tuple[str, str]] = set()  # (client order id, trade id) of booked fills
+        self._positions: dict[str, Position] = {}
+        self._fees: dict[str, Decimal] = {}
+        self._marks: dict[str, float] = {}
+        self._routes: dict[str, Route] = {}
+        # Float shadows for the hot path, rebuilt after every booked change (see _revalue).
+        self._account_float = 0.0
+        self._direct: list[tuple[str, float, float]] = []  # (symbol, quantity held, fallback price)
+        self._indirect: list[tuple[float, tuple[tuple[str, bool, float], ...]]] = []
+        self._unvalued: list[str] = []
+        self._slow = False
+        for currency, amount in initial_balances.items():
+            if amount:
+                self.deposit(currency, amount, note="initial")
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def balance(self, currency: str) -> Decimal:
+        """Return the total held in ``currency``, reserved and set aside included."""
+        return self._balances.get(currency, _ZERO)
+
+    def balances(self) -> dict[str, Decimal]:
+        """Return every non-zero balance by currency."""
+        return {c: b for c, b in self._balances.items() if b}
+
+    def reserved(self, currency: str) -> Decimal:
+        """Return what open orders hold in ``currency``."""
+        return self._reserved.get(currency, _ZERO)
+
+    def reservation(self, client_order_id: str) -> Decimal:
+        """Return what one order still holds (0 if it holds nothing), in its reservation currency."""
+        reservation = self._reservations.get(client_order_id)
+        return _ZERO if reservation is None else reservation.amount
+
+    def set_aside_amount(self, currency: str | None = None) -> Decimal:
+        """Return what the user set aside in ``currency`` (default: the account currency)."""
+        return self._set_aside.get(currency or self.account_currency, _ZERO)
+
+    def free(self, currency: str) -> Decimal:
+        """Return what new orders may spend: balance less reservations and set-aside."""
+        return self.balance(currency) - self.reserved(currency) - self.set_aside_amount(currency)
+
+    def position(self, symbol: str) -> Position:
+        """Return the position in ``symbol``, flat if it never traded."""
+        position = self._positions.get(symbol)
+        return Position(symbol) if position is None else position
+
+    def positions(self) -> dict[str, Position]:
+        """Return the non-flat positions by symbol."""
+        return {s: p for s, p in self._positions.items() if p.quantity}
+
+    def realized_pnl(self) -> Decimal:
+        """Return the realized PnL summed over symbols (in their quote currencies; fees not included)."""
+        return sum((p.realized_pnl for p in self._positions.values()), _ZERO)
+
+    def fees_paid(self) -> dict[str, Decimal]:
+        """Return the fees paid by fee currency (rebates count negative)."""
+        return dict(self._fees)
+
+    def last_price(self, symbol: str) -> float | None:
+        """Return the latest mark of ``symbol``, or None before the first."""
+        return self._marks.get(symbol)
+
+    def mark(self, symbol: str, price: float) -> None:
+        """Record the latest price of ``symbol``; equity and unrealized PnL are valued at it."""
+        self._marks[symbol] = price
+
+    def equity(self) -> float:
+        """Return every balance valued in the account currency at the latest marks.
+
+        A symbol without a mark is valued at its position's average price (0 if it never traded). Raise
+        ``ConfigError`` when a currency is held that no chain of markets connects to the account currency,
+        rather than silently valuing it at nothing.
+        """
+        total = self._account_float
+        marks = self._marks
+        for symbol, quantity, fallback in self._direct:
+            total += quantity * marks.get(symbol, fallback)
+        if self._slow:
+            total += self._indirect_value()
+        return total
+
+    def unrealized_pnl(self, symbol: str) -> float:
+        """Return the PnL of the open position in ``symbol`` at its mark (0 without a mark)."""
+        position = self._positions.get(symbol)
+        price = self._marks.get(symbol)
+        if position is None or not position.quantity or price is None:
+            return 0.0
+        return float(position.quantity) * price - float(position.cost)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return a copy of everything booked, so callers can compare states or reconcile with a venue."""
+        return {
+            "balances": dict(self._balances), "reserved": dict(self._reserved), "set_aside": dict(self._set_aside),
+            "reservations": {k: (r.currency, r.per_unit, r.remaining) for k, r in self._reservations.items()},
+            "order_ids": set(self._order_ids), "booked": set(self._booked), "positions": dict(self._positions),
+            "fees": dict(self._fees), "marks": dict(self._marks), "journal": list(self.journal),
+        }
+
+    # -- writes --------------------------------------------------------------------------------------------
+    def deposit(self, currency: str, amount: Decimal, ts: int | None = None, note: str = "") -> None:
+        """Add ``amount`` to ``currency`` (``ts`` defaults to the clock's now)."""
+        _check_amount(f"deposit of {currency}", amount)
+        self._book("deposit", currency, amount, self.balance(currency) + amount, self._now(ts), note)
+        self._revalue()
+
+    def withdraw(self, currency: str, amount: Decimal, ts: int | None = None, note: str = "") -> None:
+        """Take ``amount`` of ``currency`` out of the account; only free funds can leave."""
+        _check_amount(f"withdrawal of {currency}", amount)
+        free = self.free(currency)
+        if amount > free:
+            raise InsufficientFunds(f"withdrawal of {amount} {currency}: only {free} {currency} free")
+        self._book("withdraw", currency, -amount, self.balance(currency) - amount, self._now(ts), note)
+        self._revalue()
+
+    def set_aside(self, amount: Decimal, currency: str | None = None) -> None:
+        """Hold ``amount`` back from strategies (a user reserve); it still counts in equity."""
+        currency = currency or self.account_currency
+        _check_amount(f"set-aside of {currency}", amount)
+        free = self.free(currency)
+        if amount > free:
+            raise InsufficientFunds(f"set aside {amount} {currency}: only {free} {currency} free")
+        after = self.set_aside_amount(currency) + amount
+        self._set_aside[currency] = after
+        self.journal.append(JournalEntry(self._now(None), "set_aside", currency, amount, after, ""))
+
+    def release_set_aside(self, amount: Decimal, currency: str | None = None) -> None:
+        """Give ``amount`` of the set-aside back to strategies."""
+        currency = currency or self.account_currency
+        _check_amount(f"release of set-aside {currency}", amount)
+        held = self.set_aside_amount(currency)
+        if amount > held:
+            raise ValueError(f"release of set-aside {amount} {currency}: only {held} {currency} set aside")
+        self._set_aside[currency] = held - amount
+        self.journal.append(JournalEntry(self._now(None), "release_set_aside", currency, -amount, held - amount, ""))
+
+    def reserve(self, order: Order, reference_price: Decimal | None = None) -> None:
+        """Hold what ``order`` may spend: quote at its price (plus the fee rate) for buys, base for sells.
+
+        A buy is priced at its limit price, else its stop price, else ``reference_price`` (market orders).
+        Raise ``OrderRejected`` for a reused client order id or a market buy without a reference price, and
+        ``InsufficientFunds`` when the amount exceeds what is free.
+        """
+        market = self.markets[order.symbol]
+        cid = order.client_order_id
+        if cid in self._order_ids:
+            raise OrderRejected(f"order {cid!r}: duplicate client order id")
+        if order.side is Side.BUY:
+            price = order.price if order.price is not None else order.stop_price
+            if price is None:
+                price = reference_price
+            if price is None:
+                raise OrderRejected(f"order {cid!r}: a {order.type.value} buy of {order.symbol} needs a reference "
+                                    f"price to reserve {market.quote}")
+            _check_amount(f"order {cid!r}: reference price", price)
+            currency, per_unit = market.quote, price * (_ONE + self.reserve_fee_rate)
+        else:
+            currency, per_unit = market.base, _ONE
+        needed = order.quantity * per_unit
+        free = self.free(currency)
+        if needed > free:
+            raise InsufficientFunds(f"order {cid!r} ({order.side.value} {order.quantity} {order.symbol}): needs "
+                                    f"{needed} {currency}, only {free} {currency} free")
+        self._order_ids.add(cid)
+        self._reservations[cid] = _Reservation(currency, per_unit, order.quantity)
+        self._reserve_changed(currency, needed, self._now(None), cid)
+
+    def release(self, client_order_id: str, *, ts: int | None = None) -> None:
+        """Give back what is left of an order's reservation; an unknown or finished order is ignored."""
+        reservation = self._reservations.pop(client_order_id, None)
+        if reservation is not None and reservation.amount:
+            self._reserve_changed(reservation.currency, -reservation.amount, self._now(ts), client_order_id)
+
+    def check_fill(self, fill: Fill) -> None:
+        """Raise if ``fill`` cannot be booked (malformed, unknown symbol, unaffordable); never change anything."""
+        self._plan_fill(fill)
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Book ``fill``: balances, fee, the order's reservation, the position and the journal, all or nothing."""
+        plan = self._plan_fill(fill)
+        reference = f"{fill.client_order_id}/{fill.trade_id}"
+        for kind, currency, amount, after in plan.changes:
+            self._book(kind, currency, amount, after, fill.ts, reference)
+        self._positions[fill.symbol] = plan.position
+        if fill.fee:
+            self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, _ZERO) + fill.fee
+        if fill.trade_id:
+            self._booked.add((fill.client_order_id, fill.trade_id))
+        reservation = self._reservations.get(fill.client_order_id)
+        if reservation is not None and plan.remaining is not None:
+            change = (plan.remaining - reservation.remaining) * reservation.per_unit
+            if plan.remaining:
+                reservation.remaining = plan.remaining
+            else:
+                del self._reservations[fill.client_order_id]
+            if change:
+                self._reserve_changed(reservation.currency, change, fill.ts, fill.client_order_id)
+        self._revalue()
+
+    # -- bus handlers (the kernel subscribes the ledger first, so it books fills before strategies see them) ---
+    def on_fill(self, fill: Fill) -> None:
+        """Book a fill from the venue (``apply_fill``)."""
+        self.apply_fill(fill)
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        """Release what a finished order still holds; venues publish an order's fills before its FILLED update."""
+        if update.status.is_terminal:
+            self.release(update.client_order_id, ts=update.ts)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Mark the bar's symbol at its close."""
+        self._marks[bar.symbol] = bar.close
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _now(self, ts: int | None) -> int:
+        if ts is not None:
+            return ts
+        return self._clock.now() if self._clock is not None else 0
+
+    def _book(self, kind: str, currency: str, amount: Decimal, after: Decimal, ts: int, reference: str) -> None:
+        self._balances[currency] = after
+        self.journal.append(JournalEntry(ts, kind, currency, amount, after, reference))
+
+    def _reserve_changed(self, currency: str, amount: Decimal, ts: int, reference: str) -> None:
+        # Summed afresh rather than adjusted, so the total is exactly 0 once no order holds the currency.
+        total = sum((r.amount for r in self._reservations.values() if r.currency == currency), _ZERO)
+        self._reserved[currency] = total
+        self.journal.append(JournalEntry(ts, "reserve" if amount > 0 else "release", currency, amount, total,
+                                         reference))
+
+    def _plan_fill(self, fill: Fill) -> _FillPlan:
+        """Validate ``fill`` and compute every booked value it leads to, without storing any."""
+        who = f"fill {fill.trade_id!r} of order {fill.client_order_id!r} on {fill.symbol}"
+        market = self.markets[fill.symbol]
+        price = _check_amount(f"{who}: price", fill.price)
+        quantity = _check_amount(f"{who}: quantity", fill.quantity)
+        fee = fill.fee
+        if not isinstance(fee, Decimal) or not fee.is_finite():
+            raise ValueError(f"{who}: fee must be a finite Decimal, got {fee!r}")
+        if fee and not fill.fee_currency:
+            raise ValueError(f"{who}: fee {fee} has no fee currency")
+        if fill.trade_id and (fill.client_order_id, fill.trade_id) in self._booked:
+            raise ValueError(f"{who}: already booked")
+        base, quote = market.base, market.quote
+        notional = price * quantity
+        if fill.side is Side.BUY:
+            moves = [("fill", quote, -notional), ("fill", base, quantity)]
+        else:
+            moves = [("fill", base, -quantity), ("fill", quote, notional)]
+        if fee:
+            moves.append(("fee", fill.fee_currency, -fee))
+        net: dict[str, Decimal] = {}
+        for _, currency, amount in moves:
+            net[currency] = net.get(currency, _ZERO) + amount
+        reservation = self._reservations.get(fill.client_order_id)
+        for currency, amount in net.items():
+            if amount < 0:
+                available = self.free(currency)
+                if reservation is not None and reservation.currency == currency:
+                    available += reservation.amount
+                if -amount > available:
+                    raise InsufficientFunds(f"{who} ({fill.side.value} {quantity} at {price}): needs {-amount} "
+                                            f"{currency}, only {available} {currency} available (free plus "
+                                            f"the order's own reservation)")
+        running = dict(self._balances)
+        changes = []
+        for kind, currency, amount in moves:
+            running[currency] = running.get(currency, _ZERO) + amount
+            changes.append((kind, currency, amount, running[currency]))
+        # The position follows the coins actually gained or given: a fee in the base currency is valued at the
+        # fill price as a fee, and the holding changes by the quantity net of it.
+        traded = quantity if fill.side is Side.BUY else -quantity
+        fee_value = _ZERO
+        if fill.fee_currency == quote:
+            fee_value = fee
+        elif fill.fee_currency == base:
+            traded -= fee
+            fee_value = fee * price
+        position = _trade(self.position(fill.symbol), traded, price, fee_value,
+                          market.price_increment * market.size_increment)
+        remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
+        return _FillPlan(changes, position, remaining)
+
+    def _route(self, currency: str) -> Route | None:
+        """Find the shortest chain of markets that prices ``currency`` in the account currency."""
+        route = self._routes.get(currency)
+        if route is not None or currency == self.account_currency:
+            return route
+        target = self.account_currency
+        seen = {currency}
+        frontier: deque[tuple[str, Route]] = deque([(currency, ())])
+        while frontier:
+            here, path = frontier.popleft()
+            for market in self.markets:
+                for src, dst, inverted in ((market.base, market.quote, False), (market.quote, market.base, True)):
+                    if src != here or dst in seen:
+                        continue
+                    step = (*path, (market.symbol, inverted))
+                    if dst == target:
+                        self._routes[currency] = step
+                        return step
+                    seen.add(dst)
+                    frontier.append((dst, step))
+        return None  # not cached: a market may be added later
+
+    def _fallback_price(self, symbol: str) -> float:
+        position = self._positions.get(symbol)
+        return float(position.average_price) if position is not None else 0.0
+
+    def _revalue(self) -> None:
+        """Rebuild the float shadows that ``equity`` reads, after a booked change."""
+        direct: list[tuple[str, float, float]] = []
+        indirect: list[tuple[float, tuple[tuple[str, bool, float], ...]]] = []
+        unvalued: list[str] = []
+        for currency, amount in self._balances.items():
+            if not amount or currency == self.account_currency:
+                continue
+            route = self._route(currency)
+            if route is None:
+                unvalued.append(currency)
+            elif len(route) == 1 and not route[0][1]:
+                direct.append((route[0][0], float(amount), self._fallback_price(route[0][0])))
+            else:
+                indirect.append((float(amount), tuple((s, inv, self._fallback_price(s)) for s, inv in route)))
+        self._account_float = float(self.balance(self.account_currency))
+        self._direct, self._indirect, self._unvalued = direct, indirect, unvalued
+        self._slow = bool(indirect or unvalued)
+
+    def _indirect_value(self) -> float:
+        if self._unvalued:
+            raise ConfigError(f"cannot value {', '.join(self._unvalued)} in {self.account_currency}: no market "
+                              f"connects them; add one to the run's markets")
+        total = 0.0
+        marks = self._marks
+        for value, steps in self._indirect:
+            for symbol, inverted, fallback in steps:
+                price = marks.get(symbol, fallback)
+                value = (value / price if price else 0.0) if inverted else value * price
+            total += value
+        return total
+
+
+def _trade(position: Position, traded: Decimal, price: Decimal, fee: Decimal, quantum: Decimal) -> Position:
+    """Return ``position`` after its holding changed by ``traded`` (signed) at ``price``, average-cost method.
+
+    A reduction realizes ``price * closed - cost share``; the cost share of a partial reduction is rounded to
+    ``quantum`` (price increment x size increment) so that the cost basis keeps a bounded number of digits and
+    cash + cost + fees == initial cash + realized PnL holds exactly. Beyond flat, the rest opens at ``price``.
+    """
+    quantity, cost, realized = position.quantity, position.cost, position.realized_pnl
+    if traded and quantity and (traded > 0) != (quantity > 0):
+        closed = traded if abs(traded) <= abs(quantity) else -quantity  # signed like ``traded``
+        share = cost if closed == -quantity else (cost * -closed / quantity).quantize(quantum, ROUND_HALF_EVEN)
+        realized += -closed * price - share
+        quantity += closed
+        cost -= share
+        traded -= closed
+    if traded:
+        quantity += traded
+        cost += traded * price
+    average = cost / quantity if quantity else _ZERO
+    return Position(position.symbol, quantity, average, realized, position.fees + fee, cost)

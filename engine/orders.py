@@ -1,0 +1,138 @@
+"""The order manager: pre-trade checks on the way out, and every order's state as the venue reports it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from engine.bus import EventBus
+from engine.clock import Clock
+from engine.errors import ConfigError, OrderRejected
+from engine.events import CancelOrder, Fill, Order, OrderStatus, OrderUpdate
+from engine.markets import Markets
+
+
+class Reserver(Protocol):
+    def reserve(self, order: Order, reference_price: Decimal | None = None) -> None: ...
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """What we know of one order: the request and its latest state."""
+
+    order: Order
+    status: OrderStatus = OrderStatus.SUBMITTED
+    filled_quantity: Decimal = Decimal(0)
+    filled_notional: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    reason: str = ""
+    updated_ts: int = 0
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return not self.status.is_terminal
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.order.quantity - self.filled_quantity
+
+    @property
+    def average_price(self) -> Decimal | None:
+        return self.filled_notional / self.filled_quantity if self.filled_quantity else None
+
+
+class OrderManager:
+    """Send orders after pre-trade checks, and keep each order's record from the bus's updates and fills.
+
+    A refused order never reaches the venue: it is recorded as REJECTED and an ``OrderUpdate`` with the reason
+    is published, so strategies learn of it through ``on_order_update`` in back-test and live alike.
+    """
+
+    def __init__(self, bus: EventBus, clock: Clock, ledger: Reserver, markets: Markets) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._ledger = ledger
+        self._markets = markets
+        self._records: dict[str, OrderRecord] = {}
+        self._open: dict[str, OrderRecord] = {}
+        self._sequence: dict[str, int] = {}
+
+    def next_id(self, prefix: str) -> str:
+        """Return a new client order id: deterministic, so a replay produces the same ids."""
+        n = self._sequence.get(prefix, 0) + 1
+        self._sequence[prefix] = n
+        return f"{prefix}-{n}"
+
+    def submit(self, order: Order, reference_price: Decimal | None = None) -> OrderRecord:
+        """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
+        if order.client_order_id in self._records:
+            raise ConfigError(f"duplicate client order id {order.client_order_id!r}")
+        record = OrderRecord(order=order, updated_ts=order.ts)
+        self._records[order.client_order_id] = record
+        try:
+            market = self._markets[order.symbol]
+            market.check_order(order.client_order_id, order.quantity, order.price, order.stop_price,
+                               reference_price)
+            self._ledger.reserve(order, reference_price)
+        except (OrderRejected, ConfigError) as exc:
+            record.status = OrderStatus.REJECTED
+            record.reason = str(exc)
+            self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=order.client_order_id,
+                                          symbol=order.symbol, status=OrderStatus.REJECTED,
+                                          remaining_quantity=order.quantity, reason=str(exc)))
+            return record
+        self._open[order.client_order_id] = record
+        self._bus.publish(order)
+        return record
+
+    def cancel(self, client_order_id: str) -> None:
+        """Ask the venue to cancel an open order; unknown or closed orders are ignored."""
+        record = self._open.get(client_order_id)
+        if record is not None:
+            self._bus.publish(CancelOrder(ts=self._clock.now(), client_order_id=client_order_id,
+                                          symbol=record.order.symbol))
+
+    # -- bus handlers --------------------------------------------------------------------------------------
+    def on_order_update(self, update: OrderUpdate) -> None:
+        record = self._records.get(update.client_order_id)
+        if record is None:
+            return  # an order of another session (live reconciliation adopts those)
+        record.updated_ts = update.ts
+        if update.status is OrderStatus.REJECTED and record.status is OrderStatus.REJECTED:
+            return  # our own pre-trade rejection coming back through the bus
+        record.status = update.status
+        if update.reason:
+            record.reason = update.reason
+        if update.status.is_terminal:
+            self._open.pop(update.client_order_id, None)
+
+    def on_fill(self, fill: Fill) -> None:
+        record = self._records.get(fill.client_order_id)
+        if record is None:
+            return
+        record.fills.append(fill)
+        record.filled_quantity += fill.quantity
+        record.filled_notional += fill.price * fill.quantity
+        record.fees += fill.fee
+        record.updated_ts = fill.ts
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def get(self, client_order_id: str) -> OrderRecord:
+        return self._records[client_order_id]
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderRecord]:
+        return [r for r in self._open.values() if symbol is None or r.order.symbol == symbol]
+
+    def open_quantity(self, symbol: str) -> Decimal:
+        """Return the signed quantity still to fill on open orders of ``symbol`` (buys positive)."""
+        return sum((r.order.side.sign * r.remaining_quantity for r in self._open.values()
+                    if r.order.symbol == symbol), Decimal(0))
+
+    def __iter__(self) -> Iterator[OrderRecord]:
+        return iter(self._records.values())
+
+    def __len__(self) -> int:
+        return len(self._records)
