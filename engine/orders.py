@@ -100,9 +100,9 @@ class OrderManager:
         record = self._records.get(update.client_order_id)
         if record is None:
             return  # an order of another session (live reconciliation adopts those)
+        if record.status.is_terminal:
+            return  # e.g. our own pre-trade rejection coming back, or a cancel refused because it came too late
         record.updated_ts = update.ts
-        if update.status is OrderStatus.REJECTED and record.status is OrderStatus.REJECTED:
-            return  # our own pre-trade rejection coming back through the bus
         record.status = update.status
         if update.reason:
             record.reason = update.reason

@@ -1,0 +1,24 @@
+"""Fixtures of the simulated exchange's tests (the harness itself is in ``sim_harness``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from sim_harness import Venue, default_config
+
+from engine.markets import Market
+
+
+@pytest.fixture
+def venue() -> Venue:
+    return Venue()
+
+
+@pytest.fixture
+def make_venue() -> Callable[..., Venue]:
+    def make(account: Any = None, markets: Sequence[Market] | None = None, **config: Any) -> Venue:
+        return Venue(default_config(**config), account, markets)
+
+    return make
