@@ -17,7 +17,7 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"not a finite number: {value!r}")
-        result = Decimal(repr(value))
+        result = Decimal(float.__repr__(value))  # not repr(): numpy floats print as np.float64(...)
     else:
         result = Decimal(value)
     if not result.is_finite():

@@ -104,7 +104,7 @@ def test_sync_dispatch_refuses_coroutine_handlers() -> None:
 
     bus.subscribe(Bar, handler)
     bus.publish(bar(1))
-    with pytest.raises(RuntimeError, match="await bus.drain"):
+    with pytest.raises(RuntimeError, match=r"await bus\.drain"):
         bus.dispatch()
 
 

@@ -1,0 +1,210 @@
+"""The back-test: a session whose clock is simulated, whose feed is replayed and whose venue is simulated.
+
+The venue is named in the configuration (``venue``, default the simulated exchange of ``adapters.sim``) and
+loaded by name, so the engine never imports an adapter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.bus import EventBus
+from engine.clock import SimulatedClock
+from engine.datagen.files import load_bars
+from engine.datagen.replay import BarFeed, merge_feeds
+from engine.datagen.sample import load_sample
+from engine.errors import ConfigError
+from engine.events import Fill
+from engine.execution import ExecutionClient
+from engine.kernel import Kernel, run_sync
+from engine.ledger import Ledger
+from engine.markets import Market, Markets
+from engine.results import EquityRecorder, fills_frame, orders_frame, position_exposure, round_trips
+from engine.stats import compute_stats
+from engine.strategy import Strategy
+
+SLIPPAGE_MODELS = ("none", "fixed", "volume")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BacktestConfig:
+    """Settings of one back-test; every value is checked, and a bad one raises ``ConfigError`` naming it."""
+
+    cash: Decimal = Decimal("10000")
+    currency: str | None = None  # account currency; default: the quote currency of the first market
+    fee_bps: float = 10.0  # taker fee, basis points of notional
+    maker_fee_bps: float | None = None  # default: same as fee_bps
+    slippage: str = "fixed"  # none | fixed (slippage_bps on every taker fill) | volume (bps at 100% of volume)
+    slippage_bps: float = 0.0
+    volume_share: float | None = None  # cap on the share of each bar's volume our fills may take
+    latency_ms: float = 0.0
+    limit_fill: str = "through"  # "through": the bar must trade beyond the limit; "touch": reaching it is enough
+    set_aside: Decimal = Decimal(0)  # cash the strategy may not spend
+    markets: tuple[Market, ...] = ()
+    venue: str = "adapters.sim:build_venue"
+
+    def __post_init__(self) -> None:
+        cash = _decimal("cash", self.cash)
+        object.__setattr__(self, "cash", cash)
+        object.__setattr__(self, "set_aside", _decimal("set_aside", self.set_aside))
+        if cash <= 0:
+            raise ConfigError(f"cash must be positive, got {cash}")
+        if not Decimal(0) <= self.set_aside <= cash:
+            raise ConfigError(f"set_aside must be between 0 and cash ({cash}), got {self.set_aside}")
+        for name in ("fee_bps", "maker_fee_bps", "slippage_bps", "latency_ms"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or not math.isfinite(value) or value < 0):
+                raise ConfigError(f"{name} must be a non-negative number, got {value!r}")
+        if self.slippage not in SLIPPAGE_MODELS:
+            raise ConfigError(f"slippage must be one of {', '.join(SLIPPAGE_MODELS)}, got {self.slippage!r}")
+        if self.volume_share is not None and not 0 < self.volume_share <= 1:
+            raise ConfigError(f"volume_share must be in (0, 1], got {self.volume_share!r}")
+        if self.limit_fill not in ("through", "touch"):
+            raise ConfigError(f"limit_fill must be 'through' or 'touch', got {self.limit_fill!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["cash"] = str(self.cash)
+        out["set_aside"] = str(self.set_aside)
+        out["markets"] = [{k: str(v) for k, v in asdict(m).items()} for m in self.markets]
+        return out
+
+
+def _decimal(name: str, value: object) -> Decimal:
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not result.is_finite():
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    return result
+
+
+@dataclass
+class BacktestResult:
+    """Everything a back-test produced, as DataFrames and a stats dict."""
+
+    stats: dict[str, Any]
+    equity: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    config: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"stats": self.stats, "config": self.config}, indent=2, default=str)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write ``result.json``, ``trades.csv``, ``orders.csv``, ``fills.csv`` and ``equity.csv`` to ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(self.to_json() + "\n")
+        trades = self.trades[["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
+                              "fees", "symbol", "return"]]
+        trades.to_csv(out / "trades.csv", index=False)
+        self.orders.to_csv(out / "orders.csv", index=False)
+        self.fills.to_csv(out / "fills.csv", index=False)
+        self.equity.to_csv(out / "equity.csv")
+        return out
+
+
+VenueFactory = Callable[[EventBus, SimulatedClock, Markets, Ledger, BacktestConfig], ExecutionClient]
+
+
+def load_object(spec: str, what: str) -> Any:
+    """Import ``module:Name`` (or ``module.Name``) and return the object, with a clear error naming ``spec``."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep:
+        module_name, _, attr = spec.rpartition(".")
+    if not module_name or not attr:
+        raise ConfigError(f"{what} must be given as module:Name, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {what} {spec!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"{what} {spec!r}: module {module_name!r} has no {attr!r}") from None
+
+
+def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: BacktestConfig | None = None, *,
+                 symbol: str | None = None, handlers: Sequence[object] = ()) -> BacktestResult:
+    """Replay ``data`` through the strategy on a simulated venue and return the result.
+
+    ``data`` is a standard OHLCV DataFrame (``symbol`` required), a path to a file, or a list of
+    ``(frame, symbol)`` pairs for several symbols. ``handlers`` are user objects with ``on_<event>`` methods
+    (or an ``attach(kernel)`` method) added to the run after the venue and before the strategies.
+    """
+    config = config or BacktestConfig()
+    strategies = [strategy] if isinstance(strategy, Strategy) else list(strategy)
+    feeds = feeds_from_data(data, symbol)
+    markets = Markets(list(config.markets))
+    for feed in feeds:
+        if feed.symbol not in markets:
+            markets.add(Market.from_symbol(feed.symbol))
+    currency = config.currency or next(iter(markets)).quote
+    bus = EventBus(halt_on_error=True)
+    clock = SimulatedClock(bus)
+    ledger = Ledger(markets, currency, {currency: config.cash}, clock=clock,
+                    reserve_fee_rate=Decimal(str(max(config.fee_bps, config.maker_fee_bps or 0))) / 10_000)
+    if config.set_aside:
+        ledger.set_aside(config.set_aside, currency)
+    venue_factory: VenueFactory = load_object(config.venue, "venue")
+    venue = venue_factory(bus, clock, markets, ledger, config)
+    fills: list[Fill] = []
+    recorder = EquityRecorder(ledger.equity)
+    kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=venue,
+                    strategies=strategies, handlers=handlers, recorders=[recorder, _FillCollector(fills)])
+    run_sync(kernel, merge_feeds(feeds))
+    equity = recorder.frame()
+    trades = round_trips(fills)
+    interval_ns = min(feed.interval_ns for feed in feeds)
+    bar_ts = pd.DatetimeIndex(equity.index).asi8
+    stats = compute_stats(equity["equity"], trades, initial_equity=float(config.cash), interval_ns=interval_ns,
+                          fees_paid=float(sum((f.fee for f in fills), Decimal(0))),
+                          exposure=position_exposure(fills, bar_ts))
+    return BacktestResult(stats=stats, equity=equity, orders=orders_frame(kernel.orders), fills=fills_frame(fills),
+                          trades=trades, config={**config.to_dict(), "strategies": [
+                              {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger)
+
+
+class _FillCollector:
+    def __init__(self, fills: list[Fill]) -> None:
+        self.on_fill = fills.append
+
+
+
+def feeds_from_data(data: Any, symbol: str | None) -> list[BarFeed]:
+    """Turn what the caller gave (None for the sample, a path, a frame, pairs of frame and symbol) into feeds."""
+    if data is None:
+        frame, meta = load_sample()
+        return [BarFeed(frame, symbol or meta.symbol)]
+    if isinstance(data, BarFeed):
+        return [data]
+    if isinstance(data, str | Path):
+        frame, meta = load_bars(data, symbol=symbol)
+        return [BarFeed(frame, symbol or meta.symbol)]
+    if isinstance(data, pd.DataFrame):
+        if symbol is None:
+            raise ConfigError("a DataFrame needs a symbol: run_backtest(..., symbol='BTC/USD')")
+        integer_columns = [c for c in data.columns if pd.api.types.is_integer_dtype(data[c])]
+        return [BarFeed(data.astype(dict.fromkeys(integer_columns, "float64")), symbol)]
+    if isinstance(data, Sequence):
+        feeds: list[BarFeed] = []
+        for item in data:
+            feeds.extend(feeds_from_data(*item) if isinstance(item, tuple) else feeds_from_data(item, symbol))
+        if not feeds:
+            raise ConfigError("no data given: the list of feeds is empty")
+        return feeds
+    raise ConfigError(f"cannot back-test on data of type {type(data).__name__}")

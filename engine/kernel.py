@@ -1,0 +1,137 @@
+"""The kernel: wires the shared components in one fixed order and runs the event loop.
+
+Back-test and live both use this class; they hand it different clocks, feeds and execution clients.
+Subscription order is part of the contract, because handlers of one event run in that order:
+ledger, order manager, execution client, user handlers, strategies, recorders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Any
+
+from engine.bus import EventBus
+from engine.clock import Clock, SimulatedClock
+from engine.events import Bar, CancelOrder, Event, Fill, MarketData, Order, OrderUpdate
+from engine.execution import ExecutionClient
+from engine.markets import Markets
+from engine.orders import OrderManager
+from engine.strategy import Strategy, StrategyContext
+
+
+class Kernel:
+    """Own the bus, clock, ledger, order manager, venue, handlers and strategies of one session."""
+
+    def __init__(self, *, bus: EventBus, clock: Clock, ledger: Any, markets: Markets,
+                 execution: ExecutionClient, strategies: Sequence[Strategy] = (),
+                 handlers: Sequence[object] = (), recorders: Sequence[object] = ()) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.ledger = ledger
+        self.markets = markets
+        self.execution = execution
+        self.orders = OrderManager(bus, clock, ledger, markets)
+        self.strategies = list(strategies)
+        self.handlers = list(handlers)
+        self.recorders = list(recorders)
+        self._wire()
+
+    def _wire(self) -> None:
+        bus = self.bus
+        bus.subscribe(Fill, self.ledger.on_fill)
+        bus.subscribe(OrderUpdate, self.ledger.on_order_update)
+        bus.subscribe(Bar, self.ledger.on_bar)
+        bus.subscribe(OrderUpdate, self.orders.on_order_update)
+        bus.subscribe(Fill, self.orders.on_fill)
+        bus.subscribe(Order, self.execution.on_order)
+        bus.subscribe(CancelOrder, self.execution.on_cancel_order)
+        for handler in self.handlers:
+            attach = getattr(handler, "attach", None)
+            if callable(attach):
+                attach(self)  # a handler that wants the kernel (clock, markets) subscribes itself
+            else:
+                bus.subscribe_object(handler)
+        context = StrategyContext(bus=bus, clock=self.clock, ledger=self.ledger, orders=self.orders,
+                                  markets=self.markets)
+        for strategy in self.strategies:
+            strategy.attach(context)
+        for recorder in self.recorders:
+            bus.subscribe_object(recorder)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    async def run(self, feed: Iterable[MarketData] | AsyncIterator[MarketData]) -> None:
+        """Start the strategies, feed every market event through the venue and the bus, then stop them."""
+        self._start()
+        if isinstance(feed, Iterable) and isinstance(self.clock, SimulatedClock):
+            if self.bus.has_async_handlers:
+                for event in feed:
+                    await self._step(event)
+            else:
+                self._run_replay(feed, self.clock)
+        else:
+            async for event in feed if not isinstance(feed, Iterable) else _as_async(feed):
+                await self._step(event)
+        await self._stop()
+
+    def _run_replay(self, feed: Iterable[MarketData], clock: SimulatedClock) -> None:
+        """The back-test hot path: no awaits, locals for everything touched per event."""
+        bus = self.bus
+        publish = bus.publish
+        dispatch = bus.dispatch
+        pending = bus.pending
+        see = self.execution.on_market_data
+        next_timer_at = clock.next_timer_at
+        set_time = clock.set_time
+        for event in feed:
+            ts = event.ts
+            due = next_timer_at()
+            if due is not None and due <= ts:
+                self._fire_timers(clock, ts)
+            set_time(ts)
+            see(event)
+            if pending():
+                dispatch()
+            publish(event)
+            dispatch()
+
+    async def _step(self, event: MarketData) -> None:
+        """Handle one market event on the general path (coroutine handlers, live feeds)."""
+        clock = self.clock
+        if isinstance(clock, SimulatedClock):
+            while clock.fire_next_due(event.ts):
+                await self.bus.drain()
+            clock.set_time(event.ts)
+        self.execution.on_market_data(event)
+        await self.bus.drain()
+        self.bus.publish(event)
+        await self.bus.drain()
+
+    def _fire_timers(self, clock: SimulatedClock, until: int) -> None:
+        """Fire due timers one at a time, each handled (and its consequences) before the next."""
+        while clock.fire_next_due(until):
+            self.bus.dispatch()
+
+    def _start(self) -> None:
+        for strategy in self.strategies:
+            strategy.on_start()
+        self.bus.dispatch()
+
+    async def _stop(self) -> None:
+        for strategy in self.strategies:
+            strategy.on_stop()
+        await self.bus.drain()
+
+    def publish(self, event: Event) -> None:
+        self.bus.publish(event)
+
+
+async def _as_async(events: Iterable[MarketData]) -> AsyncIterator[MarketData]:
+    for event in events:
+        yield event
+        await asyncio.sleep(0)
+
+
+def run_sync(kernel: Kernel, feed: Iterator[MarketData] | Iterable[MarketData]) -> None:
+    """Run a kernel to completion from synchronous code (tests, the back-test runner)."""
+    asyncio.run(kernel.run(feed))

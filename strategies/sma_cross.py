@@ -1,0 +1,81 @@
+"""Moving-average cross: long when the fast SMA crosses above the slow one, flat when it crosses below.
+
+Parameters
+----------
+fast, slow
+    Window lengths in bars (``fast < slow``).
+size
+    Share of equity to hold when long (0 < size <= 1). The order is sized at the signal bar's close and fills
+    at the next bar's open, so keep a margin for the move between them and for the fee (default 0.95).
+symbol
+    Trade only this symbol's bars (default: every symbol it sees, each on its own).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.events import Bar
+from engine.strategy import Strategy
+
+
+@dataclass(slots=True)
+class _Averages:
+    """Running sums of the last ``fast`` and ``slow`` closes: O(1) per bar."""
+
+    fast: int
+    slow: int
+    closes: deque[float] = field(default_factory=deque)
+    fast_sum: float = 0.0
+    slow_sum: float = 0.0
+    previous_gap: float | None = None
+
+    def update(self, close: float) -> float | None:
+        """Add a close; return fast SMA minus slow SMA once the slow window is full."""
+        closes = self.closes
+        closes.append(close)
+        self.fast_sum += close
+        self.slow_sum += close
+        n = len(closes)
+        if n > self.fast:
+            self.fast_sum -= closes[-self.fast - 1]
+        if n > self.slow:
+            self.slow_sum -= closes.popleft()
+            n -= 1
+        if n < self.slow:
+            return None
+        return self.fast_sum / self.fast - self.slow_sum / self.slow
+
+
+class SmaCross(Strategy):
+    """Long on a golden cross of two simple moving averages, flat on the death cross."""
+
+    params = {"fast": 10, "slow": 30, "size": 0.95, "symbol": ""}
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        fast, slow, size = self.p["fast"], self.p["slow"], self.p["size"]
+        if not 0 < fast < slow:
+            raise ConfigError(f"SmaCross: need 0 < fast < slow, got fast={fast}, slow={slow}")
+        if not 0 < size <= 1:
+            raise ConfigError(f"SmaCross: size must be in (0, 1], got {size}")
+        self._averages: dict[str, _Averages] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        symbol = bar.symbol
+        if self.p["symbol"] and symbol != self.p["symbol"]:
+            return
+        averages = self._averages.get(symbol)
+        if averages is None:
+            averages = self._averages[symbol] = _Averages(self.p["fast"], self.p["slow"])
+        gap = averages.update(bar.close)
+        previous, averages.previous_gap = averages.previous_gap, gap
+        if gap is None or previous is None:
+            return
+        if previous <= 0.0 < gap:
+            self.target_percent(symbol, self.p["size"])
+        elif previous >= 0.0 > gap:
+            self.target_position(symbol, 0)

@@ -1,0 +1,105 @@
+"""The mlct command line: the sample back-test, outputs, plug-ins by module:Class, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engine.cli import main
+from engine.datagen.sample import load_sample
+
+TRADE_HEADER = ["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl", "fees"]
+
+
+def test_backtest_on_the_sample_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--out", str(tmp_path), "--param", "fast=12", "--param", "slow=48"]) == 0
+    table = capsys.readouterr().out
+    assert "SmaCross" in table and "total_return" in table and "max_drawdown" in table
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["config"]["strategies"][0]["params"]["fast"] == 12
+    trades = pd.read_csv(tmp_path / "trades.csv")
+    assert list(trades.columns[:8]) == TRADE_HEADER
+    assert len(trades) == result["stats"]["n_trades"] > 0
+    equity = pd.read_csv(tmp_path / "equity.csv")
+    assert len(equity) == 20_111
+    assert equity["equity"].iloc[-1] == pytest.approx(result["stats"]["final_equity"])
+    orders = pd.read_csv(tmp_path / "orders.csv")
+    assert set(orders["status"]) <= {"filled", "accepted", "rejected"}
+    assert (tmp_path / "fills.csv").exists()
+
+
+def test_json_flag_prints_result_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--json", "--fee-bps", "0", "--cash", "5000"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["stats"]["initial_equity"] == 5000.0
+    assert printed["stats"]["fees_paid"] == 0.0
+
+
+def test_user_strategy_and_handler_by_module_and_class(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    frame, _ = load_sample()
+    last_close_ts = frame.index[-1].value + 3600 * 10**9
+    counts = tmp_path / "counts.json"
+    monkeypatch.setenv("MLCT_TEST_OUT", str(counts))
+    monkeypatch.setenv("MLCT_TEST_LAST_TS", str(last_close_ts))
+    code = main(["backtest", "--strategy", "tests.unit.fixtures.plugins:BuyOnce", "--param", "quantity=0.05",
+                 "--handler", "tests.unit.fixtures.plugins:FillCounter", "--json"])
+    assert code == 0
+    assert json.loads(counts.read_text()) == {"bars": 20_111, "fills": 1}
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    assert stats["exposure"] > 0.99
+
+
+def test_config_file_with_params_and_handlers(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    frame, _ = load_sample()
+    monkeypatch.setenv("MLCT_TEST_OUT", str(tmp_path / "counts.json"))
+    monkeypatch.setenv("MLCT_TEST_LAST_TS", str(frame.index[-1].value + 3600 * 10**9))
+    config = tmp_path / "run.toml"
+    config.write_text('strategy = "sma_cross"\ncash = 20000\nfee_bps = 5\n'
+                      'handlers = ["tests.unit.fixtures.plugins:FillCounter"]\n[params]\nfast = 5\nslow = 20\n')
+    assert main(["backtest", "--config", str(config), "--json", "--param", "slow=25"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["config"]["strategies"][0]["params"] == {"fast": 5, "slow": 25, "size": 0.95, "symbol": ""}
+    assert result["config"]["fee_bps"] == 5.0 and result["stats"]["initial_equity"] == 20000.0
+    fills = json.loads((tmp_path / "counts.json").read_text())["fills"]
+    assert fills in (2 * result["stats"]["n_trades"], 2 * result["stats"]["n_trades"] + 1)  # + an open entry
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["backtest", "--data", "/nonexistent/bars.csv"], "/nonexistent/bars.csv"),
+    (["backtest", "--strategy", "no_such_strategy"], "unknown strategy 'no_such_strategy'"),
+    (["backtest", "--strategy", "nowhere.module:Thing"], "cannot import strategy 'nowhere.module:Thing'"),
+    (["backtest", "--param", "fast=ten"], "parameter 'fast' must be a int, got 'ten'"),
+    (["backtest", "--param", "speed=3"], "unknown parameter 'speed'"),
+    (["backtest", "--param", "fast"], "--param must look like KEY=VALUE"),
+    (["backtest", "--param", "fast=40"], "need 0 < fast < slow"),
+    (["backtest", "--cash", "-5"], "cash must be positive"),
+    (["backtest", "--handler", "tests.unit.fixtures.plugins:Missing"], "has no 'Missing'"),
+])
+def test_errors_are_one_clear_line_with_exit_code_2(argv: list[str], message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_data_file_names_file_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+                   "2024-01-01T01:00:00Z,1,2,0.5,nan,10\n")
+    assert main(["backtest", "--data", str(bad), "--symbol", "BTC/USD"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 3" in err and "close" in err
+
+
+def test_console_script_runs() -> None:
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "backtest", "--help"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0 and "examples:" in proc.stdout
