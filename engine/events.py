@@ -158,10 +158,9 @@ class OrderStatus(enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL
-
-
-_TERMINAL = frozenset({OrderStatus.REJECTED, OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+        # identity tests: hashing an enum member runs Python code, and this is asked on every order update
+        return (self is OrderStatus.FILLED or self is OrderStatus.CANCELLED or self is OrderStatus.REJECTED
+                or self is OrderStatus.EXPIRED)
 
 
 class Liquidity(enum.Enum):

@@ -131,6 +131,10 @@ class Ledger:
         self._indirect: list[tuple[float, tuple[tuple[str, bool, float], ...]]] = []
         self._unvalued: list[str] = []
         self._slow = False
+        # The plan of the last checked fill, reused by apply_fill when nothing was booked in between: a venue
+        # checks each fill just before publishing it, so booking it need not plan it twice.
+        self._version = 0
+        self._checked: tuple[Fill, int, _FillPlan] | None = None
         for currency, amount in initial_balances.items():
             if amount:
                 self.deposit(currency, amount, note="initial")
@@ -242,6 +246,7 @@ class Ledger:
         if amount > free:
             raise InsufficientFunds(f"set aside {amount} {currency}: only {free} {currency} free")
         after = self.set_aside_amount(currency) + amount
+        self._version += 1
         self._set_aside[currency] = after
         self.journal.append(JournalEntry(self._now(None), "set_aside", currency, amount, after, ""))
 
@@ -252,6 +257,7 @@ class Ledger:
         held = self.set_aside_amount(currency)
         if amount > held:
             raise ValueError(f"release of set-aside {amount} {currency}: only {held} {currency} set aside")
+        self._version += 1
         self._set_aside[currency] = held - amount
         self.journal.append(JournalEntry(self._now(None), "release_set_aside", currency, -amount, held - amount, ""))
 
@@ -294,11 +300,16 @@ class Ledger:
 
     def check_fill(self, fill: Fill) -> None:
         """Raise if ``fill`` cannot be booked (malformed, unknown symbol, unaffordable); never change anything."""
-        self._plan_fill(fill)
+        self._checked = (fill, self._version, self._plan_fill(fill))
 
     def apply_fill(self, fill: Fill) -> None:
         """Book ``fill``: balances, fee, the order's reservation, the position and the journal, all or nothing."""
-        plan = self._plan_fill(fill)
+        checked = self._checked
+        if checked is not None and checked[0] is fill and checked[1] == self._version:
+            plan = checked[2]
+        else:
+            plan = self._plan_fill(fill)
+        self._checked = None
         reference = f"{fill.client_order_id}/{fill.trade_id}"
         for kind, currency, amount, after in plan.changes:
             self._book(kind, currency, amount, after, fill.ts, reference)
@@ -339,29 +350,31 @@ class Ledger:
         return self._clock.now() if self._clock is not None else 0
 
     def _book(self, kind: str, currency: str, amount: Decimal, after: Decimal, ts: int, reference: str) -> None:
+        self._version += 1
         self._balances[currency] = after
         self.journal.append(JournalEntry(ts, kind, currency, amount, after, reference))
 
     def _reserve_changed(self, currency: str, amount: Decimal, ts: int, reference: str) -> None:
         # Summed afresh rather than adjusted, so the total is exactly 0 once no order holds the currency.
         total = sum((r.amount for r in self._reservations.values() if r.currency == currency), _ZERO)
+        self._version += 1
         self._reserved[currency] = total
         self.journal.append(JournalEntry(ts, "reserve" if amount > 0 else "release", currency, amount, total,
                                          reference))
 
     def _plan_fill(self, fill: Fill) -> _FillPlan:
         """Validate ``fill`` and compute every booked value it leads to, without storing any."""
-        who = f"fill {fill.trade_id!r} of order {fill.client_order_id!r} on {fill.symbol}"
         market = self.markets[fill.symbol]
-        price = _check_amount(f"{who}: price", fill.price)
-        quantity = _check_amount(f"{who}: quantity", fill.quantity)
-        fee = fill.fee
+        price, quantity, fee = fill.price, fill.quantity, fill.fee
+        if not (_is_positive(price) and _is_positive(quantity)):
+            _check_amount(f"{_who(fill)}: price", price)
+            _check_amount(f"{_who(fill)}: quantity", quantity)
         if not isinstance(fee, Decimal) or not fee.is_finite():
-            raise ValueError(f"{who}: fee must be a finite Decimal, got {fee!r}")
+            raise ValueError(f"{_who(fill)}: fee must be a finite Decimal, got {fee!r}")
         if fee and not fill.fee_currency:
-            raise ValueError(f"{who}: fee {fee} has no fee currency")
+            raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
         if fill.trade_id and (fill.client_order_id, fill.trade_id) in self._booked:
-            raise ValueError(f"{who}: already booked")
+            raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         notional = price * quantity
         if fill.side is Side.BUY:
@@ -380,7 +393,7 @@ class Ledger:
                 if reservation is not None and reservation.currency == currency:
                     available += reservation.amount
                 if -amount > available:
-                    raise InsufficientFunds(f"{who} ({fill.side.value} {quantity} at {price}): needs {-amount} "
+                    raise InsufficientFunds(f"{_who(fill)} ({fill.side.value} {quantity} at {price}): needs {-amount} "
                                             f"{currency}, only {available} {currency} available (free plus "
                                             f"the order's own reservation)")
         running = dict(self._balances)
@@ -459,6 +472,14 @@ class Ledger:
                 value = (value / price if price else 0.0) if inverted else value * price
             total += value
         return total
+
+
+def _is_positive(value: object) -> bool:
+    return isinstance(value, Decimal) and value.is_finite() and value > 0
+
+
+def _who(fill: Fill) -> str:
+    return f"fill {fill.trade_id!r} of order {fill.client_order_id!r} on {fill.symbol}"
 
 
 def _trade(position: Position, traded: Decimal, price: Decimal, fee: Decimal, quantum: Decimal) -> Position:

@@ -66,20 +66,26 @@ class Market:
     def check_order(self, client_order_id: str, quantity: Decimal, price: Decimal | None,
                     stop_price: Decimal | None, reference_price: Decimal | None) -> None:
         """Raise ``OrderRejected`` naming the rule an order breaks (increments, minimum size and notional)."""
-        who = f"order {client_order_id!r} on {self.symbol}"
+        # Runs for every order twice (pre-trade and at the venue): messages are only built on failure.
         if quantity % self.size_increment:
-            raise OrderRejected(f"{who}: quantity {quantity} is not a multiple of the size increment "
-                                f"{self.size_increment}")
+            raise OrderRejected(f"{self._who(client_order_id)}: quantity {quantity} is not a multiple of the size "
+                                f"increment {self.size_increment}")
         if quantity < self.min_size:
-            raise OrderRejected(f"{who}: quantity {quantity} is below the minimum size {self.min_size}")
+            raise OrderRejected(f"{self._who(client_order_id)}: quantity {quantity} is below the minimum size "
+                                f"{self.min_size}")
         for name, value in (("price", price), ("stop_price", stop_price)):
             if value is not None and value % self.price_increment:
-                raise OrderRejected(f"{who}: {name} {value} is not a multiple of the price increment "
-                                    f"{self.price_increment}")
+                raise OrderRejected(f"{self._who(client_order_id)}: {name} {value} is not a multiple of the price "
+                                    f"increment {self.price_increment}")
+        if not self.min_notional:
+            return
         notional_price = price if price is not None else stop_price if stop_price is not None else reference_price
         if notional_price is not None and quantity * notional_price < self.min_notional:
-            raise OrderRejected(f"{who}: notional {quantity * notional_price} is below the minimum "
-                                f"{self.min_notional}")
+            raise OrderRejected(f"{self._who(client_order_id)}: notional {quantity * notional_price} is below the "
+                                f"minimum {self.min_notional}")
+
+    def _who(self, client_order_id: str) -> str:
+        return f"order {client_order_id!r} on {self.symbol}"
 
 
 class Markets:

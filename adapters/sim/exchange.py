@@ -253,6 +253,8 @@ class SimulatedExchange:
         """Handle what the bar's range reached: stops triggered, resting limits traded through, nearest first."""
         book = s.book
         open_, high, low, open_ts = s.open, s.high, s.low, s.open_ts
+        if not (book.buy_stops or book.sell_stops or book.bids or book.asks):
+            return
         reached: list[tuple[float, int, SimOrder]] = []  # (distance from the open, time priority, order)
         for so in book.buy_stops:
             if so.stop_f > high:
