@@ -7,6 +7,8 @@ fast, slow
 size
     Share of equity to hold when long (0 < size <= 1). The order is sized at the signal bar's close and fills
     at the next bar's open, so keep a margin for the move between them and for the fee (default 0.95).
+quantity
+    Hold this fixed quantity when long instead (0, the default, sizes by ``size``).
 symbol
     Trade only this symbol's bars (default: every symbol it sees, each on its own).
 """
@@ -53,7 +55,7 @@ class _Averages:
 class SmaCross(Strategy):
     """Long on a golden cross of two simple moving averages, flat on the death cross."""
 
-    params = {"fast": 10, "slow": 30, "size": 0.95, "symbol": ""}
+    params = {"fast": 10, "slow": 30, "size": 0.95, "quantity": 0.0, "symbol": ""}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -62,6 +64,8 @@ class SmaCross(Strategy):
             raise ConfigError(f"SmaCross: need 0 < fast < slow, got fast={fast}, slow={slow}")
         if not 0 < size <= 1:
             raise ConfigError(f"SmaCross: size must be in (0, 1], got {size}")
+        if self.p["quantity"] < 0:
+            raise ConfigError(f"SmaCross: quantity must be >= 0, got {self.p['quantity']}")
         self._averages: dict[str, _Averages] = {}
 
     def on_bar(self, bar: Bar) -> None:
@@ -76,6 +80,9 @@ class SmaCross(Strategy):
         if gap is None or previous is None:
             return
         if previous <= 0.0 < gap:
-            self.target_percent(symbol, self.p["size"])
+            if self.p["quantity"]:
+                self.target_position(symbol, self.p["quantity"])
+            else:
+                self.target_percent(symbol, self.p["size"])
         elif previous >= 0.0 > gap:
             self.target_position(symbol, 0)
