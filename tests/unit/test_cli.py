@@ -65,7 +65,8 @@ def test_config_file_with_params_and_handlers(tmp_path: Path, capsys: pytest.Cap
                       'handlers = ["tests.unit.fixtures.plugins:FillCounter"]\n[params]\nfast = 5\nslow = 20\n')
     assert main(["backtest", "--config", str(config), "--json", "--param", "slow=25"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["config"]["strategies"][0]["params"] == {"fast": 5, "slow": 25, "size": 0.95, "quantity": 0.0, "symbol": ""}
+    params = result["config"]["strategies"][0]["params"]
+    assert params == {"fast": 5, "slow": 25, "size": 0.95, "quantity": 0.0, "symbol": ""}
     assert result["config"]["fee_bps"] == 5.0 and result["stats"]["initial_equity"] == 20000.0
     fills = json.loads((tmp_path / "counts.json").read_text())["fills"]
     assert fills in (2 * result["stats"]["n_trades"], 2 * result["stats"]["n_trades"] + 1)  # + an open entry
