@@ -106,6 +106,27 @@ class EventBus:
                 except Exception as exc:  # every failure is named, then raised or published
                     self._handler_failed(handler, event, exc)
 
+    def dispatch_event(self, event: Event) -> None:
+        """Handle ``event`` now, then whatever it queued: ``publish(event); dispatch()`` without the queue trip.
+
+        The back-test loop calls this once per market event with the queue empty; if events are already
+        queued, ``event`` is queued behind them to keep the breadth-first order.
+        """
+        if self._queue:
+            self._queue.append(event)
+            self.dispatch()
+            return
+        route = self._routes.get(type(event)) or self._route(type(event))
+        if route[1]:
+            raise RuntimeError(f"{type(event).__name__} has coroutine handlers: use `await bus.drain()`")
+        for handler in route[0]:
+            try:
+                handler(event)
+            except Exception as exc:
+                self._handler_failed(handler, event, exc)
+        if self._queue:
+            self.dispatch()
+
     async def drain(self) -> None:
         """Handle queued events until the queue is empty, awaiting coroutine handlers in their turn."""
         if not self._has_async:

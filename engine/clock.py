@@ -15,6 +15,8 @@ from typing import Protocol
 
 from engine.events import Timer
 
+NEVER = 2**63 - 1  # later than any int64 nanosecond timestamp
+
 
 class Publisher(Protocol):
     def publish(self, event: Timer) -> None: ...
@@ -45,6 +47,9 @@ class SimulatedClock:
         self._timers: list[tuple[int, int, str, int | None]] = []  # (at, seq, name, interval)
         self._live: dict[str, int] = {}  # name -> seq of its current schedule
         self._seq = itertools.count()
+        # When the earliest timer is due (NEVER if none): read on every event of a back-test, so it is an
+        # attribute kept current rather than a heap inspection. It may be early (a cancelled timer), never late.
+        self.next_due = NEVER
 
     def now(self) -> int:
         return self._now
@@ -54,7 +59,9 @@ class SimulatedClock:
             raise ValueError(f"timer {name!r}: interval must be positive, got {interval}")
         seq = next(self._seq)
         self._live[name] = seq
-        heapq.heappush(self._timers, (max(at, self._now), seq, name, interval))
+        due = max(at, self._now)
+        heapq.heappush(self._timers, (due, seq, name, interval))
+        self.next_due = min(self.next_due, due)
 
     def cancel_timer(self, name: str) -> None:
         self._live.pop(name, None)
@@ -64,6 +71,7 @@ class SimulatedClock:
         timers = self._timers
         while timers and self._live.get(timers[0][2]) != timers[0][1]:
             heapq.heappop(timers)  # a cancelled or rescheduled timer
+        self.next_due = timers[0][0] if timers else NEVER
         return timers[0][0] if timers else None
 
     def advance_to(self, ts: int) -> None:
@@ -88,6 +96,7 @@ class SimulatedClock:
             del self._live[name]
         else:
             heapq.heappush(self._timers, (at + interval, seq, name, interval))
+        self.next_timer_at()  # refresh next_due
         self._bus.publish(Timer(ts=at, name=name))
         return True
 

@@ -77,23 +77,19 @@ class Kernel:
     def _run_replay(self, feed: Iterable[MarketData], clock: SimulatedClock) -> None:
         """The back-test hot path: no awaits, locals for everything touched per event."""
         bus = self.bus
-        publish = bus.publish
         dispatch = bus.dispatch
-        pending = bus.pending
+        dispatch_event = bus.dispatch_event
         see = self.execution.on_market_data
-        next_timer_at = clock.next_timer_at
         set_time = clock.set_time
         for event in feed:
             ts = event.ts
-            due = next_timer_at()
-            if due is not None and due <= ts:
+            if ts >= clock.next_due:
                 self._fire_timers(clock, ts)
             set_time(ts)
             see(event)
-            if pending():
-                dispatch()
-            publish(event)
-            dispatch()
+            if bus.pending():
+                dispatch()  # the venue's fills and updates, before the event itself
+            dispatch_event(event)
 
     async def _step(self, event: MarketData) -> None:
         """Handle one market event on the general path (coroutine handlers, live feeds)."""

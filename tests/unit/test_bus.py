@@ -174,3 +174,21 @@ def test_unsubscribe_and_bad_subscriptions() -> None:
     assert got == []
     with pytest.raises(TypeError, match="not an Event class"):
         bus.subscribe(int, got.append)  # type: ignore[arg-type]
+
+
+def test_dispatch_event_keeps_breadth_first_order() -> None:
+    bus = EventBus()
+    seen: list[tuple[str, int]] = []
+
+    def on_bar(e: Bar) -> None:
+        seen.append(("bar", e.ts))
+        bus.publish(Timer(ts=e.ts, name="child"))
+
+    bus.subscribe(Bar, on_bar)
+    bus.subscribe(Timer, lambda e: seen.append(("timer", e.ts)))
+    bus.dispatch_event(bar(1))  # empty queue: handled at once, then its child
+    assert seen == [("bar", 1), ("timer", 1)]
+    seen.clear()
+    bus.publish(Timer(ts=0, name="queued first"))
+    bus.dispatch_event(bar(2))  # queued behind what was already waiting
+    assert seen == [("timer", 0), ("bar", 2), ("timer", 2)]
