@@ -24,3 +24,23 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (README.parent / ".ci" / "run").read_text()
     assert "python -m pytest" in README.read_text()
     assert "python -m pytest" in ci
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_the_readme_strategy_and_handler_examples_run() -> None:
+    from engine.backtest import BacktestConfig, run_backtest
+    from engine.datagen.sample import load_sample
+
+    namespace: dict[str, object] = {}
+    for block in python_blocks():
+        exec(compile(block, str(README), "exec"), namespace)
+    strategy_cls, handler_cls = namespace["BuyTheDip"], namespace["FillLogger"]
+    frame, meta = load_sample()
+    logger = handler_cls()  # type: ignore[operator]
+    result = run_backtest(strategy_cls(), frame.iloc[:3000], BacktestConfig(), symbol=meta.symbol,  # type: ignore[operator]
+                          handlers=[logger])
+    assert len(logger.fills) == len(result.fills) > 0
+    assert set(result.fills["side"]) == {"buy", "sell"}
