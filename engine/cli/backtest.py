@@ -1,8 +1,4 @@
-"""The ``mlct`` command line.
-
-Exit codes: 0 success, 1 a failure while running, 2 bad usage, configuration or input data. Errors print on
-one line without a traceback unless ``--debug`` is given.
-"""
+"""``mlct backtest``: run a strategy on historical data and print or save the result."""
 
 from __future__ import annotations
 
@@ -10,14 +6,12 @@ import argparse
 import importlib
 import inspect
 import json
-import logging
-import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError, DataError, MlctError
+from engine.errors import ConfigError
 from engine.strategy import Strategy
 
 EXAMPLES = """examples:
@@ -29,12 +23,7 @@ EXAMPLES = """examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlct", description="ml-crypto-trading: back-test and trade crypto.",
-                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ERROR)")
-    commands = parser.add_subparsers(dest="command", required=True)
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bt = commands.add_parser("backtest", help="run a strategy on historical data", epilog=EXAMPLES,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     bt.add_argument("--config", type=Path, help="TOML file with any of the options below (the flags win)")
@@ -54,28 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", type=Path, help="write result.json, trades.csv, orders.csv, fills.csv, equity.csv")
     bt.add_argument("--json", action="store_true", help="print result.json to stdout instead of the table")
     bt.set_defaults(func=cmd_backtest)
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except (ConfigError, DataError) as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except MlctError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-# -- backtest ----------------------------------------------------------------------------------------------
 def cmd_backtest(args: argparse.Namespace) -> int:
     from engine.backtest import BacktestConfig, load_object, run_backtest
 
@@ -182,6 +151,3 @@ def format_summary(stats: dict[str, Any], strategy: Strategy) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
