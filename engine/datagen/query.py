@@ -71,11 +71,11 @@ def to_utc(value: object, name: str = "time") -> pd.Timestamp:
 
 def timeframe_delta(timeframe: str) -> pd.Timedelta:
     """Convert a ccxt timeframe (``1m``, ``15m``, ``1h``, ``4h``, ``1d``, ``1w``) to a Timedelta."""
-    units = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W"}
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     number, unit = timeframe[:-1], timeframe[-1:]
-    if not number.isdigit() or unit not in units or int(number) <= 0:
+    if not number.isdigit() or unit not in seconds or int(number) <= 0:
         raise ConfigError(f"timeframe must look like 1m, 15m, 1h, 4h, 1d or 1w, got {timeframe!r}")
-    return pd.Timedelta(int(number), unit=units[unit])
+    return pd.Timedelta(seconds=int(number) * seconds[unit])
 
 
 class Source(Protocol):
