@@ -7,10 +7,10 @@ loaded by name, so the engine never imports an adapter.
 from __future__ import annotations
 
 import importlib
-import json
+import logging
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import pandas as pd
 
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
+from engine.datagen.catalog import looks_like_query, read_bars
 from engine.datagen.files import load_bars
 from engine.datagen.replay import BarFeed, merge_feeds
 from engine.datagen.sample import load_sample
@@ -28,11 +29,41 @@ from engine.execution import ExecutionClient
 from engine.kernel import Kernel, run_sync
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
-from engine.results import EquityRecorder, fills_frame, orders_frame, position_exposure, round_trips
-from engine.stats import compute_stats
+from engine.progress import bar, progress_enabled, track
+from engine.results import (
+    BacktestResult,
+    EquityRecorder,
+    data_fingerprint,
+    feed_prices,
+    fills_frame,
+    orders_frame,
+    position_exposure,
+    round_trips,
+    traded_notional,
+)
+from engine.stats import buy_and_hold, compute_stats
 from engine.strategy import Strategy
 
+__all__ = ["ENGINE_ASSUMPTIONS", "BacktestConfig", "BacktestResult", "load_object", "run_backtest"]
+
+log = logging.getLogger(__name__)
+
 SLIPPAGE_MODELS = ("none", "fixed", "volume")
+
+# The engine's side of the back-test rules (the venue lists its own): shown in every report, and kept in the
+# README's "Back-test assumptions" by a test.
+ENGINE_ASSUMPTIONS: list[str] = [
+    "Bars are events stamped at their close (`ts` = open time + interval); nothing computed at time t sees data "
+    "stamped after t.",
+    "The simulated venue sees each market event before the strategy does: fills at a bar's open are booked by "
+    "the ledger, and reported to the strategy, before that bar's `on_bar`.",
+    "Orders made while handling bar t (at its close) reach the venue at that time; with zero latency the "
+    "earliest fill is bar t+1's open.",
+    "Equity is marked to market at each bar's close; statistics annualise with the data's bar interval on a "
+    "365-day year.",
+    "Buy-and-hold puts the initial cash, split equally between the symbols, into them at the first bar's open, "
+    "without fees.",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,35 +120,6 @@ def _decimal(name: str, value: object) -> Decimal:
     return result
 
 
-@dataclass
-class BacktestResult:
-    """Everything a back-test produced, as DataFrames and a stats dict."""
-
-    stats: dict[str, Any]
-    equity: pd.DataFrame
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    trades: pd.DataFrame
-    config: dict[str, Any] = field(default_factory=dict)
-    ledger: Ledger | None = None
-
-    def to_json(self) -> str:
-        return json.dumps({"stats": self.stats, "config": self.config}, indent=2, default=str)
-
-    def save(self, out_dir: str | Path) -> Path:
-        """Write ``result.json``, ``trades.csv``, ``orders.csv``, ``fills.csv`` and ``equity.csv`` to ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "result.json").write_text(self.to_json() + "\n")
-        trades = self.trades[["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
-                              "fees", "symbol", "return"]]
-        trades.to_csv(out / "trades.csv", index=False)
-        self.orders.to_csv(out / "orders.csv", index=False)
-        self.fills.to_csv(out / "fills.csv", index=False)
-        self.equity.to_csv(out / "equity.csv")
-        return out
-
-
 VenueFactory = Callable[[EventBus, SimulatedClock, Markets, Ledger, BacktestConfig], ExecutionClient]
 
 
@@ -139,12 +141,13 @@ def load_object(spec: str, what: str) -> Any:
 
 
 def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: BacktestConfig | None = None, *,
-                 symbol: str | None = None, handlers: Sequence[object] = ()) -> BacktestResult:
+                 symbol: str | None = None, handlers: Sequence[object] = (), progress: bool = False) -> BacktestResult:
     """Replay ``data`` through the strategy on a simulated venue and return the result.
 
     ``data`` is a standard OHLCV DataFrame (``symbol`` required), a path to a file, or a list of
     ``(frame, symbol)`` pairs for several symbols. ``handlers`` are user objects with ``on_<event>`` methods
-    (or an ``attach(kernel)`` method) added to the run after the venue and before the strategies.
+    (or an ``attach(kernel)`` method) added to the run after the venue and before the strategies. With
+    ``progress``, a progress bar is drawn on stderr when it is a terminal.
     """
     config = config or BacktestConfig()
     strategies = [strategy] if isinstance(strategy, Strategy) else list(strategy)
@@ -166,17 +169,57 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
     recorder = EquityRecorder(ledger.equity)
     kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=venue,
                     strategies=strategies, handlers=handlers, recorders=[recorder, _FillCollector(fills)])
-    run_sync(kernel, merge_feeds(feeds))
+    n_bars = sum(len(feed) for feed in feeds)
+    log.info("back-test starting", extra={"symbols": ",".join(f.symbol for f in feeds), "bars": n_bars,
+                                          "strategies": ",".join(s.name for s in strategies)})
+    with bar(n_bars, "back-test", enabled=progress and progress_enabled()) as shown:
+        events: Iterable[Any] = merge_feeds(feeds)
+        if not shown.disable:
+            events = track(events, shown.update, total=n_bars)
+        run_sync(kernel, events)
+    result = _result(config, feeds, strategies, [*handlers, *strategies], recorder, fills, kernel, ledger)
+    log.info("back-test finished", extra={"trades": result.stats["n_trades"],
+                                          "final_equity": result.stats["final_equity"]})
+    return result
+
+
+def _result(config: BacktestConfig, feeds: Sequence[BarFeed], strategies: Sequence[Strategy],
+            contributors: Sequence[object], recorder: EquityRecorder, fills: list[Fill], kernel: Kernel,
+            ledger: Ledger) -> BacktestResult:
+    """Build the result after the run: frames, prices and fingerprint of the data, stats, assumptions, extras."""
     equity = recorder.frame()
     trades = round_trips(fills)
     interval_ns = min(feed.interval_ns for feed in feeds)
     bar_ts = pd.DatetimeIndex(equity.index).asi8
+    prices = feed_prices(feeds)
+    benchmark = buy_and_hold(prices, pd.DatetimeIndex(equity.index), float(config.cash)) if prices else None
+    if benchmark is not None:
+        equity["buy_and_hold"] = benchmark.to_numpy()
     stats = compute_stats(equity["equity"], trades, initial_equity=float(config.cash), interval_ns=interval_ns,
                           fees_paid=float(sum((f.fee for f in fills), Decimal(0))),
-                          exposure=position_exposure(fills, bar_ts))
+                          exposure=position_exposure(fills, bar_ts), traded_notional=traded_notional(fills),
+                          benchmark=benchmark)
+    extras: dict[str, Any] = {}
+    for contributor in contributors:
+        contribute = getattr(contributor, "result_extras", None)
+        if callable(contribute):
+            extras.update(contribute())
     return BacktestResult(stats=stats, equity=equity, orders=orders_frame(kernel.orders), fills=fills_frame(fills),
                           trades=trades, config={**config.to_dict(), "strategies": [
-                              {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger)
+                              {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger,
+                          prices=prices, data=data_fingerprint(feeds),
+                          assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue_assumptions(config.venue)},
+                          extras=extras)
+
+
+def venue_assumptions(venue: str) -> list[str]:
+    """Return the ``ASSUMPTIONS`` list of the venue's module (``adapters.sim`` for the default), [] if none."""
+    module_name = venue.partition(":")[0] if ":" in venue else venue.rpartition(".")[0]
+    try:
+        found = getattr(importlib.import_module(module_name), "ASSUMPTIONS", [])
+    except ImportError:
+        return []
+    return [str(line) for line in found]
 
 
 class _FillCollector:
@@ -186,12 +229,16 @@ class _FillCollector:
 
 
 def feeds_from_data(data: Any, symbol: str | None) -> list[BarFeed]:
-    """Turn what the caller gave (None for the sample, a path, a frame, pairs of frame and symbol) into feeds."""
+    """Turn what the caller gave (None for the sample, a path, a catalog query, a frame, pairs of frame and
+    symbol) into feeds. A query reads the catalog of ``$MLCT_DATA_DIR`` (see ``engine.datagen.catalog``)."""
     if data is None:
         frame, meta = load_sample()
         return [BarFeed(frame, symbol or meta.symbol)]
     if isinstance(data, BarFeed):
         return [data]
+    if looks_like_query(data):  # binance:BTC/USDT:1h@2024-01-01..2024-06-01, read from the catalog
+        frame, query = read_bars(data)
+        return [BarFeed(frame, symbol or query.symbol, query.timeframe)]
     if isinstance(data, str | Path):
         frame, meta = load_bars(data, symbol=symbol)
         return [BarFeed(frame, symbol or meta.symbol)]

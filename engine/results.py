@@ -1,17 +1,30 @@
-"""What a run leaves behind: the equity curve, orders, fills and round-trip trades as DataFrames."""
+"""What a run leaves behind: the equity curve, orders, fills and round-trip trades as DataFrames.
+
+``BacktestResult`` holds them with the statistics, the prices of the traded symbols, the configuration, a data
+fingerprint and the assumptions of the run; ``save`` writes all of it to a directory and ``load`` reads it back,
+so that ``mlct report RESULT_DIR`` can rebuild the report without re-running the back-test.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from engine.errors import DataError
 from engine.events import Bar, Fill
 from engine.orders import OrderRecord
+
+if TYPE_CHECKING:
+    from engine.ledger import Ledger
 
 TRADE_COLUMNS = ["symbol", "entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
                  "fees", "return"]
@@ -34,7 +47,8 @@ class EquityRecorder:
 
     def frame(self) -> pd.DataFrame:
         """Return equity by bar close time; with several symbols per timestamp the last value wins."""
-        index = pd.to_datetime(np.frombuffer(self.ts, dtype="int64"), utc=True).rename("ts")
+        stamps = np.frombuffer(self.ts, dtype="int64").copy().view("M8[ns]")  # a view: to_datetime would parse
+        index = pd.DatetimeIndex(stamps, name="ts").tz_localize("UTC")
         frame = pd.DataFrame({"equity": np.frombuffer(self.values, dtype="float64").copy()}, index=index)
         return frame[~frame.index.duplicated(keep="last")]
 
@@ -153,3 +167,202 @@ def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
     index = np.searchsorted(np.asarray(change_ts, dtype="int64"), bar_ts, side="left") - 1
     state = np.concatenate([[False], np.asarray(any_held, dtype=bool)])[index + 1]
     return float(state.mean())
+
+
+def traded_notional(fills: Iterable[Fill]) -> float:
+    """Return the sum of price x quantity over every fill (buys and sells), for turnover."""
+    return float(sum((f.price * f.quantity for f in fills), Decimal(0)))
+
+
+# -- prices and fingerprint of the data, taken from the feeds after the run ------------------------------------
+def feed_arrays(feed: object) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """Return a ``BarFeed``'s close times and its open, high, low, close, volume arrays; None for other feeds.
+
+    Read after the run from the arrays the feed already holds, so recording prices costs nothing per bar.
+    """
+    close_ts, columns = getattr(feed, "_close_ts", None), getattr(feed, "_columns", None)
+    if close_ts is None or columns is None or len(columns) != 5:
+        return None
+    return close_ts, columns
+
+
+def feed_prices(feeds: Sequence[object]) -> dict[str, pd.DataFrame]:
+    """Return ``{symbol: frame of open and close indexed by bar close time}`` for every bar feed (no copies)."""
+    prices: dict[str, pd.DataFrame] = {}
+    for feed in feeds:
+        arrays = feed_arrays(feed)
+        if arrays is None:
+            continue
+        close_ts, (opens, _, _, closes, _) = arrays
+        # a view of the feed's int64 nanoseconds: pd.to_datetime would parse them, 50 times slower
+        index = pd.DatetimeIndex(np.asarray(close_ts, dtype="int64").view("M8[ns]"), name="ts").tz_localize("UTC")
+        prices[str(getattr(feed, "symbol", ""))] = pd.DataFrame({"open": opens, "close": closes}, index=index,
+                                                               copy=False)
+    return prices
+
+
+def data_fingerprint(feeds: Sequence[object]) -> dict[str, Any]:
+    """Describe the bars a run saw: symbols, interval, first open, last close, count and sha256 of the bars.
+
+    The hash covers each feed's symbol, interval, close times and OHLCV arrays (little-endian int64/float64),
+    in feed order: the same bars give the same hash whichever file or frame they came from. None if a feed is
+    not a bar feed.
+    """
+    digest = hashlib.sha256()
+    symbols, n_bars, starts, ends, intervals = [], 0, [], [], []
+    for feed in feeds:
+        arrays = feed_arrays(feed)
+        if arrays is None:
+            return {"symbols": [str(getattr(f, "symbol", "?")) for f in feeds], "sha256": None}
+        close_ts, columns = arrays
+        interval = int(getattr(feed, "interval_ns", 0))
+        symbol = str(getattr(feed, "symbol", ""))
+        digest.update(f"{symbol}|{interval}|".encode())
+        for array_ in (close_ts.astype("<i8", copy=False), *(c.astype("<f8", copy=False) for c in columns)):
+            digest.update(np.ascontiguousarray(array_).data)
+        symbols.append(symbol)
+        intervals.append(interval)
+        n_bars += len(close_ts)
+        if len(close_ts):
+            starts.append(int(close_ts[0]) - interval)
+            ends.append(int(close_ts[-1]))
+    interval_ns = min(intervals) if intervals else 0
+    return {"symbols": symbols, "interval": interval_text(interval_ns), "interval_ns": interval_ns,
+            "start": _iso(min(starts)) if starts else None, "end": _iso(max(ends)) if ends else None,
+            "n_bars": n_bars, "sha256": digest.hexdigest()}
+
+
+def interval_text(interval_ns: int) -> str:
+    """Return a bar interval the way exchanges name it: ``1m``, ``15m``, ``1h``, ``4h``, ``1d`` (else seconds)."""
+    for unit, ns in (("d", 86_400 * 10**9), ("h", 3_600 * 10**9), ("m", 60 * 10**9), ("s", 10**9)):
+        if interval_ns >= ns and interval_ns % ns == 0:
+            return f"{interval_ns // ns}{unit}"
+    return f"{interval_ns}ns"
+
+
+def _iso(ts: int) -> str:
+    return pd.Timestamp(ts, unit="ns", tz="UTC").isoformat()
+
+
+# -- the result of a back-test, and its directory form ----------------------------------------------------------
+@dataclass
+class BacktestResult:
+    """Everything a back-test produced.
+
+    Attributes
+    ----------
+    stats
+        ``engine.stats.compute_stats``: strict-JSON figures, with buy-and-hold under ``"buy_and_hold"``.
+    equity
+        ``equity`` (and ``buy_and_hold`` when prices are known) at each bar close, indexed by close time.
+    orders, fills, trades
+        One row per order, fill and round trip (``TRADE_COLUMNS``).
+    config
+        The settings of the run and its strategies with their parameters.
+    prices
+        ``{symbol: frame}`` of ``open`` and ``close`` by bar close time, for the report's price chart.
+    data
+        ``data_fingerprint``: symbols, interval, first open, last close, bar count and sha256.
+    assumptions
+        ``{"engine": [...], "venue": [...]}``: the rules the back-test filled and booked by.
+    extras
+        Sections that components add to the result. ``extras["ml"]`` (issue 5: ML signals) is a dict of
+        DataFrames the report renders: ``"thresholds"`` (columns ``threshold``, ``n_signals``, ``precision``,
+        ``avg_return``, any more shown as they are) and ``"contributions"`` (one row per trade: ``entry_time``,
+        optionally ``symbol``, then one numeric column per feature with its contribution to the signal that
+        opened the trade). Any handler or strategy with a ``result_extras()`` method returning such a dict
+        contributes it at the end of the run. Dicts of DataFrames are saved as ``extras/<name>/<key>.csv``.
+    ledger
+        The ledger of the run (not saved).
+    """
+
+    stats: dict[str, Any]
+    equity: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    config: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger | None = None
+    prices: dict[str, pd.DataFrame] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    assumptions: dict[str, list[str]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Return ``result.json``: stats, configuration, data fingerprint and assumptions."""
+        return json.dumps({"stats": self.stats, "config": self.config, "data": self.data,
+                           "assumptions": self.assumptions}, indent=2, default=str)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the result to ``out_dir``; ``BacktestResult.load`` reads it back.
+
+        Files: ``result.json``, ``trades.csv``, ``orders.csv``, ``fills.csv``, ``equity.csv``,
+        ``prices.parquet`` (ts, symbol, open, close) and ``extras/<name>/<key>.csv``.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(self.to_json() + "\n")
+        trades = self.trades[["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
+                              "fees", "symbol", "return"]]
+        trades.to_csv(out / "trades.csv", index=False)
+        self.orders.to_csv(out / "orders.csv", index=False)
+        self.fills.to_csv(out / "fills.csv", index=False)
+        self.equity.to_csv(out / "equity.csv")
+        long = [frame.assign(symbol=symbol).reset_index() for symbol, frame in self.prices.items()]
+        prices = pd.concat(long, ignore_index=True) if long else pd.DataFrame(columns=["ts", "symbol", "open",
+                                                                                        "close"])
+        prices[["ts", "symbol", "open", "close"]].to_parquet(out / "prices.parquet", index=False)
+        for name, section in self.extras.items():
+            if isinstance(section, Mapping):
+                for key, frame in section.items():
+                    if isinstance(frame, pd.DataFrame):
+                        (out / "extras" / name).mkdir(parents=True, exist_ok=True)
+                        frame.to_csv(out / "extras" / name / f"{key}.csv", index=False)
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> BacktestResult:
+        """Read a directory written by ``save`` (``mlct backtest --out``); DataError if it is not one."""
+        out = Path(out_dir)
+        if not (out / "result.json").is_file():
+            raise DataError(f"{out}: no result.json here (give the --out directory of mlct backtest)")
+        try:
+            meta = json.loads((out / "result.json").read_text())
+            equity = pd.read_csv(out / "equity.csv", index_col="ts")
+            equity.index = pd.DatetimeIndex(_times(equity.index), name="ts")
+            trades = _read_csv(out / "trades.csv", ("entry_time", "exit_time"))[TRADE_COLUMNS].astype(
+                dict.fromkeys(("quantity", "entry_price", "exit_price", "pnl", "fees", "return"), "float64"))
+            orders = _read_csv(out / "orders.csv", ("ts", "updated_ts"))
+            fills = _read_csv(out / "fills.csv", ("ts",))
+            prices = {}
+            if (out / "prices.parquet").is_file():
+                long = pd.read_parquet(out / "prices.parquet")
+                for symbol, frame in long.groupby("symbol", sort=False):
+                    prices[str(symbol)] = frame.set_index(pd.DatetimeIndex(_times(frame["ts"]), name="ts"))[
+                        ["open", "close"]]
+            extras: dict[str, Any] = {}
+            for path in sorted((out / "extras").glob("*/*.csv")):
+                frame = pd.read_csv(path)
+                for column in frame.columns:
+                    if column.endswith("_time") or column == "ts":
+                        frame[column] = _times(frame[column])
+                extras.setdefault(path.parent.name, {})[path.stem] = frame
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{out}: cannot read the saved result: {exc}") from None
+        return cls(stats=meta.get("stats", {}), equity=equity, orders=orders, fills=fills, trades=trades,
+                   config=meta.get("config", {}), prices=prices, data=meta.get("data", {}),
+                   assumptions=meta.get("assumptions", {}), extras=extras)
+
+
+def _times(values: pd.Series | pd.Index) -> pd.DatetimeIndex | pd.Series:
+    converted = pd.to_datetime(values, utc=True)
+    if isinstance(converted, pd.Series):
+        return converted.dt.as_unit("ns")
+    return pd.DatetimeIndex(converted).as_unit("ns")
+
+
+def _read_csv(path: Path, time_columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    for column in time_columns:
+        frame[column] = _times(frame[column])
+    return frame

@@ -1,46 +1,95 @@
 """The ``mlct`` command line: one module per command, each with ``register(commands)``.
 
 Exit codes: 0 success, 1 a failure while running, 2 bad usage, configuration or input data. Errors print on
-one line without a traceback unless ``--debug`` is given.
+one line without a traceback unless ``--debug`` is given. The common options (``--debug``, ``--quiet``,
+``--log-level``, ``--log-format``) are accepted before or after the command name.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from engine.cli import backtest
+from engine.cli import backtest, data, init, report
 from engine.errors import ConfigError, DataError, MlctError
+from engine.progress import LOG_FORMATS, setup_logging
 
-COMMANDS = (backtest,)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+COMMANDS = (backtest, report, init, data)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlct", description="ml-crypto-trading: back-test and trade crypto.",
-                                     epilog=backtest.EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ERROR)")
-    commands = parser.add_subparsers(dest="command", required=True)
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_options(parser, None)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
+    for sub in _subcommands(parser):
+        add_common_options(sub, argparse.SUPPRESS)  # after the command name too, without undoing the ones before
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Return every parser below ``parser`` (commands, and their own sub-commands such as ``data download``)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                found += [sub, *_subcommands(sub)]
+    return found
+
+
+EXAMPLES = """examples:
+  mlct backtest --report                 back-test the SMA cross on the bundled sample, write out/report.html
+  mlct init my_bot && mlct backtest --config my_bot/config.toml
+  mlct report out/                       rebuild out/report.html from saved results
+  mlct backtest --help                   every option of a command, with examples
+
+exit codes: 0 success, 1 failure while running, 2 bad usage, configuration or data
+"""
+
+
+def add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Add the options every command takes; ``default`` is SUPPRESS on sub-commands (keep the global value)."""
+
+    def add(*names: str, real: object, **kwargs: Any) -> None:
+        names = tuple(n for n in names if n not in parser._option_string_actions)  # a command's own flag wins
+        if any(n.startswith("--") for n in names):
+            parser.add_argument(*names, default=real if default is None else default, **kwargs)
+
+    add("--debug", real=False, action="store_true", help="show tracebacks on errors")
+    add("-q", "--quiet", real=False, action="store_true", help="no progress bars")
+    add("--log-level", real="WARNING", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
+        help="logging level on stderr (default WARNING)")
+    add("--log-format", real="text", choices=LOG_FORMATS,
+        help="log lines as key=value text or JSON lines (default text)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args))
     except (ConfigError, DataError) as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except MlctError as exc:
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a failure while running: one line, the traceback with --debug
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        name = "" if isinstance(exc, MlctError) else f"{type(exc).__name__}: "
+        print(f"error: {name}{_one_line(exc)} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

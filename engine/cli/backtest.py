@@ -1,46 +1,73 @@
-"""``mlct backtest``: run a strategy on historical data and print or save the result."""
+"""``mlct backtest``: run a strategy on historical data, print a summary table, save results and a report."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import inspect
 import json
+import logging
+import sys
+import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
 from engine.strategy import Strategy
 
+if TYPE_CHECKING:
+    from engine.backtest import BacktestResult
+
+log = logging.getLogger(__name__)
+
 EXAMPLES = """examples:
   mlct backtest                                   SMA cross on the bundled BTC/USD hourly sample
-  mlct backtest --strategy sma_cross --param fast=20 --param slow=50 --out out/
+  mlct backtest --report                          ... and write out/report.html with every result file
+  mlct backtest --strategy sma_cross --param fast=20 --param slow=50 --out runs/sma-20-50 --report
   mlct backtest --data my.csv --symbol ETH/USD --fee-bps 7.5 --slippage-bps 2 --json
   mlct backtest --strategy my_pkg.my_mod:MyStrategy --handler my_pkg.audit:Audit
-  mlct backtest --config run.toml
+  mlct backtest --strategy ./my_strategy.py:MyStrategy
+  mlct backtest --config run.toml                 settings from a file (see mlct init); flags win
 """
+
+# Flags that map one to one onto a setting of the config file (dest name == config key).
+SETTING_FLAGS = ("strategy", "data", "symbol", "cash", "fee_bps", "maker_fee_bps", "slippage_bps", "slippage",
+                 "volume_share", "latency_ms", "limit_fill", "currency", "out")
+PATH_SETTINGS = ("data", "out")  # relative paths in a config file are relative to the file
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bt = commands.add_parser("backtest", help="run a strategy on historical data", epilog=EXAMPLES,
+                             description="Replay historical bars through a strategy on the simulated exchange, "
+                                         "print strategy against buy-and-hold, and save the results.",
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    bt.add_argument("--config", type=Path, help="TOML file with any of the options below (the flags win)")
-    bt.add_argument("--strategy", help="a module of strategies/ (sma_cross) or module:Class (default sma_cross)")
+    bt.add_argument("--config", type=Path, metavar="FILE",
+                    help="TOML file with any of the options below (the flags win); mlct init writes one")
+    bt.add_argument("--strategy", help="a module of strategies/ (sma_cross), module:Class or path/file.py:Class "
+                                       "(default sma_cross)")
     bt.add_argument("--data", help="CSV (CryptoDataDownload or generic) or Parquet file; default: bundled sample")
     bt.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
     bt.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     bt.add_argument("--handler", action="append", default=[], metavar="MODULE:CLASS",
                     help="add a handler object with on_<event> methods to the run (repeatable)")
     bt.add_argument("--cash", help="starting cash in the quote currency (default 10000)")
+    bt.add_argument("--currency", help="account currency (default: the quote currency of the first symbol)")
     bt.add_argument("--fee-bps", type=float, help="taker fee in basis points (default 10)")
     bt.add_argument("--maker-fee-bps", type=float, help="maker fee in basis points (default: the taker fee)")
     bt.add_argument("--slippage-bps", type=float, help="slippage on taker fills in basis points (default 0)")
     bt.add_argument("--slippage", choices=["none", "fixed", "volume"], help="slippage model (default fixed)")
     bt.add_argument("--volume-share", type=float, help="cap fills at this share of each bar's volume")
     bt.add_argument("--latency-ms", type=float, help="order latency in milliseconds (default 0)")
-    bt.add_argument("--out", type=Path, help="write result.json, trades.csv, orders.csv, fills.csv, equity.csv")
+    bt.add_argument("--limit-fill", choices=["through", "touch"],
+                    help="a resting limit fills when the bar trades through its price (default) or touches it")
+    bt.add_argument("--out", type=Path, metavar="DIR",
+                    help="write result.json, trades.csv, orders.csv, fills.csv, equity.csv, prices.parquet here "
+                         "(default out/ with --report)")
+    bt.add_argument("--report", action="store_true", default=None,
+                    help="also write report.html, a self-contained HTML report, into the --out directory")
     bt.add_argument("--json", action="store_true", help="print result.json to stdout instead of the table")
     bt.set_defaults(func=cmd_backtest)
 
@@ -48,41 +75,98 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def cmd_backtest(args: argparse.Namespace) -> int:
     from engine.backtest import BacktestConfig, load_object, run_backtest
 
+    base = args.config.parent if args.config else None
     settings = _read_config(args.config) if args.config else {}
-    for key in ("strategy", "data", "symbol", "cash", "fee_bps", "maker_fee_bps", "slippage_bps", "slippage",
-                "volume_share", "latency_ms"):
-        value = getattr(args, key)
+    for key in PATH_SETTINGS:
+        if base is not None and isinstance(settings.get(key), str):
+            settings[key] = str(base / Path(settings[key]).expanduser())
+    for key in SETTING_FLAGS:
+        value = getattr(args, key, None)
         if value is not None:
-            settings[key] = value
-    params = dict(settings.pop("params", {}))
+            settings[key] = str(value) if isinstance(value, Path) else value
+    if args.strategy is not None:
+        base = None  # a strategy given as a flag is relative to the working directory, not the config file
+    params = _table(settings.pop("params", {}), "params")
     params.update(_parse_params(args.param))
-    handler_specs = list(settings.pop("handlers", [])) + list(args.handler)
-    strategy_cls = resolve_strategy(str(settings.pop("strategy", "sma_cross")))
-    strategy = strategy_cls(**params)
+    handler_specs = _strings(settings.pop("handlers", []), "handlers") + list(args.handler)
+    report = settings.pop("report", False) if args.report is None else True
+    if not isinstance(report, bool):
+        raise ConfigError(f"report must be true or false, got {report!r}")
+    out = settings.pop("out", None)
+    if report and out is None:
+        out = "out"
+    strategy = resolve_strategy(str(settings.pop("strategy", "sma_cross")), base=base)(**params)
     handlers = [_instantiate(load_object(spec, "handler"), spec) for spec in handler_specs]
     data = settings.pop("data", None)
     symbol = settings.pop("symbol", None)
     known = set(BacktestConfig.__dataclass_fields__) - {"markets"}
     unknown = set(settings) - known
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))}, "
+                          "strategy, data, symbol, params, handlers, out, report)")
     config = BacktestConfig(**settings)
-    result = run_backtest(strategy, data, config, symbol=symbol, handlers=handlers)
-    if args.out:
-        result.save(args.out)
+    started = time.perf_counter()
+    result = run_backtest(strategy, data, config, symbol=symbol, handlers=handlers, progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    log.info("back-test done", extra={"seconds": round(seconds, 3), "bars": result.stats["n_bars"],
+                                      "bars_per_s": round(result.stats["n_bars"] / max(seconds, 1e-9))})
+    if out is not None:
+        result.save(out)
+    if report:
+        from engine.report import write_report
+
+        write_report(result, Path(out) / "report.html")
     if args.json:
         print(result.to_json())
     else:
-        print(format_summary(result.stats, strategy))
-        if args.out:
-            print(f"results written to {args.out}")
+        print(format_summary(result))
+        if out is not None:
+            print(f"\nresults written to {out}" + (f"; report: {Path(out) / 'report.html'}" if report else ""))
     return 0
 
 
-def resolve_strategy(spec: str) -> type[Strategy]:
-    """Find a strategy class from ``sma_cross`` (a module of ``strategies``) or ``module:Class``."""
+def format_summary(result: BacktestResult) -> str:
+    """Return the end-of-run table: each statistic for the strategy and for buy-and-hold of its assets."""
+    from engine.stats import SUMMARY_ROWS, format_stat
+
+    stats, bench = result.stats, result.stats.get("buy_and_hold") or {}
+    rows = [(label, format_stat(stats.get(key), kind), format_stat(bench.get(key), kind) if both and bench else "")
+            for key, label, kind, both in SUMMARY_ROWS]
+    header = ("", "Strategy", "Buy & hold" if bench else "")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells: tuple[str, str, str]) -> str:
+        return f"| {cells[0]:<{widths[0]}} | {cells[1]:>{widths[1]}} | {cells[2]:>{widths[2]}} |"
+
+    strategies = result.config.get("strategies", [])
+    title = "; ".join(f"{s['name']} {json.dumps(s['params'])}" for s in strategies) or "back-test"
+    data = result.data
+    lines = [title]
+    if data.get("start"):
+        lines.append(f"{', '.join(data['symbols'])}  {data['interval']} bars  {_minute(data['start'])} to "
+                     f"{_minute(data['end'])} UTC  ({data['n_bars']:,} bars)")
+    lines += [rule, line(header), rule, *(line(r) for r in rows), rule]
+    return "\n".join(lines)
+
+
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def resolve_strategy(spec: str, base: Path | None = None) -> type[Strategy]:
+    """Find a strategy class from ``sma_cross``, ``module:Class`` or ``path/file.py[:Class]``.
+
+    A file path is taken relative to ``base`` (the config file's directory) when given, else to the working
+    directory.
+    """
     from engine.backtest import load_object
 
+    location, _, class_name = spec.partition(":")
+    if location.endswith(".py"):
+        path = Path(location).expanduser()
+        module = _import_file(path if path.is_absolute() or base is None else base / path)
+        return _strategy_class(module, class_name, spec)
     if ":" in spec:
         found = load_object(spec, "strategy")
         if not (inspect.isclass(found) and issubclass(found, Strategy)):
@@ -92,12 +176,39 @@ def resolve_strategy(spec: str) -> type[Strategy]:
         module = importlib.import_module(f"strategies.{spec}")
     except ModuleNotFoundError:
         raise ConfigError(f"unknown strategy {spec!r}: not a module of strategies/ ({', '.join(list_strategies())})"
-                          " and not module:Class") from None
+                          ", module:Class or file.py:Class") from None
+    return _strategy_class(module, "", spec)
+
+
+def _strategy_class(module: Any, class_name: str, spec: str) -> type[Strategy]:
+    if class_name:
+        found = getattr(module, class_name, None)
+        if not (inspect.isclass(found) and issubclass(found, Strategy)):
+            raise ConfigError(f"strategy {spec!r}: {class_name} is not a Strategy subclass of {module.__name__}")
+        return found
     classes = [obj for obj in vars(module).values() if inspect.isclass(obj) and issubclass(obj, Strategy)
                and obj is not Strategy and obj.__module__ == module.__name__]
     if len(classes) != 1:
-        raise ConfigError(f"strategies.{spec} defines {len(classes)} strategies: name one as strategies.{spec}:Class")
+        raise ConfigError(f"strategy {spec!r} defines {len(classes)} strategies: name one as {spec}:Class")
     return classes[0]
+
+
+def _import_file(path: Path) -> Any:
+    """Import a user's strategy file as a module named after it (so its classes pickle and repr sensibly)."""
+    if not path.is_file():
+        raise ConfigError(f"strategy file {path} does not exist")
+    name = f"mlct_user.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import strategy file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: report what it raised, on one line
+        del sys.modules[name]
+        raise ConfigError(f"strategy file {path}: {type(exc).__name__}: {exc}") from exc
+    return module
 
 
 def list_strategies() -> list[str]:
@@ -115,7 +226,7 @@ def _instantiate(obj: Any, spec: str) -> object:
     return obj
 
 
-def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
+def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     params = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -123,6 +234,18 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"--param must look like KEY=VALUE, got {pair!r}")
         params[key.strip()] = value.strip()
     return params
+
+
+def _table(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a table ([{name}] with key = value lines), got {value!r}")
+    return dict(value)
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise ConfigError(f"{name} must be a list of \"module:Class\" strings, got {value!r}")
+    return list(value)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -133,21 +256,3 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-
-
-def format_summary(stats: dict[str, Any], strategy: Strategy) -> str:
-    rows = [("strategy", f"{strategy.name} {json.dumps(strategy.p)}")]
-    percent = {"total_return", "max_drawdown", "win_rate", "exposure"}
-    for key, value in stats.items():
-        if value is None:
-            text = "n/a"
-        elif key in percent:
-            text = f"{value * 100:,.2f}%"
-        elif isinstance(value, float):
-            text = f"{value:,.4f}" if key == "sharpe" else f"{value:,.2f}"
-        else:
-            text = f"{value:,}"
-        rows.append((key, text))
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-

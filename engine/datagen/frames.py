@@ -7,7 +7,7 @@ either passes as it is or a ``DataError`` names the source, the row, the field a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,46 +118,72 @@ def validate_ohlcv(frame: pd.DataFrame, source: str, *, lines: Sequence[int] | n
 
 def _first_problem(values: dict[str, np.ndarray], index: pd.DatetimeIndex) -> tuple[int, str, int] | None:
     """Return (row position, message, rows with that problem) for the first rule broken, in rule order."""
+    for _rule, _field, bad, describe in rule_checks(values, index):
+        if bad.any():
+            i = int(np.argmax(bad))
+            return i, describe(i), int(bad.sum())
+    return None
+
+
+# The rules, in the order they are checked: (rule, field) pairs name what rule_checks yields.
+RULES: tuple[str, ...] = ("nan", "price", "volume", "high", "low", "duplicate", "order")
+
+
+def rule_checks(values: dict[str, np.ndarray], index: pd.DatetimeIndex
+                ) -> Iterator[tuple[str, str, np.ndarray, Callable[[int], str]]]:
+    """Yield ``(rule, field, bad, describe)`` for every row rule of the OHLCV frame, in ``RULES`` order.
+
+    ``values`` maps each standard column present to its float64 array; ``bad`` is a boolean mask over the rows
+    and ``describe(i)`` words the problem of row ``i`` (``"high = 9.0 is below max(open = 10.0, close = 9.5)"``).
+    ``validate_ohlcv`` stops at the first mask with a row set; ``engine.datagen.validate`` reports them all, so
+    both say the same thing about the same row.
+    """
     for name, column in values.items():
-        bad = ~np.isfinite(column)
-        if bad.any():
-            i = int(np.argmax(bad))
-            kind = "NaN" if np.isnan(column[i]) else f"{float(column[i])!r}"
-            return i, f"{name} is {kind}", int(bad.sum())
+        def nan(i: int, name: str = name, column: np.ndarray = column) -> str:
+            return f"{name} is {'NaN' if np.isnan(column[i]) else repr(float(column[i]))}"
+        yield "nan", name, ~np.isfinite(column), nan
     for name in PRICE_COLUMNS:
-        bad = values[name] <= 0.0
-        if bad.any():
-            i = int(np.argmax(bad))
-            return i, f"{name} = {float(values[name][i])!r} is not a positive price", int(bad.sum())
+        def price(i: int, name: str = name) -> str:
+            return f"{name} = {float(values[name][i])!r} is not a positive price"
+        yield "price", name, values[name] <= 0.0, price
     for name in ("volume", "quote_volume", "trades"):
         if name in values:
-            bad = values[name] < 0.0
-            if bad.any():
-                i = int(np.argmax(bad))
-                return i, f"{name} = {float(values[name][i])!r} is negative", int(bad.sum())
+            def negative(i: int, name: str = name) -> str:
+                return f"{name} = {float(values[name][i])!r} is negative"
+            yield "volume", name, values[name] < 0.0, negative
     o, h, low, c = (values[name] for name in PRICE_COLUMNS)
-    bad = h < np.maximum(o, c)
-    if bad.any():
-        i = int(np.argmax(bad))
-        body = f"open = {float(o[i])!r}, close = {float(c[i])!r}"
-        return i, f"high = {float(h[i])!r} is below max({body})", int(bad.sum())
-    bad = low > np.minimum(o, c)
-    if bad.any():
-        i = int(np.argmax(bad))
-        body = f"open = {float(o[i])!r}, close = {float(c[i])!r}"
-        return i, f"low = {float(low[i])!r} is above min({body})", int(bad.sum())
-    stamps = index.asi8
-    step = np.diff(stamps)
-    bad = step == 0
-    if bad.any():
-        i = int(np.argmax(bad)) + 1
-        return i, f"ts = {index[i].isoformat()} is a duplicate of the row before", int(bad.sum())
-    bad = step < 0
-    if bad.any():
-        i = int(np.argmax(bad)) + 1
-        return i, (f"ts = {index[i].isoformat()} is out of order (after {index[i - 1].isoformat()}; "
-                   f"rows must be in ascending time)"), int(bad.sum())
-    return None
+
+    def body(i: int) -> str:
+        return f"open = {float(o[i])!r}, close = {float(c[i])!r}"
+    yield "high", "high", h < np.maximum(o, c), lambda i: f"high = {float(h[i])!r} is below max({body(i)})"
+    yield "low", "low", low > np.minimum(o, c), lambda i: f"low = {float(low[i])!r} is above min({body(i)})"
+    duplicate, late, latest = time_order(index.asi8)
+    yield "duplicate", INDEX_NAME, duplicate, lambda i: f"ts = {index[i].isoformat()} is a duplicate of an earlier row"
+    yield "order", INDEX_NAME, late, lambda i: (
+        f"ts = {index[i].isoformat()} is out of order (after {_iso(latest[i])}; rows must be in ascending time)")
+
+
+def time_order(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return masks of rows whose time repeats an earlier row's, and of rows earlier than a row before them.
+
+    The third array is the latest time before each row (what a late row comes after). Ascending stamps, the
+    usual case, are recognised with one comparison per row and no sorting.
+    """
+    n = len(stamps)
+    if n < 2 or bool((stamps[1:] > stamps[:-1]).all()):
+        none = np.zeros(n, dtype=bool)
+        return none, none, stamps
+    latest = np.empty_like(stamps)
+    latest[0] = stamps[0]
+    np.maximum.accumulate(stamps[:-1], out=latest[1:])
+    duplicate = pd.Index(stamps).duplicated(keep="first")
+    late = (stamps < latest) & ~duplicate
+    late[0] = False
+    return duplicate, late, latest
+
+
+def _iso(ns: int | np.integer) -> str:
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").isoformat()
 
 
 def to_interval(interval: str | pd.Timedelta | int | np.timedelta64) -> pd.Timedelta:

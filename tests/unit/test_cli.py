@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.cli import COMMANDS, main
 from engine.datagen.sample import load_sample
+from engine.errors import ConfigError
 
 TRADE_HEADER = ["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl", "fees"]
 
@@ -19,7 +20,7 @@ TRADE_HEADER = ["entry_time", "exit_time", "side", "quantity", "entry_price", "e
 def test_backtest_on_the_sample_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", "--out", str(tmp_path), "--param", "fast=12", "--param", "slow=48"]) == 0
     table = capsys.readouterr().out
-    assert "SmaCross" in table and "total_return" in table and "max_drawdown" in table
+    assert "SmaCross" in table and "Total return" in table and "Max drawdown" in table
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["config"]["strategies"][0]["params"]["fast"] == 12
     trades = pd.read_csv(tmp_path / "trades.csv")
@@ -30,7 +31,8 @@ def test_backtest_on_the_sample_writes_every_output(tmp_path: Path, capsys: pyte
     assert equity["equity"].iloc[-1] == pytest.approx(result["stats"]["final_equity"])
     orders = pd.read_csv(tmp_path / "orders.csv")
     assert set(orders["status"]) <= {"filled", "accepted", "rejected"}
-    assert (tmp_path / "fills.csv").exists()
+    assert (tmp_path / "fills.csv").exists() and (tmp_path / "prices.parquet").exists()
+    assert not (tmp_path / "report.html").exists()  # only with --report
 
 
 def test_json_flag_prints_result_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,3 +106,89 @@ def test_console_script_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "engine.cli", "backtest", "--help"], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0 and "examples:" in proc.stdout
+
+
+def test_summary_table_puts_the_strategy_beside_buy_and_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("SmaCross {") and "BTC/USD  1h bars  2017-07-01 11:00" in lines[1]
+    header = next(line for line in lines if "Strategy" in line)
+    assert "Buy & hold" in header
+    total = next(line for line in lines if line.startswith("| Total return"))
+    assert total.count("%") == 2  # both columns
+    trades = next(line for line in lines if line.startswith("| Trades"))
+    assert trades.rstrip(" |").endswith(tuple("0123456789"))  # nothing for buy-and-hold
+
+
+@pytest.mark.parametrize("command", [c.__name__.rpartition(".")[2] for c in COMMANDS])
+def test_every_command_has_help_with_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"mlct {command}" in out and "--log-level" in out
+
+
+def test_top_level_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("backtest", "report", "init")) and "exit codes" in out
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["backtest", "--slippage", "sometimes"])
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_debug_after_the_command_shows_the_traceback() -> None:
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        main(["backtest", "--param", "speed=3", "--debug"])
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        main(["--debug", "backtest", "--param", "speed=3"])
+
+
+def test_a_failure_while_running_is_one_line_with_exit_code_1(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken.py").write_text(
+        "from engine.strategy import Strategy\n\n"
+        "class Broken(Strategy):\n"
+        "    def on_bar(self, bar):\n"
+        "        raise RuntimeError('boom at ' + str(bar.ts))\n")
+    assert main(["backtest", "--strategy", f"{tmp_path / 'broken.py'}:Broken"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if line.startswith("error:")]) == 1
+    assert "Broken.on_bar" in err[-1] and "boom at" in err[-1] and "Traceback" not in "".join(err)
+
+
+def test_strategy_from_a_file_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mine.py").write_text("from strategies.sma_cross import SmaCross\n\n"
+                                      "class Mine(SmaCross):\n    params = {**SmaCross.params, 'fast': 7}\n")
+    assert main(["backtest", "--strategy", str(tmp_path / "mine.py"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["strategies"][0]["params"]["fast"] == 7
+    assert main(["backtest", "--strategy", str(tmp_path / "missing.py")]) == 2
+    assert "strategy file" in capsys.readouterr().err
+    (tmp_path / "bad.py").write_text("import no_such_module_here\n")
+    assert main(["backtest", "--strategy", f"{tmp_path / 'bad.py'}:X"]) == 2
+    assert "ModuleNotFoundError" in capsys.readouterr().err
+
+
+def test_log_level_and_json_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--quiet", "--log-level", "info", "--log-format", "json", "--json"]) == 0
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    done = next(line for line in lines if line["message"] == "back-test done")
+    assert done["level"] == "INFO" and done["bars"] == 20_111 and done["bars_per_s"] > 0
+    assert any(line["message"] == "back-test starting" and line["symbols"] == "BTC/USD" for line in lines)
+
+
+def test_progress_bar_is_drawn_on_a_terminal_and_not_with_quiet(capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.backtest
+
+    monkeypatch.setattr(engine.backtest, "progress_enabled", lambda: True)  # as if stderr were a terminal
+    assert main(["backtest", "--json"]) == 0
+    assert "back-test" in capsys.readouterr().err
+    assert main(["backtest", "--json", "--quiet"]) == 0
+    assert "back-test:" not in capsys.readouterr().err

@@ -44,3 +44,15 @@ def test_the_readme_strategy_and_handler_examples_run() -> None:
                           handlers=[logger])
     assert len(logger.fills) == len(result.fills) > 0
     assert set(result.fills["side"]) == {"buy", "sell"}
+
+
+def test_every_engine_assumption_is_listed_in_the_readme() -> None:
+    from engine.backtest import ENGINE_ASSUMPTIONS
+
+    readme = normalized(README.read_text())
+    missing = [a for a in ENGINE_ASSUMPTIONS if normalized(a) not in readme]
+    assert not missing, f"README's 'Back-test assumptions' lacks: {missing}"
+
+
+def test_the_readme_set_up_command_writes_a_report() -> None:
+    assert "mlct backtest --out out/ --report" in README.read_text()

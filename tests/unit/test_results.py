@@ -1,17 +1,29 @@
-"""Round trips from fills, exposure, and the headline statistics on hand-computed cases."""
+"""Round trips from fills, exposure, the data fingerprint, and a result saved and loaded back."""
 
 from __future__ import annotations
 
-import math
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from engine.backtest import BacktestConfig, run_backtest
+from engine.datagen.replay import BarFeed
+from engine.datagen.synthetic import synthetic_bars
+from engine.errors import DataError
 from engine.events import Fill, Liquidity, Side
-from engine.results import EquityRecorder, position_exposure, round_trips
-from engine.stats import YEAR_NS, compute_stats
+from engine.results import (
+    BacktestResult,
+    EquityRecorder,
+    data_fingerprint,
+    interval_text,
+    position_exposure,
+    round_trips,
+)
+from strategies.sma_cross import SmaCross
 
 HOUR = 3600 * 10**9
 
@@ -62,25 +74,6 @@ def test_exposure_counts_bars_closing_after_an_entry_fill() -> None:
     assert position_exposure([], bar_ts) == 0.0
 
 
-def test_stats_on_a_hand_computed_curve() -> None:
-    equity = pd.Series([110.0, 99.0, 121.0])
-    trades = pd.DataFrame({"pnl": [5.0, -2.0, 1.0]})
-    stats = compute_stats(equity, trades, initial_equity=100.0, interval_ns=HOUR, fees_paid=1.5, exposure=0.5)
-    returns = np.array([0.1, -0.1, 121 / 99 - 1])
-    assert stats["total_return"] == pytest.approx(0.21)
-    assert stats["max_drawdown"] == pytest.approx(99 / 110 - 1)
-    assert stats["sharpe"] == pytest.approx(returns.mean() / returns.std(ddof=1) * math.sqrt(YEAR_NS / HOUR))
-    assert stats["win_rate"] == pytest.approx(2 / 3)
-    assert stats["n_trades"] == 3 and stats["fees_paid"] == 1.5 and stats["exposure"] == 0.5
-
-
-def test_stats_edge_cases_flat_curve_and_no_trades() -> None:
-    stats = compute_stats(pd.Series([100.0, 100.0]), pd.DataFrame({"pnl": []}), initial_equity=100.0,
-                          interval_ns=HOUR, fees_paid=0.0, exposure=0.0)
-    assert stats["total_return"] == 0.0 and stats["max_drawdown"] == 0.0
-    assert stats["sharpe"] is None and stats["win_rate"] is None and stats["n_trades"] == 0
-
-
 def test_equity_recorder_keeps_the_last_value_per_timestamp() -> None:
     values = iter([1.0, 2.0, 3.0])
     recorder = EquityRecorder(lambda: next(values))
@@ -94,3 +87,86 @@ def test_equity_recorder_keeps_the_last_value_per_timestamp() -> None:
     frame = recorder.frame()
     assert frame["equity"].tolist() == [2.0, 3.0]
     assert EquityRecorder(lambda: 0.0).frame().empty
+
+
+def small_run(**kwargs: object) -> BacktestResult:
+    frame = synthetic_bars(600, interval="1h", seed=3)
+    return run_backtest(SmaCross(fast=5, slow=20), frame, BacktestConfig(), symbol="SYN/USD", **kwargs)  # type: ignore[arg-type]
+
+
+def test_fingerprint_depends_on_the_bars_only() -> None:
+    frame = synthetic_bars(50, interval="1h", seed=1)
+    first = data_fingerprint([BarFeed(frame, "SYN/USD")])
+    assert first == data_fingerprint([BarFeed(frame.copy(), "SYN/USD")])
+    assert first["n_bars"] == 50 and first["interval"] == "1h" and first["symbols"] == ["SYN/USD"]
+    assert first["start"] == frame.index[0].isoformat()
+    changed = frame.copy()
+    changed.iloc[10, changed.columns.get_loc("volume")] += 1.0
+    assert data_fingerprint([BarFeed(changed, "SYN/USD")])["sha256"] != first["sha256"]
+    assert data_fingerprint([BarFeed(frame, "OTHER/USD")])["sha256"] != first["sha256"]
+    assert data_fingerprint([object()])["sha256"] is None
+
+
+def test_interval_text() -> None:
+    assert [interval_text(n * 10**9) for n in (60, 900, 3600, 14400, 86400, 90)] == ["1m", "15m", "1h", "4h", "1d",
+                                                                                     "90s"]
+
+
+def test_result_carries_prices_buy_and_hold_fingerprint_and_assumptions() -> None:
+    from adapters.sim import ASSUMPTIONS
+
+    result = small_run()
+    prices = result.prices["SYN/USD"]
+    assert len(prices) == 600 and list(prices.columns) == ["open", "close"]
+    assert (prices.index == result.equity.index).all()
+    bench = result.equity["buy_and_hold"]
+    assert bench.iloc[-1] == pytest.approx(10_000 * prices["close"].iloc[-1] / prices["open"].iloc[0])
+    assert result.stats["buy_and_hold"]["final_equity"] == pytest.approx(bench.iloc[-1])
+    assert result.data["n_bars"] == 600 and len(result.data["sha256"]) == 64
+    assert result.assumptions["venue"] == list(ASSUMPTIONS) and result.assumptions["engine"]
+
+
+def test_handlers_and_strategies_contribute_extras() -> None:
+    thresholds = pd.DataFrame({"threshold": [0.5, 0.6], "n_signals": [10, 4], "precision": [0.5, 0.75],
+                               "avg_return": [0.001, 0.004]})
+
+    class MlStub:
+        def result_extras(self) -> dict[str, object]:
+            return {"ml": {"thresholds": thresholds}}
+
+    result = small_run(handlers=[MlStub()])
+    assert result.extras["ml"]["thresholds"] is thresholds
+
+
+def test_save_and_load_give_back_the_same_result(tmp_path: Path) -> None:
+    result = small_run()
+    contributions = pd.DataFrame({"entry_time": result.trades["entry_time"], "rsi": 0.1, "trend": -0.2})
+    result.extras["ml"] = {"contributions": contributions}
+    result.save(tmp_path)
+    loaded = BacktestResult.load(tmp_path)
+    assert loaded.stats == json.loads(json.dumps(result.stats))
+    assert loaded.config == json.loads(json.dumps(result.config, default=str))
+    assert loaded.data == result.data and loaded.assumptions == result.assumptions
+    pd.testing.assert_frame_equal(loaded.equity, result.equity, check_freq=False)
+    pd.testing.assert_frame_equal(loaded.trades, result.trades[loaded.trades.columns], check_dtype=False)
+    pd.testing.assert_frame_equal(loaded.prices["SYN/USD"], result.prices["SYN/USD"], check_freq=False)
+    pd.testing.assert_frame_equal(loaded.extras["ml"]["contributions"], contributions, check_dtype=False)
+    assert len(loaded.fills) == len(result.fills) and len(loaded.orders) == len(result.orders)
+    assert loaded.fills["ts"].dt.unit == "ns"
+
+
+def test_a_run_without_trades_saves_and_loads(tmp_path: Path) -> None:
+    frame = synthetic_bars(300, interval="1h", seed=3)
+    result = run_backtest(SmaCross(fast=5, slow=500), frame, BacktestConfig(), symbol="SYN/USD")
+    assert result.stats["n_trades"] == 0 and result.stats["sharpe"] is None
+    loaded = BacktestResult.load(result.save(tmp_path))
+    assert loaded.trades.empty and loaded.trades["pnl"].dtype == "float64"
+    assert loaded.stats == json.loads(json.dumps(result.stats))
+
+
+def test_load_refuses_a_directory_without_results(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no result\.json"):
+        BacktestResult.load(tmp_path)
+    (tmp_path / "result.json").write_text("{}")
+    with pytest.raises(DataError, match="cannot read the saved result"):
+        BacktestResult.load(tmp_path)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.datagen.frames import OHLCV_COLUMNS, validate_ohlcv
-from engine.datagen.synthetic import _ar1, synthetic_bars
+from engine.datagen.synthetic import DEFAULT_REGIMES, Regime, _ar1, regime_path, synthetic_bars
 
 
 def test_bars_are_valid_and_continuous() -> None:
@@ -65,3 +65,45 @@ def test_ar1_matches_the_recursion() -> None:
 def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         synthetic_bars(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_default_walk_is_unchanged_by_regimes() -> None:
+    # The back-test benchmark replays synthetic_bars(n, interval="1min", seed=7): its bars must not move.
+    bars = synthetic_bars(5, interval="1min", seed=7)
+    assert bars["close"].round(10).tolist() == pytest.approx(EXPECTED_SEED7_CLOSES, rel=0, abs=1e-9)
+
+
+EXPECTED_SEED7_CLOSES = [99.9065155887, 100.1231339614, 100.0577284378, 100.3688834691, 100.5107252767]
+
+
+def test_regimes_switch_drift_and_volatility_deterministically() -> None:
+    n = 24 * 365 * 20
+    kwargs = {"interval": "1h", "seed": 5, "regimes": DEFAULT_REGIMES, "volatility": 0.3}
+    bars = synthetic_bars(n, **kwargs)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(bars, synthetic_bars(n, **kwargs))  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(synthetic_bars(500, **kwargs), bars.iloc[:500],  # type: ignore[arg-type]
+                                  check_freq=False)
+    assert validate_ohlcv(bars, "synthetic") is bars
+    path = regime_path(n, interval="1h", seed=5)
+    assert set(np.unique(path)) == {0, 1, 2}
+    switches = np.flatnonzero(np.diff(path))
+    assert 50 < len(switches) < 300  # about one every 30 to 60 days over 20 years
+    assert (path[switches] != path[switches + 1]).all()
+    returns = np.diff(np.log(bars["close"].to_numpy()))
+    label = path[1:]
+    year = 24 * 365
+    drift = {r.name: returns[label == k].mean() * year for k, r in enumerate(DEFAULT_REGIMES)}
+    vol = {r.name: returns[label == k].std() * np.sqrt(year) for k, r in enumerate(DEFAULT_REGIMES)}
+    assert drift["bull"] > 0.5 and drift["bear"] < -0.8 and abs(drift["range"]) < 0.3
+    assert vol["bear"] > vol["bull"] > vol["range"]
+    size = np.abs(returns)
+    assert np.corrcoef(size[:-1], size[1:])[0, 1] > 0.05  # volatility still clusters
+
+
+def test_regime_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="vol and days must be positive"):
+        Regime(name="x", vol=0.0)
+    with pytest.raises(ValueError, match="at least one regime"):
+        regime_path(10, regimes=())
+    single = regime_path(1000, regimes=(Regime(name="only"),))
+    assert (single == 0).all()
