@@ -168,7 +168,11 @@ class Liquidity(enum.Enum):
     TAKER = "taker"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Order, OrderUpdate and Fill are made, published and booked once or twice per order, and a back-test makes tens of
+# thousands: frozen constructors cost 2.30/1.85/2.30 us against 0.90/0.76/0.95 us for plain slotted ones (measured
+# on this machine), about 5 us of the 25 us an order's whole lifecycle may take at 300,000 bars/s with the
+# benchmark's trading. So they are not frozen either. Treat them as immutable all the same.
+@dataclass(slots=True, kw_only=True)
 class Order(Command):
     """A request to trade, exact as it is sent to the venue.
 
@@ -190,8 +194,22 @@ class Order(Command):
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Runs for every order: market and limit orders pass with identity tests and no message is built; any
+        # other shape, or a broken rule, goes through the full check, which names the first rule broken.
+        kind = self.type
+        if kind is OrderType.MARKET:
+            usual = self.price is None and self.stop_price is None
+        elif kind is OrderType.LIMIT:
+            usual = self.stop_price is None and _is_positive(self.price)
+        else:
+            usual = False  # stop orders are rare: checked in full
+        if not (usual and _is_positive(self.quantity)) or self.post_only:
+            self._check_in_full()
+
+    def _check_in_full(self) -> None:
+        """Raise ``ValueError`` naming the first field that breaks a rule of the order's shape."""
         who = f"order {self.client_order_id!r}"
-        if not isinstance(self.quantity, Decimal) or not self.quantity.is_finite() or self.quantity <= 0:
+        if not _is_positive(self.quantity):
             raise ValueError(f"{who}: quantity must be a positive finite Decimal, got {self.quantity!r}")
         needs_price = self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = self.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
@@ -200,12 +218,16 @@ class Order(Command):
                 raise ValueError(f"{who}: {self.type.value} order needs {name}")
             if not needed and value is not None:
                 raise ValueError(f"{who}: {self.type.value} order takes no {name}, got {value!r}")
-            if value is not None and (not isinstance(value, Decimal) or not value.is_finite() or value <= 0):
+            if value is not None and not _is_positive(value):
                 raise ValueError(f"{who}: {name} must be a positive finite Decimal, got {value!r}")
         if self.post_only and self.type is not OrderType.LIMIT:
             raise ValueError(f"{who}: post_only applies to limit orders only, not {self.type.value}")
         if self.post_only and self.time_in_force is not TimeInForce.GTC:
             raise ValueError(f"{who}: post_only needs GTC, got {self.time_in_force.value}")
+
+
+def _is_positive(value: object) -> bool:
+    return isinstance(value, Decimal) and value.is_finite() and value > 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,7 +239,7 @@ class CancelOrder(Command):
     symbol: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # not frozen: see Order
 class OrderUpdate(Event):
     """What happened to an order: accepted, rejected (with a reason), triggered, filled, cancelled, expired."""
 
@@ -232,7 +254,7 @@ class OrderUpdate(Event):
     venue_order_id: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # not frozen: see Order
 class Fill(Event):
     """One execution of an order: exact price, quantity and fee as booked."""
 

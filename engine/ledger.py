@@ -21,6 +21,8 @@ from typing import Any
 from engine.clock import Clock
 from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
+from engine.journal import Journal, JournalRow
+from engine.journal import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
 from engine.markets import Markets
 
 _ZERO = Decimal(0)
@@ -45,23 +47,6 @@ class Position:
     realized_pnl: Decimal = _ZERO
     fees: Decimal = _ZERO
     cost: Decimal = _ZERO
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One change of the books.
-
-    ``amount`` is the signed change. For ``deposit``/``withdraw``/``fill``/``fee`` entries ``balance_after`` is
-    the currency's balance after it; for ``reserve``/``release`` the currency's reserved total after it; for
-    ``set_aside``/``release_set_aside`` the currency's set-aside total after it.
-    """
-
-    ts: int
-    kind: str
-    currency: str
-    amount: Decimal
-    balance_after: Decimal
-    reference: str
 
 
 @dataclass(slots=True)
@@ -113,12 +98,15 @@ class Ledger:
         self.markets = markets
         self.account_currency = account_currency
         self.reserve_fee_rate = reserve_fee_rate
+        self._buy_reserve_factor = _ONE + reserve_fee_rate
         self._clock = clock
-        self.journal: list[JournalEntry] = []
+        self._journal: list[JournalRow] = []
+        self.journal = Journal(self._journal)
         self._balances: dict[str, Decimal] = {}
         self._reserved: dict[str, Decimal] = {}
         self._set_aside: dict[str, Decimal] = {}
         self._reservations: dict[str, _Reservation] = {}
+        self._holders: dict[str, dict[str, _Reservation]] = {}  # the same reservations by currency, then order id
         self._order_ids: set[str] = set()  # every id ever reserved: client order ids are never reused
         self._booked: set[tuple[str, str]] = set()  # (client order id, trade id) of booked fills
         self._positions: dict[str, Position] = {}
@@ -163,7 +151,8 @@ class Ledger:
 
     def free(self, currency: str) -> Decimal:
         """Return what new orders may spend: balance less reservations and set-aside."""
-        return self.balance(currency) - self.reserved(currency) - self.set_aside_amount(currency)
+        return (self._balances.get(currency, _ZERO) - self._reserved.get(currency, _ZERO)
+                - self._set_aside.get(currency or self.account_currency, _ZERO))
 
     def position(self, symbol: str) -> Position:
         """Return the position in ``symbol``, flat if it never traded."""
@@ -248,7 +237,7 @@ class Ledger:
         after = self.set_aside_amount(currency) + amount
         self._version += 1
         self._set_aside[currency] = after
-        self.journal.append(JournalEntry(self._now(None), "set_aside", currency, amount, after, ""))
+        self._journal.append((self._now(None), "set_aside", currency, amount, after, ""))
 
     def release_set_aside(self, amount: Decimal, currency: str | None = None) -> None:
         """Give ``amount`` of the set-aside back to strategies."""
@@ -259,7 +248,7 @@ class Ledger:
             raise ValueError(f"release of set-aside {amount} {currency}: only {held} {currency} set aside")
         self._version += 1
         self._set_aside[currency] = held - amount
-        self.journal.append(JournalEntry(self._now(None), "release_set_aside", currency, -amount, held - amount, ""))
+        self._journal.append((self._now(None), "release_set_aside", currency, -amount, held - amount, ""))
 
     def reserve(self, order: Order, reference_price: Decimal | None = None) -> None:
         """Hold what ``order`` may spend: quote at its price (plus the fee rate) for buys, base for sells.
@@ -279,8 +268,9 @@ class Ledger:
             if price is None:
                 raise OrderRejected(f"order {cid!r}: a {order.type.value} buy of {order.symbol} needs a reference "
                                     f"price to reserve {market.quote}")
-            _check_amount(f"order {cid!r}: reference price", price)
-            currency, per_unit = market.quote, price * (_ONE + self.reserve_fee_rate)
+            if not _is_positive(price):
+                _check_amount(f"order {cid!r}: reference price", price)
+            currency, per_unit = market.quote, price * self._buy_reserve_factor
         else:
             currency, per_unit = market.base, _ONE
         needed = order.quantity * per_unit
@@ -289,14 +279,23 @@ class Ledger:
             raise InsufficientFunds(f"order {cid!r} ({order.side.value} {order.quantity} {order.symbol}): needs "
                                     f"{needed} {currency}, only {free} {currency} free")
         self._order_ids.add(cid)
-        self._reservations[cid] = _Reservation(currency, per_unit, order.quantity)
+        reservation = _Reservation(currency, per_unit, order.quantity)
+        self._reservations[cid] = reservation
+        holders = self._holders.get(currency)
+        if holders is None:
+            holders = self._holders[currency] = {}
+        holders[cid] = reservation
         self._reserve_changed(currency, needed, self._now(None), cid)
 
     def release(self, client_order_id: str, *, ts: int | None = None) -> None:
         """Give back what is left of an order's reservation; an unknown or finished order is ignored."""
         reservation = self._reservations.pop(client_order_id, None)
-        if reservation is not None and reservation.amount:
-            self._reserve_changed(reservation.currency, -reservation.amount, self._now(ts), client_order_id)
+        if reservation is None:
+            return
+        del self._holders[reservation.currency][client_order_id]
+        amount = reservation.amount
+        if amount:
+            self._reserve_changed(reservation.currency, -amount, self._now(ts), client_order_id)
 
     def check_fill(self, fill: Fill) -> None:
         """Raise if ``fill`` cannot be booked (malformed, unknown symbol, unaffordable); never change anything."""
@@ -310,9 +309,12 @@ class Ledger:
         else:
             plan = self._plan_fill(fill)
         self._checked = None
-        reference = f"{fill.client_order_id}/{fill.trade_id}"
-        for kind, currency, amount, after in plan.changes:
-            self._book(kind, currency, amount, after, fill.ts, reference)
+        ts, reference = fill.ts, f"{fill.client_order_id}/{fill.trade_id}"
+        balances, journal = self._balances, self._journal
+        for kind, currency, amount, after in plan.changes:  # _book, once per change
+            balances[currency] = after
+            journal.append((ts, kind, currency, amount, after, reference))
+        self._version += len(plan.changes)
         self._positions[fill.symbol] = plan.position
         if fill.fee:
             self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, _ZERO) + fill.fee
@@ -325,6 +327,7 @@ class Ledger:
                 reservation.remaining = plan.remaining
             else:
                 del self._reservations[fill.client_order_id]
+                del self._holders[reservation.currency][fill.client_order_id]
             if change:
                 self._reserve_changed(reservation.currency, change, fill.ts, fill.client_order_id)
         self._revalue()
@@ -336,7 +339,7 @@ class Ledger:
 
     def on_order_update(self, update: OrderUpdate) -> None:
         """Release what a finished order still holds; venues publish an order's fills before its FILLED update."""
-        if update.status.is_terminal:
+        if update.client_order_id in self._reservations and update.status.is_terminal:
             self.release(update.client_order_id, ts=update.ts)
 
     def on_bar(self, bar: Bar) -> None:
@@ -352,40 +355,50 @@ class Ledger:
     def _book(self, kind: str, currency: str, amount: Decimal, after: Decimal, ts: int, reference: str) -> None:
         self._version += 1
         self._balances[currency] = after
-        self.journal.append(JournalEntry(ts, kind, currency, amount, after, reference))
+        self._journal.append((ts, kind, currency, amount, after, reference))
 
     def _reserve_changed(self, currency: str, amount: Decimal, ts: int, reference: str) -> None:
         # Summed afresh rather than adjusted, so the total is exactly 0 once no order holds the currency.
-        total = sum((r.amount for r in self._reservations.values() if r.currency == currency), _ZERO)
+        holders = self._holders.get(currency)
+        total = sum([r.remaining * r.per_unit for r in holders.values()], _ZERO) if holders else _ZERO
         self._version += 1
         self._reserved[currency] = total
-        self.journal.append(JournalEntry(ts, "reserve" if amount > 0 else "release", currency, amount, total,
-                                         reference))
+        self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total, reference))
 
     def _plan_fill(self, fill: Fill) -> _FillPlan:
         """Validate ``fill`` and compute every booked value it leads to, without storing any."""
         market = self.markets[fill.symbol]
-        price, quantity, fee = fill.price, fill.quantity, fill.fee
-        if not (_is_positive(price) and _is_positive(quantity)):
+        price, quantity, fee, fee_currency = fill.price, fill.quantity, fill.fee, fill.fee_currency
+        if not (isinstance(price, Decimal) and isinstance(quantity, Decimal) and price.is_finite()
+                and quantity.is_finite() and price > 0 and quantity > 0):
             _check_amount(f"{_who(fill)}: price", price)
             _check_amount(f"{_who(fill)}: quantity", quantity)
         if not isinstance(fee, Decimal) or not fee.is_finite():
             raise ValueError(f"{_who(fill)}: fee must be a finite Decimal, got {fee!r}")
-        if fee and not fill.fee_currency:
+        if fee and not fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
         if fill.trade_id and (fill.client_order_id, fill.trade_id) in self._booked:
             raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
+        buy = fill.side is Side.BUY
         notional = price * quantity
-        if fill.side is Side.BUY:
+        if buy:
             moves = [("fill", quote, -notional), ("fill", base, quantity)]
         else:
             moves = [("fill", base, -quantity), ("fill", quote, notional)]
         if fee:
-            moves.append(("fee", fill.fee_currency, -fee))
+            moves.append(("fee", fee_currency, -fee))
+        # The balance of each currency after each move, and each currency's net change.
+        balances = self._balances
+        running: dict[str, Decimal] = {}
         net: dict[str, Decimal] = {}
-        for _, currency, amount in moves:
+        changes = []
+        for kind, currency, amount in moves:
+            before = running.get(currency)
+            after = (balances.get(currency, _ZERO) if before is None else before) + amount
+            running[currency] = after
             net[currency] = net.get(currency, _ZERO) + amount
+            changes.append((kind, currency, amount, after))
         reservation = self._reservations.get(fill.client_order_id)
         for currency, amount in net.items():
             if amount < 0:
@@ -396,18 +409,13 @@ class Ledger:
                     raise InsufficientFunds(f"{_who(fill)} ({fill.side.value} {quantity} at {price}): needs {-amount} "
                                             f"{currency}, only {available} {currency} available (free plus "
                                             f"the order's own reservation)")
-        running = dict(self._balances)
-        changes = []
-        for kind, currency, amount in moves:
-            running[currency] = running.get(currency, _ZERO) + amount
-            changes.append((kind, currency, amount, running[currency]))
         # The position follows the coins actually gained or given: a fee in the base currency is valued at the
         # fill price as a fee, and the holding changes by the quantity net of it.
-        traded = quantity if fill.side is Side.BUY else -quantity
+        traded = quantity if buy else -quantity
         fee_value = _ZERO
-        if fill.fee_currency == quote:
+        if fee_currency == quote:
             fee_value = fee
-        elif fill.fee_currency == base:
+        elif fee_currency == base:
             traded -= fee
             fee_value = fee * price
         position = _trade(self.position(fill.symbol), traded, price, fee_value,
@@ -446,17 +454,18 @@ class Ledger:
         direct: list[tuple[str, float, float]] = []
         indirect: list[tuple[float, tuple[tuple[str, bool, float], ...]]] = []
         unvalued: list[str] = []
+        account = self.account_currency
         for currency, amount in self._balances.items():
-            if not amount or currency == self.account_currency:
+            if not amount or currency == account:
                 continue
-            route = self._route(currency)
+            route = self._routes.get(currency) or self._route(currency)
             if route is None:
                 unvalued.append(currency)
             elif len(route) == 1 and not route[0][1]:
                 direct.append((route[0][0], float(amount), self._fallback_price(route[0][0])))
             else:
                 indirect.append((float(amount), tuple((s, inv, self._fallback_price(s)) for s, inv in route)))
-        self._account_float = float(self.balance(self.account_currency))
+        self._account_float = float(self._balances.get(account, _ZERO))
         self._direct, self._indirect, self._unvalued = direct, indirect, unvalued
         self._slow = bool(indirect or unvalued)
 

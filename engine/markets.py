@@ -12,14 +12,11 @@ from engine.errors import ConfigError, OrderRejected
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
     """Convert a float to the Decimal of its shortest repr (``0.1`` -> ``Decimal('0.1')``), refusing NaN/inf."""
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, float):
+    if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"not a finite number: {value!r}")
-        result = Decimal(float.__repr__(value))  # not repr(): numpy floats print as np.float64(...)
-    else:
-        result = Decimal(value)
+        return Decimal(float.__repr__(value))  # not repr(): numpy floats print as np.float64(...)
+    result = value if isinstance(value, Decimal) else Decimal(value)
     if not result.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
     return result
@@ -73,16 +70,20 @@ class Market:
         if quantity < self.min_size:
             raise OrderRejected(f"{self._who(client_order_id)}: quantity {quantity} is below the minimum size "
                                 f"{self.min_size}")
-        for name, value in (("price", price), ("stop_price", stop_price)):
-            if value is not None and value % self.price_increment:
-                raise OrderRejected(f"{self._who(client_order_id)}: {name} {value} is not a multiple of the price "
-                                    f"increment {self.price_increment}")
+        if price is not None and price % self.price_increment:
+            raise self._off_price_increment(client_order_id, "price", price)
+        if stop_price is not None and stop_price % self.price_increment:
+            raise self._off_price_increment(client_order_id, "stop_price", stop_price)
         if not self.min_notional:
             return
         notional_price = price if price is not None else stop_price if stop_price is not None else reference_price
         if notional_price is not None and quantity * notional_price < self.min_notional:
             raise OrderRejected(f"{self._who(client_order_id)}: notional {quantity * notional_price} is below the "
                                 f"minimum {self.min_notional}")
+
+    def _off_price_increment(self, client_order_id: str, name: str, value: Decimal) -> OrderRejected:
+        return OrderRejected(f"{self._who(client_order_id)}: {name} {value} is not a multiple of the price "
+                             f"increment {self.price_increment}")
 
     def _who(self, client_order_id: str) -> str:
         return f"order {client_order_id!r} on {self.symbol}"
@@ -105,6 +106,10 @@ class Markets:
         except KeyError:
             known = ", ".join(sorted(self._by_symbol)) or "none"
             raise ConfigError(f"unknown symbol {symbol!r} (known: {known})") from None
+
+    def get(self, symbol: str) -> Market | None:
+        """Return the market of ``symbol``, or None if the run has none."""
+        return self._by_symbol.get(symbol)
 
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._by_symbol

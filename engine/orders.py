@@ -10,8 +10,10 @@ from typing import Protocol
 from engine.bus import EventBus
 from engine.clock import Clock
 from engine.errors import ConfigError, OrderRejected
-from engine.events import CancelOrder, Fill, Order, OrderStatus, OrderUpdate
+from engine.events import CancelOrder, Fill, Order, OrderStatus, OrderUpdate, Side
 from engine.markets import Markets
+
+_ZERO = Decimal(0)
 
 
 class Reserver(Protocol):
@@ -97,11 +99,11 @@ class OrderManager:
 
     # -- bus handlers --------------------------------------------------------------------------------------
     def on_order_update(self, update: OrderUpdate) -> None:
-        record = self._records.get(update.client_order_id)
+        # Only open records change: an order of another session is not ours (live reconciliation adopts those),
+        # and a finished one stays as it ended (our own pre-trade rejection coming back, a cancel refused late).
+        record = self._open.get(update.client_order_id)
         if record is None:
-            return  # an order of another session (live reconciliation adopts those)
-        if record.status.is_terminal:
-            return  # e.g. our own pre-trade rejection coming back, or a cancel refused because it came too late
+            return
         record.updated_ts = update.ts
         record.status = update.status
         if update.reason:
@@ -128,8 +130,13 @@ class OrderManager:
 
     def open_quantity(self, symbol: str) -> Decimal:
         """Return the signed quantity still to fill on open orders of ``symbol`` (buys positive)."""
-        return sum((r.order.side.sign * r.remaining_quantity for r in self._open.values()
-                    if r.order.symbol == symbol), Decimal(0))
+        total = _ZERO
+        for record in self._open.values():
+            order = record.order
+            if order.symbol == symbol:
+                remaining = order.quantity - record.filled_quantity
+                total = total + remaining if order.side is Side.BUY else total - remaining
+        return total
 
     def __iter__(self) -> Iterator[OrderRecord]:
         return iter(self._records.values())

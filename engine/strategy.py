@@ -150,7 +150,8 @@ class Strategy:
                       price=None if price is None else market.round_price(price),
                       stop_price=None if stop_price is None else market.round_price(stop_price),
                       time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only)
-        return ctx.orders.submit(order, self._reference_price(symbol))
+        last = ctx.ledger.last_price(symbol)
+        return ctx.orders.submit(order, None if last is None else to_decimal(last))
 
     def buy(self, symbol: str, quantity: float | Decimal, price: float | Decimal | None = None,
             **kwargs: Any) -> OrderRecord:
@@ -174,10 +175,11 @@ class Strategy:
     def target_position(self, symbol: str, quantity: float | Decimal,
                         price: float | Decimal | None = None) -> OrderRecord | None:
         """Trade toward holding ``quantity`` of ``symbol``, counting open orders; None when already there."""
-        market = self.context.markets[symbol]
-        difference = to_decimal(quantity) - self.position(symbol) - self.context.orders.open_quantity(symbol)
+        ctx = self.context
+        market = ctx.markets[symbol]
+        difference = to_decimal(quantity) - self.position(symbol) - ctx.orders.open_quantity(symbol)
         size = market.round_size(abs(difference))
-        if size == 0:
+        if not size:
             return None
         return self.buy(symbol, size, price) if difference > 0 else self.sell(symbol, size, price)
 
@@ -192,10 +194,6 @@ class Strategy:
         if price is None:
             raise ConfigError(f"{self.name}: no price seen yet for {symbol!r}")
         return float(price)
-
-    def _reference_price(self, symbol: str) -> Decimal | None:
-        price = self.context.ledger.last_price(symbol)
-        return None if price is None else to_decimal(price)
 
 
 def _coerce(owner: str, key: str, value: Any, default: Any) -> Any:

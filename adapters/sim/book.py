@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sortedcontainers import SortedKeyList
 
-from engine.events import CancelOrder, Order, OrderStatus
+from engine.events import CancelOrder, Order, OrderStatus, Side
 from engine.markets import Market
 
 NEW, TAKING, RESTING, STOP, DETACHED, CLOSED = range(6)
@@ -46,12 +46,12 @@ class SimOrder:
 
     @classmethod
     def from_order(cls, order: Order, seq: int, active_at: int) -> SimOrder:
-        return cls(order=order, seq=seq, venue_order_id=f"sim-order-{seq}", active_at=active_at,
-                   buy=order.side.sign > 0, limit=order.price,
-                   limit_f=float(order.price) if order.price is not None else 0.0,
-                   stop=order.stop_price,
-                   stop_f=float(order.stop_price) if order.stop_price is not None else 0.0,
-                   remaining=order.quantity)
+        price, stop = order.price, order.stop_price
+        # positional, in field order: a keyword call into the generated __init__ costs twice as much (CPython 3.11)
+        return cls(order, seq, f"sim-order-{seq}", active_at, order.side is Side.BUY,
+                   price, 0.0 if price is None else float(price),
+                   stop, 0.0 if stop is None else float(stop),
+                   order.quantity)
 
     @property
     def average_price(self) -> Decimal | None:
@@ -147,7 +147,7 @@ class SymbolBook:
             return []
         active = [so for so in new if so.active_at <= open_ts]
         if active:
-            self.new = [so for so in new if so.active_at > open_ts]
+            self.new = [so for so in new if so.active_at > open_ts] if len(active) < len(new) else []
             for so in active:
                 so.stage = DETACHED
         return active
@@ -162,6 +162,8 @@ class SymbolBook:
 
     def pop_stops_gapped(self, open_: float) -> list[SimOrder]:
         """Remove and return the stops the market opened beyond (buy: open >= stop; sell: open <= stop)."""
+        if self.floor < open_ < self.ceiling:
+            return []  # beyond every stop's bound: none gapped (and no sorted list to walk)
         gapped = []
         for so in self.buy_stops:
             if so.stop_f > open_:

@@ -99,6 +99,7 @@ class SimulatedExchange:
         self.config = config if config is not None else SimConfig()
         self._slippage = self.config.slippage
         self._touch = self.config.limit_fill == "touch"
+        self._latency = self.config.latency_ns
         self._account = account
         self._check_pending = account is not None and _takes_pending(account.check_fill)
         self._books: dict[str, SymbolBook] = {}
@@ -114,13 +115,14 @@ class SimulatedExchange:
         cid, symbol = order.client_order_id, order.symbol
         if cid in self._orders:
             return self._reject(order, f"duplicate client order id {cid!r}")
-        if symbol not in self._markets:
+        market = self._markets.get(symbol)
+        if market is None:
             return self._reject(order, f"unknown symbol {symbol!r}")
-        market = self._markets[symbol]
         last = self.last_price(symbol)
+        # The last price only serves the minimum-notional rule: rounded only where the market has one.
+        reference = None if last is None or not market.min_notional else market.round_price(last)
         try:
-            market.check_order(cid, order.quantity, order.price, order.stop_price,
-                               None if last is None else market.round_price(last))
+            market.check_order(cid, order.quantity, order.price, order.stop_price, reference)
         except OrderRejected as exc:
             return self._reject(order, str(exc))
         if order.post_only and last is not None and order.price is not None \
@@ -128,7 +130,7 @@ class SimulatedExchange:
             return self._reject(order, f"post-only order {cid!r} would take liquidity: {order.side.value} limit "
                                        f"{order.price} against last price {last!r}")
         self._order_seq += 1
-        so = SimOrder.from_order(order, self._order_seq, order.ts + self.config.latency_ns)
+        so = SimOrder.from_order(order, self._order_seq, order.ts + self._latency)
         self._orders[cid] = so
         book = self._books.get(symbol)
         if book is None:
@@ -147,7 +149,7 @@ class SimulatedExchange:
             self._update(so, OrderStatus.REJECTED, self._clock.now(), ALREADY_CLOSED)
         else:
             book = self._books[cancel.symbol]
-            book.cancels.append((cancel.ts + self.config.latency_ns, so, cancel))
+            book.cancels.append((cancel.ts + self._latency, so, cancel))
             self._live[cancel.symbol] = book
 
     # -- market data: the hot path -------------------------------------------------------------------------
@@ -253,8 +255,8 @@ class SimulatedExchange:
         """Handle what the bar's range reached: stops triggered, resting limits traded through, nearest first."""
         book = s.book
         open_, high, low, open_ts = s.open, s.high, s.low, s.open_ts
-        if not (book.buy_stops or book.sell_stops or book.bids or book.asks):
-            return
+        if book.floor < low and high < book.ceiling:
+            return  # the range reached no resting order and no stop (see SymbolBook.floor)
         reached: list[tuple[float, int, SimOrder]] = []  # (distance from the open, time priority, order)
         for so in book.buy_stops:
             if so.stop_f > high:

@@ -292,6 +292,20 @@ def test_journal_records_every_change_with_its_reference() -> None:
     ]
 
 
+def test_journal_is_a_read_only_sequence_of_entries() -> None:
+    ledger = make_ledger("10")
+    ledger.deposit("USD", D(5), ts=3, note="top-up")
+    journal = ledger.journal
+    assert len(journal) == 2
+    assert list(journal) == journal[:] == [JournalEntry(0, "deposit", "USD", D(10), D(10), "initial"),
+                                           JournalEntry(3, "deposit", "USD", D(5), D(15), "top-up")]
+    assert journal[0] == JournalEntry(0, "deposit", "USD", D(10), D(10), "initial")
+    assert journal != [journal[0]]
+    assert not hasattr(journal, "append")
+    with pytest.raises(IndexError):
+        journal[2]
+
+
 def test_deposit_and_withdraw_check_their_amounts() -> None:
     ledger = make_ledger("10")
     ledger.deposit("USD", D(5), ts=3, note="top-up")
