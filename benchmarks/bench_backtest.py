@@ -34,7 +34,12 @@ COLUMNS = ("open", "high", "low", "close", "volume")
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """Return this process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: ru_maxrss, in KiB
 
 
 def floor_loop(open_: np.ndarray, close: np.ndarray) -> tuple[list[tuple[int, int]], float]:
