@@ -19,7 +19,7 @@ import pandas as pd
 
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
-from engine.datagen.catalog import looks_like_query, read_bars
+from engine.datagen.catalog import Catalog, looks_like_query, read_bars
 from engine.datagen.files import load_bars
 from engine.datagen.replay import BarFeed, merge_feeds
 from engine.datagen.sample import load_sample
@@ -141,7 +141,8 @@ def load_object(spec: str, what: str) -> Any:
 
 
 def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: BacktestConfig | None = None, *,
-                 symbol: str | None = None, handlers: Sequence[object] = (), progress: bool = False) -> BacktestResult:
+                 symbol: str | None = None, handlers: Sequence[object] = (), progress: bool = False,
+                 data_dir: str | Path | None = None) -> BacktestResult:
     """Replay ``data`` through the strategy on a simulated venue and return the result.
 
     ``data`` is a standard OHLCV DataFrame (``symbol`` required), a path to a file, or a list of
@@ -151,7 +152,7 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
     """
     config = config or BacktestConfig()
     strategies = [strategy] if isinstance(strategy, Strategy) else list(strategy)
-    feeds = feeds_from_data(data, symbol)
+    feeds = feeds_from_data(data, symbol, data_dir)
     markets = Markets(list(config.markets))
     for feed in feeds:
         if feed.symbol not in markets:
@@ -228,16 +229,16 @@ class _FillCollector:
 
 
 
-def feeds_from_data(data: Any, symbol: str | None) -> list[BarFeed]:
+def feeds_from_data(data: Any, symbol: str | None, data_dir: str | Path | None = None) -> list[BarFeed]:
     """Turn what the caller gave (None for the sample, a path, a catalog query, a frame, pairs of frame and
-    symbol) into feeds. A query reads the catalog of ``$MLCT_DATA_DIR`` (see ``engine.datagen.catalog``)."""
+    symbol) into feeds. A query reads the catalog in ``data_dir``, else ``$MLCT_DATA_DIR``."""
     if data is None:
         frame, meta = load_sample()
         return [BarFeed(frame, symbol or meta.symbol)]
     if isinstance(data, BarFeed):
         return [data]
     if looks_like_query(data):  # binance:BTC/USDT:1h@2024-01-01..2024-06-01, read from the catalog
-        frame, query = read_bars(data)
+        frame, query = read_bars(data, Catalog(data_dir) if data_dir is not None else None)
         return [BarFeed(frame, symbol or query.symbol, query.timeframe)]
     if isinstance(data, str | Path):
         frame, meta = load_bars(data, symbol=symbol)
@@ -250,7 +251,8 @@ def feeds_from_data(data: Any, symbol: str | None) -> list[BarFeed]:
     if isinstance(data, Sequence):
         feeds: list[BarFeed] = []
         for item in data:
-            feeds.extend(feeds_from_data(*item) if isinstance(item, tuple) else feeds_from_data(item, symbol))
+            feeds.extend(feeds_from_data(*item, data_dir) if isinstance(item, tuple)
+                         else feeds_from_data(item, symbol, data_dir))
         if not feeds:
             raise ConfigError("no data given: the list of feeds is empty")
         return feeds

@@ -48,7 +48,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                     help="TOML file with any of the options below (the flags win); mlct init writes one")
     bt.add_argument("--strategy", help="a module of strategies/ (sma_cross), module:Class or path/file.py:Class "
                                        "(default sma_cross)")
-    bt.add_argument("--data", help="CSV (CryptoDataDownload or generic) or Parquet file; default: bundled sample")
+    bt.add_argument("--data", help="CSV (CryptoDataDownload or generic) or Parquet file, or a catalog query "
+                    "(binance:BTC/USDT:1h@2024-01-01..2024-06-01); default: the bundled sample")
+    bt.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
     bt.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
     bt.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     bt.add_argument("--handler", action="append", default=[], metavar="MODULE:CLASS",
@@ -106,7 +108,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                           "strategy, data, symbol, params, handlers, out, report)")
     config = BacktestConfig(**settings)
     started = time.perf_counter()
-    result = run_backtest(strategy, data, config, symbol=symbol, handlers=handlers, progress=not args.quiet)
+    result = run_backtest(strategy, data, config, symbol=symbol, handlers=handlers, progress=not args.quiet,
+                          data_dir=args.data_dir)
     seconds = time.perf_counter() - started
     log.info("back-test done", extra={"seconds": round(seconds, 3), "bars": result.stats["n_bars"],
                                       "bars_per_s": round(result.stats["n_bars"] / max(seconds, 1e-9))})

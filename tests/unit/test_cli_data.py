@@ -152,3 +152,11 @@ def test_backtest_on_a_catalog_query(tmp_path: Path, monkeypatch: pytest.MonkeyP
     run(capsys, "data", "delete", "csv:coinbase:BTC/USD:1h@2018-02-01..2018-02-02")
     code, _, err = run(capsys, "backtest", "--data", "csv:coinbase:BTC/USD:1h@2018-01-01..2018-04-01")
     assert code == 2 and "lacks 2018-02-01 .. 2018-02-02" in err
+
+
+def test_backtest_reads_the_catalog_named_by_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = tmp_path / "elsewhere"
+    run(capsys, "data", "--data-dir", str(catalog), "import", str(sample_path()))
+    code, out, _ = run(capsys, "backtest", "--data", "csv:coinbase:BTC/USD:1h@2018-01-01..2018-02-01",
+                       "--data-dir", str(catalog), "--json")
+    assert code == 0 and json.loads(out)["stats"]["n_bars"] == 31 * 24
