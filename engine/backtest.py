@@ -251,8 +251,8 @@ def feeds_from_data(data: Any, symbol: str | None, data_dir: str | Path | None =
     if isinstance(data, Sequence):
         feeds: list[BarFeed] = []
         for item in data:
-            feeds.extend(feeds_from_data(*item, data_dir) if isinstance(item, tuple)
-                         else feeds_from_data(item, symbol, data_dir))
+            item_data, item_symbol = item if isinstance(item, tuple) else (item, symbol)
+            feeds.extend(feeds_from_data(item_data, item_symbol, data_dir))
         if not feeds:
             raise ConfigError("no data given: the list of feeds is empty")
         return feeds
