@@ -18,11 +18,16 @@ HOURLY = Path(__file__).parents[3] / "../shared/data/Coinbase_BTCUSD_1h.csv"
 @pytest.fixture(scope="session")
 def hourly() -> pd.DataFrame:
     """The real hourly bars of ../shared/data, else the bundled sample (the same file)."""
-    logging.getLogger("engine.datagen").setLevel(logging.ERROR)  # the file's known out-of-order rows
-    if HOURLY.exists():
-        frame, _ = load_cryptodatadownload(HOURLY)
-    else:
-        frame, _ = load_sample()
+    logger = logging.getLogger("engine.datagen")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the file's known out-of-order rows; other tests assert that warning
+    try:
+        if HOURLY.exists():
+            frame, _ = load_cryptodatadownload(HOURLY)
+        else:
+            frame, _ = load_sample()
+    finally:
+        logger.setLevel(level)
     return frame
 
 
