@@ -46,6 +46,7 @@ from engine.env.montecarlo import MonteCarloConfig, RegimeSimulator
 from engine.env.window import (
     MOMENT_NAMES,
     NAN,
+    BarFilter,
     Window,
     check_window,
     log_ratio,
@@ -154,8 +155,7 @@ class Spot:
         self.config = config = config or SpotConfig()
         self.names = config.names()
         self.ts: int | None = None
-        self._interval = config.interval_ns
-        self._per_year = periods_per_year(self._interval) if self._interval else NAN
+        self._bars = BarFilter(config.symbol, config.interval_ns)
         self._alpha = 2.0 / (config.ema_span + 1)
         self._keep = 1.0 - self._alpha
         self._closes = Window(config.ma_window)
@@ -171,14 +171,8 @@ class Spot:
 
     def on_bar(self, bar: Bar) -> None:
         """Take in a bar of the configured symbol and timeframe."""
-        symbol = self.config.symbol
-        if symbol is not None and bar.symbol != symbol:
+        if not self._bars.accepts(bar.symbol, bar.interval):
             return
-        if bar.interval != self._interval:
-            if self._interval:
-                return
-            self._interval = bar.interval
-            self._per_year = periods_per_year(bar.interval)
         high, low, close, previous = bar.high, bar.low, bar.close, self._close
         mid = (high + low) / 2.0
         first = math.isnan(previous)
@@ -214,7 +208,7 @@ class Spot:
             window = self._series
             moments = window.stat(self._moments, 4)
             order = window.stat(self._order, 2 + len(self.config.quantiles))
-            annual = _annualised(np.array([moments[:2]]), self._per_year)[0].tolist()
+            annual = _annualised(np.array([moments[:2]]), self._bars.per_year)[0].tolist()
             row = [*self._bar, self._closes.stat(mean_of, 1)[0], self._ema, self._level, self._trend,
                    *moments, *order, *annual, *self._quote]
             self._cache = dict(zip(self.names, row, strict=True))

@@ -37,6 +37,7 @@ from engine.env.batch import asof_join, checked_bars, close_index, event_index
 from engine.env.window import (
     NAN,
     YEAR_NS,
+    BarFilter,
     Window,
     check_window,
     log_ratio,
@@ -128,8 +129,7 @@ class Vol:
     def __init__(self, config: VolConfig | None = None) -> None:
         self.config = config = config or VolConfig()
         self.ts: int | None = None
-        self._interval = config.interval_ns
-        self._per_year = periods_per_year(self._interval) if self._interval else NAN
+        self._bars = BarFilter(config.symbol, config.interval_ns)
         self._returns = Window(config.window)
         self._ranges = Window(config.window)
         self._gk = Window(config.window)
@@ -145,14 +145,8 @@ class Vol:
 
     def on_bar(self, bar: Bar) -> None:
         """Take in a bar of the configured symbol and timeframe."""
-        symbol = self.config.symbol
-        if symbol is not None and bar.symbol != symbol:
+        if not self._bars.accepts(bar.symbol, bar.interval):
             return
-        if bar.interval != self._interval:
-            if self._interval:
-                return
-            self._interval = bar.interval
-            self._per_year = periods_per_year(bar.interval)
         if not math.isnan(self._close):
             self._returns.push(log_ratio(bar.close, self._close))
         u = log_ratio(bar.high, bar.low)
@@ -161,7 +155,7 @@ class Vol:
         self._gk.push(0.5 * u * u - _GK * c * c)
         self._close = bar.close
         if self._returns.full:
-            rv = float(_annualised(std_of(self._returns.block()), self._per_year)[0, 0])
+            rv = float(_annualised(std_of(self._returns.block()), self._bars.per_year)[0, 0])
             if self._has_rv:
                 self._rv_changes.push(log_ratio(rv, self._rv))
             self._rv, self._has_rv = rv, True
@@ -184,7 +178,7 @@ class Vol:
     def values(self) -> dict[str, float]:
         """Return every value by name, as of the latest event."""
         if self._cache is None:
-            per_year = self._per_year
+            per_year = self._bars.per_year
             row = [self._rv]
             for window, stat in ((self._ranges, parkinson_of), (self._gk, mean_of)):
                 variance = window.stat(stat, 1)[0]

@@ -186,3 +186,28 @@ def order_stats(quantiles: Sequence[float]) -> BlockStat:
 def quantile_name(q: float) -> str:
     """Name a quantile by its percent: 0.05 -> ``q5``, 0.5 -> ``q50``, 0.025 -> ``q2.5``."""
     return f"q{round(q * 100, 6):g}"
+
+
+class BarFilter:
+    """Let through the bars of one symbol (any, when None) and one interval: the configured one, else the first seen.
+
+    A component fed a mixed bus (several symbols, or 1h bars beside 1d bars) must not mix their returns.
+    ``per_year`` is the number of such bars in a 365-day year (NaN until the interval is known).
+    """
+
+    __slots__ = ("interval", "per_year", "symbol")
+
+    def __init__(self, symbol: str | None, interval_ns: int) -> None:
+        self.symbol = symbol
+        self.interval = interval_ns
+        self.per_year = periods_per_year(interval_ns) if interval_ns else NAN
+
+    def accepts(self, symbol: str, interval: int) -> bool:
+        if self.symbol is not None and symbol != self.symbol:
+            return False
+        if interval != self.interval:
+            if self.interval:
+                return False
+            self.interval = interval
+            self.per_year = periods_per_year(interval)
+        return True
