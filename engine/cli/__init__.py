@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.cli import backtest, data, init, report, signals
+from engine.cli import backtest, data, init, ml, recommend, report, signals
 from engine.errors import ConfigError, DataError, MlctError
 from engine.progress import LOG_FORMATS, setup_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-COMMANDS = (backtest, report, init, data, signals)
+COMMANDS = (backtest, report, init, data, signals, ml, recommend)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,286 @@
+"""``mlct ml``: train a model walk-forward, evaluate it, or run the whole ML workflow end to end (``ml run``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.ml.labels import LabelSpec
+    from engine.ml.model_io import ModelBundle
+    from engine.ml.walkforward import WalkForwardConfig
+
+EXAMPLES = """examples:
+  mlct ml run --out out/                  train walk-forward on the bundled sample, back-test the ML strategy on
+                                          the out-of-sample bars, print the latest recommendation, write
+                                          out/report.html (about a minute on 2 cores)
+  mlct ml train --out models/btc          walk-forward only: models, metadata, predictions, evaluation table
+  mlct ml train --data my.csv --symbol ETH/USD --horizon 12 --retrain-every 168 --window 8760 --out models/eth
+  mlct ml evaluate --model models/btc     re-score the saved models on the data, each on the bars it may predict
+  mlct ml evaluate --model models/btc --data newer.csv --json
+  mlct recommend --model models/btc       BUY / SELL / HOLD for the latest bar, with the model's record
+  mlct backtest --strategy ml_signal --param model=models/btc --report
+"""
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ml = commands.add_parser("ml", help="machine-learning signals: train walk-forward, evaluate, run end to end",
+                             description="Explainable xgboost signals from the streaming indicators, trained "
+                                         "walk-forward (purged, embargoed, tuned inside each training window) and "
+                                         "evaluated out of sample against always-long and random baselines.",
+                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ml.add_subparsers(dest="ml_command", required=True, metavar="SUBCOMMAND")
+    train = sub.add_parser("train", help="train walk-forward and save the models and the evaluation",
+                           description="Compute the features and labels, train a model per test block on the bars "
+                                       "before it (purged and embargoed), evaluate the out-of-sample predictions, "
+                                       "and save everything to --out.", epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    _data_options(train)
+    _training_options(train)
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="model directory to write")
+    train.add_argument("--json", action="store_true", help="print the metadata's evaluation summary as JSON")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="score saved models on data and print the signal table",
+                              description="Predict every bar with the model valid at that bar (the walk-forward's "
+                                          "fold models, then the final model) and evaluate the predictions whose "
+                                          "outcome the data shows.", epilog=EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _data_options(evaluate)
+    evaluate.add_argument("--model", type=Path, required=True, metavar="DIR", help="directory of mlct ml train")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                          help="bootstrap and random-baseline draws (default 1000)")
+    evaluate.add_argument("--json", action="store_true", help="print the table as JSON records")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    run = sub.add_parser("run", help="train, back-test out of sample, recommend and write the report",
+                         description="The ML workflow end to end: (1) train walk-forward and save the models to "
+                                     "OUT/model, (2) back-test the ml_signal strategy on the out-of-sample bars "
+                                     "only, the models' indicators warmed up on the bars before, (3) print the "
+                                     "recommendation for the latest bar, (4) write OUT/report.html.",
+                         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _data_options(run)
+    _training_options(run)
+    run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR", help="output directory (default out/)")
+    run.add_argument("--cash", default="10000", help="starting cash of the back-test (default 10000)")
+    run.add_argument("--confirm", default="", help="confirm buys with a classic signal: trend, regime, macd ...")
+    run.set_defaults(func=cmd_run)
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="CSV or Parquet file, or a catalog query; default: the bundled sample")
+    parser.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
+    parser.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
+
+
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    from engine.ml.features import FEATURE_SETS
+
+    g = parser.add_argument_group("training")
+    g.add_argument("--features", default="composite", choices=sorted(FEATURE_SETS), help="feature set")
+    g.add_argument("--horizon", type=int, default=24, help="label horizon in bars (default 24)")
+    g.add_argument("--cost-bps", type=float, default=20.0,
+                   help="round-trip cost in basis points: the label's threshold for up/down (default 20 = two "
+                        "10 bps fills; the back-test of ml run charges half of it per fill)")
+    g.add_argument("--retrain-every", type=int, default=720, metavar="N", help="bars per model (default 720)")
+    g.add_argument("--window", default="expanding",
+                   help="training window: 'expanding' or a number of bars (rolling); default expanding")
+    g.add_argument("--min-train", type=int, default=6000, metavar="N", help="rows of the first model (6000)")
+    g.add_argument("--embargo", type=int, default=24, metavar="N", help="bars between training and test (24)")
+    g.add_argument("--inner-folds", type=int, default=3, metavar="K", help="time-series CV folds (3)")
+    g.add_argument("--max-depth", default="2,4", help="tree depths to try (default 2,4)")
+    g.add_argument("--eta", default="0.05,0.15", help="learning rates to try (default 0.05,0.15)")
+    g.add_argument("--max-rounds", type=int, default=300, help="boosting rounds cap (default 300)")
+    g.add_argument("--min-signals", type=int, default=200,
+                   help="fewest buy signals a threshold must give on the inner out-of-fold predictions (200)")
+    g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    g.add_argument("--threads", type=int, default=2, help="xgboost threads (default 2)")
+    g.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="bootstrap and random-baseline draws of the evaluation (default 1000)")
+
+
+def _numbers(text: str, kind: type, name: str) -> tuple[Any, ...]:
+    from engine.errors import ConfigError
+
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name} is empty")
+    return values
+
+
+def settings(args: argparse.Namespace) -> tuple[LabelSpec, WalkForwardConfig]:
+    """Return the label and walk-forward settings the options describe."""
+    from engine.errors import ConfigError
+    from engine.ml.labels import LabelSpec
+    from engine.ml.walkforward import WalkForwardConfig
+
+    window: int | None = None
+    if args.window != "expanding":
+        try:
+            window = int(args.window)
+        except ValueError:
+            raise ConfigError(f"--window must be 'expanding' or a number of bars, got {args.window!r}") from None
+    grid = tuple({"max_depth": d, "eta": e} for d in _numbers(args.max_depth, int, "max-depth")
+                 for e in _numbers(args.eta, float, "eta"))
+    label = LabelSpec(horizon=args.horizon, cost=args.cost_bps / 10_000)
+    config = WalkForwardConfig(retrain_every=args.retrain_every, window=window, min_train=args.min_train,
+                               embargo=args.embargo, inner_folds=args.inner_folds, grid=grid,
+                               max_rounds=args.max_rounds, min_signals=args.min_signals, seed=args.seed,
+                               nthread=args.threads)
+    return label, config
+
+
+def load_frame(data: str | None, symbol: str | None, data_dir: Path | None) -> tuple[pd.DataFrame, str]:
+    """Return the bars and their symbol: a file, a catalog query, or the bundled sample."""
+    from engine.datagen.catalog import Catalog, looks_like_query, read_bars
+    from engine.datagen.files import load_bars
+    from engine.datagen.sample import load_sample
+
+    if data is None:
+        frame, meta = load_sample()
+        return frame, symbol or meta.symbol
+    if looks_like_query(data):
+        frame, query = read_bars(data, Catalog(data_dir) if data_dir is not None else None)
+        return frame, symbol or query.symbol
+    frame, meta = load_bars(data, symbol=symbol)
+    return frame, symbol or meta.symbol
+
+
+def train_model(args: argparse.Namespace, frame: pd.DataFrame, symbol: str) -> ModelBundle:
+    """Train walk-forward with a progress bar; save to ``args.out`` (or ``args.out / "model"`` for ml run)."""
+    from engine.ml.pipeline import train
+    from engine.progress import bar, progress_enabled
+
+    label, config = settings(args)
+
+    def progress(total: int) -> tuple[Any, Any]:
+        shown = bar(total, "walk-forward", unit="fit", enabled=not args.quiet and progress_enabled())
+        return shown.update, shown.close
+
+    bundle, _ = train(frame, symbol, features=args.features, label=label, config=config, n_boot=args.bootstrap,
+                      n_random=args.bootstrap, progress=progress)
+    return bundle
+
+
+def format_training(bundle: ModelBundle, seconds: float) -> str:
+    """Return the training summary: data, settings, each model, and the out-of-sample tables."""
+    from engine.ml.tables import fold_lines, text_table, traded_line
+
+    meta = bundle.metadata
+    data, summary, label = meta["data"], meta["evaluation"], bundle.label
+    lines = [f"walk-forward on {', '.join(data['symbols'])} {data['interval']} bars, {data['start'][:16]} to "
+             f"{data['end'][:16]} UTC ({data['n_bars']:,} bars, sha256 {data['sha256'][:12]}): "
+             f"{summary['folds']} models and a final one in {seconds:.1f} s",
+             f"features {bundle.features.name} ({len(bundle.features.names)}), label: open-to-open return over "
+             f"{label.horizon} bars, up/down beyond a {label.cost:.2%} round-trip cost; purge {label.horizon} + "
+             f"embargo {meta['walkforward']['embargo']} bars", *fold_lines(bundle.entries()), "",
+             f"out of sample, {summary['out_of_sample_rows']:,} bars from "
+             f"{meta['training_window']['out_of_sample_from'][:16]} (buy: p_up >= threshold; returns net of costs, "
+             f"over {label.horizon} bars; 95% CI by block bootstrap, blocks of {2 * label.horizon} bars):"]
+    if bundle.evaluation is not None:
+        lines += [text_table(bundle.evaluation, "buy"), "", "sell signals (a short, or what a seller avoided):",
+                  text_table(bundle.evaluation, "sell")]
+    lines += ["", traded_line(summary["as_traded"], "buy"), traded_line(summary["as_traded"], "sell")]
+    return "\n".join(lines)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    started = time.perf_counter()
+    bundle = train_model(args, frame, symbol)
+    bundle.save(args.out)
+    if args.json:
+        print(json.dumps(bundle.metadata["evaluation"], indent=2))
+    else:
+        print(format_training(bundle, time.perf_counter() - started))
+        print(f"\nmodel written to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from engine.ml.evaluate import DEFAULT_THRESHOLDS, evaluate_signals
+    from engine.ml.model_io import ModelBundle
+    from engine.ml.pipeline import score
+    from engine.ml.tables import text_table
+
+    bundle = ModelBundle.load(args.model)
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    scored = score(bundle, frame, symbol)
+    predicted = scored[scored["model"] >= 0]
+    walkforward = bundle.metadata.get("walkforward", {})
+    table = evaluate_signals(predicted["p_up"].to_numpy(), predicted["p_down"].to_numpy(),
+                             predicted["ret"].to_numpy(), cost=bundle.label.cost, horizon=bundle.label.horizon,
+                             thresholds=tuple(walkforward.get("thresholds") or DEFAULT_THRESHOLDS),
+                             n_boot=args.bootstrap, n_random=args.bootstrap, seed=int(walkforward.get("seed", 0)))
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+        return 0
+    same = bundle.metadata.get("data", {}).get("sha256")
+    known = int(predicted["ret"].notna().sum())
+    print(f"{len(predicted):,} bars predicted ({known:,} with a known outcome) by "
+          f"{predicted['model'].nunique()} of the {len(bundle.schedule)} models"
+          + (" (the training data: these are the walk-forward's out-of-sample rows)" if same and
+             _fingerprint(frame, symbol) == same else ""))
+    print(text_table(table, "buy"))
+    print("\nsell signals:")
+    print(text_table(table, "sell"))
+    return 0
+
+
+def _fingerprint(frame: pd.DataFrame, symbol: str) -> str | None:
+    from engine.datagen.replay import BarFeed
+    from engine.results import data_fingerprint
+
+    return data_fingerprint([BarFeed(frame, symbol)]).get("sha256")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from engine.backtest import BacktestConfig, run_backtest
+    from engine.cli.backtest import format_summary
+    from engine.cli.recommend import format_recommendation
+    from engine.ml.pipeline import recommend
+    from engine.report import write_report
+    from strategies.ml_signal import MlSignal
+
+    out: Path = args.out
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    started = time.perf_counter()
+    print("1/4 training walk-forward ...", flush=True)
+    bundle = train_model(args, frame, symbol)
+    model_dir = bundle.save(out / "model")
+    print(format_training(bundle, time.perf_counter() - started))
+
+    first = bundle.predictions.index[0] if bundle.predictions is not None and len(bundle.predictions) else None
+    if first is None:
+        raise RuntimeError("the walk-forward made no out-of-sample prediction")
+    position = frame.index.get_loc(first)
+    history, tested = frame.iloc[:position], frame.iloc[position:]
+    print(f"\n2/4 back-test of ml_signal on the {len(tested):,} out-of-sample bars from {str(first)[:16]} "
+          f"(indicators warmed up on the {len(history):,} bars before; fee {args.cost_bps / 2:g} bps a fill) ...",
+          flush=True)
+    strategy = MlSignal(model=str(model_dir), confirm=args.confirm)
+    strategy.handler.warm_up(history, symbol)
+    config = BacktestConfig(cash=Decimal(str(args.cash)), fee_bps=args.cost_bps / 2)
+    result = run_backtest(strategy, tested, config, symbol=symbol, progress=not args.quiet)
+    result.save(out)
+    print(format_summary(result))
+
+    print("\n3/4 recommendation for the latest bar")
+    view = recommend(bundle, frame, symbol)
+    (out / "recommendation.json").write_text(json.dumps(view, indent=2) + "\n")
+    print(format_recommendation(view))
+
+    report = write_report(result, out / "report.html")
+    print(f"\n4/4 report written to {report}; models in {model_dir}; back-test files in {out}/ "
+          f"({time.perf_counter() - started:.0f} s in all)")
+    return 0

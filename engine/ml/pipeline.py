@@ -1,0 +1,222 @@
+"""The ML workflow end to end: features and labels from bars, walk-forward, evaluation, a saved model, a view.
+
+``train`` is what ``mlct ml train`` runs; ``score`` what ``mlct ml evaluate`` runs (the saved models, each on
+the bars it is valid for, so the training data gives back exactly the walk-forward's out-of-sample rows and
+later data tests the final model forward); ``recommend`` what ``mlct recommend`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.datagen.frames import infer_interval
+from engine.datagen.replay import BarFeed
+from engine.errors import ConfigError
+from engine.ml.evaluate import evaluate_signals, side_by_side, traded_summary
+from engine.ml.explain import signal_contributions, top
+from engine.ml.features import feature_set
+from engine.ml.labels import LabelSpec, labels
+from engine.ml.model import versions
+from engine.ml.model_io import ModelBundle
+from engine.ml.walkforward import WalkForwardConfig, WalkForwardResult, fold_counts, plan, walk_forward
+from engine.results import data_fingerprint
+
+log = logging.getLogger(__name__)
+
+
+def interval_of(frame: pd.DataFrame) -> int:
+    return int(infer_interval(frame.index, None, source="ml").value)
+
+
+def fits_needed(n_bars: int, ready_from: int, label: LabelSpec, config: WalkForwardConfig) -> int:
+    """Return the number of boosters a walk-forward trains (for progress bars)."""
+    per_model = len(config.grid) * config.inner_folds + 1
+    return (len(plan(n_bars, ready_from, label.horizon, config)) + int(config.final)) * per_model
+
+
+def train(frame: pd.DataFrame, symbol: str, *, features: str = "composite", label: LabelSpec | None = None,
+          config: WalkForwardConfig | None = None, n_boot: int = 1000, n_random: int = 1000,
+          progress: Callable[[int], tuple[Callable[[int], object], Callable[[], object]]] | None = None
+          ) -> tuple[ModelBundle, WalkForwardResult]:
+    """Run the walk-forward on ``frame`` and return the model bundle (evaluated) and the raw result.
+
+    ``progress(total)`` may return ``(step, close)`` callbacks for a progress bar.
+    """
+    label = label or LabelSpec()
+    config = config or WalkForwardConfig()
+    chosen = feature_set(features)
+    table = chosen.batch(frame)
+    targets = labels(frame, label)
+    interval_ns = interval_of(frame)
+    ready_from = int(np.argmax(table["ready"].to_numpy())) if table["ready"].any() else len(frame)
+    step, close = (None, None)
+    if progress is not None:
+        step, close = progress(fits_needed(len(frame), ready_from, label, config))
+    try:
+        result = walk_forward(table, targets, label, config, interval_ns=interval_ns, step=step)
+    finally:
+        if close is not None:
+            close()
+    evaluation = evaluate(result, n_boot=n_boot, n_random=n_random, seed=config.seed)
+    summary = summarize(result, evaluation, n_boot=n_boot)
+    predictions = result.predictions.copy()
+    metadata = {"symbol": symbol, "interval_ns": interval_ns,
+                "data": data_fingerprint([BarFeed(frame, symbol)]), "versions": versions(),
+                "walkforward": config.to_dict(), "evaluation": summary,
+                "training_window": {"first_bar": pd.Timestamp(frame.index[0]).isoformat(),
+                                    "last_bar": pd.Timestamp(frame.index[-1]).isoformat(),
+                                    "final_model": list(result.final.train_period) if result.final else None,
+                                    "out_of_sample_from": pd.Timestamp(predictions.index[0]).isoformat()
+                                    if len(predictions) else None}}
+    bundle = ModelBundle(features=chosen, label=label, folds=result.folds, final=result.final, metadata=metadata,
+                         evaluation=evaluation, predictions=predictions)
+    return bundle, result
+
+
+def evaluate(result: WalkForwardResult, *, n_boot: int = 1000, n_random: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Return the out-of-sample table with the in-sample figures beside it (``engine.ml.evaluate``)."""
+    label, thresholds = result.label, result.config.thresholds
+    oos, ins = result.predictions, result.in_sample
+    table = evaluate_signals(oos["p_up"].to_numpy(), oos["p_down"].to_numpy(), oos["ret"].to_numpy(),
+                             cost=label.cost, horizon=label.horizon, thresholds=thresholds, n_boot=n_boot,
+                             n_random=n_random, seed=seed)
+    in_sample = evaluate_signals(ins["p_up"].to_numpy(), ins["p_down"].to_numpy(), ins["ret"].to_numpy(),
+                                 cost=label.cost, horizon=label.horizon, thresholds=thresholds, n_boot=0,
+                                 n_random=0, seed=seed)
+    return side_by_side(table, in_sample)
+
+
+def summarize(result: WalkForwardResult, evaluation: pd.DataFrame, *, n_boot: int = 1000) -> dict[str, Any]:
+    """Return the figures saved in the metadata: as traded (each fold at its own threshold) and at the live one."""
+    oos = result.predictions
+    traded = traded_summary(oos["p_up"].to_numpy(), oos["p_down"].to_numpy(), oos["ret"].to_numpy(),
+                            oos["threshold"].to_numpy(dtype="float64"), cost=result.label.cost,
+                            horizon=result.label.horizon, n_boot=n_boot)
+    live = result.final.threshold if result.final is not None else None
+    at_live = {}
+    if live is not None:
+        for side in ("buy", "sell"):
+            rows = evaluation[(evaluation["side"] == side) & np.isclose(evaluation["threshold"], live)]
+            if len(rows):
+                at_live[side] = {str(k): _plain(v) for k, v in rows.iloc[0].items() if k != "side"}
+    return {"out_of_sample_rows": int(np.isfinite(oos["ret"]).sum()), "folds": len(result.folds),
+            "fold_thresholds": fold_counts(result.folds), "as_traded": traded, "threshold": live,
+            "at_threshold": at_live}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+def score(bundle: ModelBundle, frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Return every bar's prediction by the model valid at that bar (NaN where none is), with its label.
+
+    Columns ``p_down p_flat p_up ret label model threshold direction``; ``model`` is the position in the
+    bundle's schedule (-1: none).
+    """
+    from engine.ml.evaluate import directions
+
+    table = bundle.features.batch(frame)
+    targets = labels(frame, bundle.label)
+    x = table[bundle.features.names].to_numpy(dtype="float64")
+    ready = table["ready"].to_numpy()
+    close_ts = pd.DatetimeIndex(frame.index).as_unit("ns").asi8 + np.int64(interval_of(frame))
+    out = pd.DataFrame(np.nan, index=frame.index, columns=["p_down", "p_flat", "p_up"])
+    models = np.full(len(frame), -1)
+    thresholds = np.full(len(frame), np.nan)
+    schedule = bundle.schedule
+    position = {id(model): number for number, model in enumerate(schedule)}
+    for i, ts in enumerate(close_ts):
+        if not ready[i]:
+            continue
+        model = bundle.model_at(int(ts))
+        if model is not None:
+            models[i] = position[id(model)]
+            thresholds[i] = np.nan if model.threshold is None else model.threshold
+    for number, model in enumerate(schedule):
+        rows = np.flatnonzero(models == number)
+        if len(rows):
+            out.iloc[rows] = model.predict(x[rows])
+    out["ret"] = targets["ret"]
+    out["label"] = targets["label"]
+    out["model"] = models
+    out["threshold"] = thresholds
+    with np.errstate(invalid="ignore"):
+        out["direction"] = 0
+        for number, model in enumerate(schedule):
+            rows = models == number
+            out.loc[rows, "direction"] = directions(out["p_up"].to_numpy()[rows], out["p_down"].to_numpy()[rows],
+                                                    model.threshold)
+    return out
+
+
+def recommend(bundle: ModelBundle, frame: pd.DataFrame, symbol: str, *, top_n: int = 5) -> dict[str, Any]:
+    """Return the view of the latest bar: action, probabilities, the model's historical record, the reasons.
+
+    The latest bar is predicted by the model valid after it (the final model when the data ends where the
+    training did): a prediction about what comes next, out of sample.
+    """
+    table = bundle.features.batch(frame)
+    if not bool(table["ready"].iloc[-1]):
+        raise ConfigError(f"the latest bar's features are not ready: give at least {bundle.features.warmup + 1} "
+                          f"bars of history (got {len(frame)})")
+    close_ts = int(pd.Timestamp(frame.index[-1]).value) + interval_of(frame)
+    # the newest model that existed once this bar had closed: after the training data, the final model
+    model = bundle.model_at(close_ts + 1)
+    if model is None:
+        raise ConfigError(f"the data ends at {pd.Timestamp(close_ts, tz='UTC')}, before the model's first "
+                          "out-of-sample bar: every model of this directory was trained on data after it")
+    row = table[bundle.features.names].to_numpy(dtype="float64")[-1]
+    p_down, p_flat, p_up = (float(v) for v in model.predict(row)[0])
+    threshold = model.threshold
+    action = "HOLD"
+    if threshold is not None and p_up >= threshold and p_up > p_down:
+        action = "BUY"
+    elif threshold is not None and p_down >= threshold and p_down > p_up:
+        action = "SELL"
+    direction = {"BUY": 1, "SELL": -1}.get(action, 0)
+    contributions = signal_contributions(model.booster, row, bundle.features.groups, direction)
+    side = "sell" if action == "SELL" else "buy"
+    record = _record(bundle.evaluation, side, threshold)
+    trained_until = pd.Timestamp(model.valid_from, tz="UTC")
+    return {"action": action, "as_of": pd.Timestamp(close_ts, tz="UTC").isoformat(), "symbol": symbol,
+            "threshold": threshold, "side": side, "p_up": p_up, "p_flat": p_flat, "p_down": p_down,
+            "precision": record.get("precision"), "avg_return": record.get("avg_return"),
+            "avg_return_ci": [record.get("avg_return_lo"), record.get("avg_return_hi")],
+            "n_signals": record.get("n_signals"), "baseline_precision": record.get("baseline_precision"),
+            "baseline_avg_return": record.get("baseline_avg_return"),
+            "horizon": bundle.label.horizon, "cost": bundle.label.cost,
+            "contributions": {name: value for name, value in top(contributions, top_n)},
+            "model": {"valid_from": trained_until.isoformat(), "kind": "final" if model is bundle.final else "fold",
+                      "train_period": list(model.train_period)},
+            "note": _note(threshold, record)}
+
+
+def _record(evaluation: pd.DataFrame | None, side: str, threshold: float | None) -> dict[str, Any]:
+    """Return the out-of-sample row of ``side`` at ``threshold`` from the model's evaluation (empty: none)."""
+    if evaluation is None or threshold is None:
+        return {}
+    rows = evaluation[(evaluation["side"] == side) & np.isclose(evaluation["threshold"], threshold)]
+    if not len(rows):
+        return {}
+    return {str(k): _plain(v) for k, v in rows.iloc[0].items()}
+
+
+def _note(threshold: float | None, record: dict[str, Any]) -> str:
+    if threshold is None:
+        return ("no threshold gave a positive average net return on the training data: the model does not trade "
+                "(HOLD)")
+    if not record or not record.get("n_signals"):
+        return "no out-of-sample signal at this threshold: the record is empty"
+    low = record.get("avg_return_lo")
+    if low is not None and low <= 0 <= (record.get("avg_return_hi") or 0):
+        return ("the out-of-sample average return at this threshold is not distinguishable from zero "
+                "(its 95% interval spans it): treat the signal as weak evidence")
+    return "figures are out-of-sample: walk-forward, purged, thresholds chosen on training data only"

@@ -1,0 +1,78 @@
+"""Model files: a saved model loads back to identical predictions, with the metadata that makes it auditable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.errors import ConfigError
+from engine.ml import features as features_module
+from engine.ml.model_io import FORMAT, ModelBundle
+
+from .conftest import SmallRun
+
+
+def test_save_and_load_give_identical_predictions(small_run: SmallRun) -> None:
+    loaded = ModelBundle.load(small_run.directory)
+    bundle = small_run.bundle
+    x = bundle.features.batch(small_run.frame)[bundle.features.names].to_numpy()[-800:]
+    assert len(loaded.schedule) == len(bundle.schedule)
+    for before, after in zip(bundle.schedule, loaded.schedule, strict=True):
+        assert np.array_equal(before.predict(x), after.predict(x))
+        assert (before.threshold, before.valid_from, before.valid_to, before.rounds) == \
+               (after.threshold, after.valid_from, after.valid_to, after.rounds)
+    assert loaded.evaluation is not None and bundle.evaluation is not None
+    assert np.allclose(loaded.evaluation.select_dtypes("number"), bundle.evaluation.select_dtypes("number"),
+                       equal_nan=True)
+    assert loaded.predictions is not None and len(loaded.predictions) == len(small_run.result.predictions)
+
+
+def test_metadata_names_features_label_window_threshold_data_versions_and_evaluation(small_run: SmallRun) -> None:
+    meta = json.loads((small_run.directory / "metadata.json").read_text())
+    assert meta["format"] == FORMAT
+    assert meta["feature_set"]["name"] == "core"
+    assert meta["feature_set_sha256"] == small_run.bundle.features.fingerprint()
+    rsi = next(i for i in meta["feature_set"]["indicators"] if i["function"] == "RSI")
+    assert rsi["params"] == {"timeperiod": 14}
+    assert meta["label"]["horizon"] == 12 and meta["label"]["cost"] == 0.002
+    assert meta["threshold"] == small_run.bundle.threshold
+    assert meta["training_window"]["final_model"][0].startswith("2017-")
+    assert len(meta["data"]["sha256"]) == 64 and meta["data"]["n_bars"] == 5000
+    assert {"xgboost", "ta-lib", "numpy", "pandas", "python"} <= set(meta["versions"])
+    assert {"as_traded", "fold_thresholds", "at_threshold"} <= set(meta["evaluation"])
+    kinds = [m["kind"] for m in meta["models"]]
+    assert kinds[-1] == "final" and kinds.count("fold") == len(small_run.result.folds)
+    for entry in meta["models"]:
+        assert (small_run.directory / entry["file"]).is_file()
+
+
+def test_the_schedule_gives_each_bar_the_newest_model_valid_then(small_run: SmallRun) -> None:
+    bundle = small_run.bundle
+    first, second = bundle.folds[0], bundle.folds[1]
+    assert bundle.model_at(first.valid_from - 1) is None  # before the first out-of-sample bar: no model
+    assert bundle.model_at(first.valid_from) is first
+    assert bundle.model_at(second.valid_from - 1) is first and bundle.model_at(second.valid_from) is second
+    assert bundle.model_at(bundle.folds[-1].valid_to or 0) is bundle.final
+    assert bundle.model_at(2**62) is bundle.final
+
+
+def test_a_changed_feature_definition_refuses_the_model(small_run: SmallRun,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    original = features_module.core
+
+    def changed() -> features_module.FeatureSet:
+        base = original()
+        edited = [features_module.Feature(f.name, f.indicator, f"({f.expr}) * 2", **f.inputs)
+                  if f.name == "rsi_14" else f for f in base.features]
+        return features_module.FeatureSet("core", base.indicators, edited)
+
+    monkeypatch.setitem(features_module.FEATURE_SETS, "core", changed)
+    with pytest.raises(ConfigError, match="has changed since this model was trained"):
+        ModelBundle.load(small_run.directory)
+
+
+def test_a_directory_without_a_model_is_a_clear_error(tmp_path: object) -> None:
+    with pytest.raises(ConfigError, match=r"no metadata\.json"):
+        ModelBundle.load(tmp_path)  # type: ignore[arg-type]
