@@ -7,7 +7,6 @@ the message. It also writes the table to ``<tmp>/ml_oos_table.md``.
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -17,28 +16,15 @@ import pytest
 
 from engine.cli import build_parser
 from engine.cli.ml import settings
-from engine.datagen.cryptodatadownload import load_cryptodatadownload
-from engine.datagen.sample import load_sample
 from engine.ml.labels import LabelSpec
 from engine.ml.pipeline import train
 from engine.ml.tables import markdown_table, traded_line
 from engine.ml.walkforward import WalkForwardConfig
+from engine.testing.data import real_hourly
 
 ROOT = Path(__file__).resolve().parents[2]
-HOURLY = ROOT / "../shared/data/Coinbase_BTCUSD_1h.csv"
 README = ROOT / "README.md"
 START, END = "<!-- ml-oos-table:start -->", "<!-- ml-oos-table:end -->"
-
-
-def hourly() -> pd.DataFrame:
-    logger = logging.getLogger("engine.datagen")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # the file's known out-of-order rows; restored for the tests that log them
-    try:
-        frame, _ = load_cryptodatadownload(HOURLY, order="sort") if HOURLY.exists() else load_sample()
-    finally:
-        logger.setLevel(level)
-    return frame
 
 
 def readme_block() -> str:
@@ -68,7 +54,7 @@ def oos_block(bundle: Any, frame: pd.DataFrame) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
-    frame = hourly()
+    frame = real_hourly()
     bundle, _ = train(frame, "BTC/USD")
     block = oos_block(bundle, frame)
     (tmp_path_factory.mktemp("ml") / "ml_oos_table.md").write_text(block + "\n")

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine.datagen.files import load_bars
-from engine.datagen.sample import load_sample
+from engine.testing.data import real_hourly
 
-# <repo>/../shared/data: parents[3] of this file is the repository root.
-HOURLY = Path(__file__).parents[3] / "../shared/data/Coinbase_BTCUSD_1h.csv"
 SYMBOL = "BTC/USD"
 
 
 @pytest.fixture(scope="session")
 def hourly() -> pd.DataFrame:
     """The real hourly bars of ../shared/data, else the bundled sample (the same file): the tests never skip."""
-    logger = logging.getLogger("engine.datagen")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # the file's known out-of-order rows, already tested by the datagen tests
-    try:
-        frame = load_bars(HOURLY)[0] if HOURLY.exists() else load_sample()[0]
-    finally:
-        logger.setLevel(level)  # other tests read those warnings
-    return frame[["open", "high", "low", "close", "volume"]]
+    return real_hourly()[["open", "high", "low", "close", "volume"]]
 
 
 def perturbed_after(frame: pd.DataFrame, t: int, seed: int = 7) -> pd.DataFrame:

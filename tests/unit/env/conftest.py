@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-from engine.datagen.cryptodatadownload import load_cryptodatadownload
-from engine.datagen.sample import load_sample
-
-# <repo>/../shared/data: parents[3] of this file is the repository root.
-HOURLY = Path(__file__).parents[3] / "../shared/data/Coinbase_BTCUSD_1h.csv"
+from engine.testing.data import real_hourly
 
 
 @pytest.fixture(scope="session")
 def hourly() -> pd.DataFrame:
     """The real hourly bars of ../shared/data, else the bundled sample (the same file)."""
-    logger = logging.getLogger("engine.datagen")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # the file's known out-of-order rows; other tests assert that warning
-    try:
-        if HOURLY.exists():
-            frame, _ = load_cryptodatadownload(HOURLY)
-        else:
-            frame, _ = load_sample()
-    finally:
-        logger.setLevel(level)
-    return frame
+    return real_hourly()
 
 
 @pytest.fixture(scope="session")

@@ -6,22 +6,18 @@ model every 500 bars) takes a few seconds; every test that needs trained models 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from engine.datagen.cryptodatadownload import load_cryptodatadownload
-from engine.datagen.sample import load_sample
 from engine.ml.labels import LabelSpec
 from engine.ml.model_io import ModelBundle
 from engine.ml.pipeline import train
 from engine.ml.walkforward import WalkForwardConfig, WalkForwardResult
+from engine.testing.data import real_hourly
 
-# <repo>/../shared/data: parents[3] of this file is the repository root.
-HOURLY = Path(__file__).parents[3] / "../shared/data/Coinbase_BTCUSD_1h.csv"
 SYMBOL = "BTC/USD"
 
 SMALL_LABEL = LabelSpec(horizon=12, cost=0.002)
@@ -30,21 +26,10 @@ SMALL_CONFIG = WalkForwardConfig(retrain_every=500, min_train=2000, embargo=12, 
                                  min_signals=50)
 
 
-def load_hourly() -> pd.DataFrame:
-    """The real hourly bars of ../shared/data, else the bundled sample (the same file)."""
-    logger = logging.getLogger("engine.datagen")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # the file's known out-of-order rows; restored for the tests that log them
-    try:
-        frame, _ = load_cryptodatadownload(HOURLY, order="sort") if HOURLY.exists() else load_sample()
-    finally:
-        logger.setLevel(level)
-    return frame
-
-
 @pytest.fixture(scope="session")
 def hourly() -> pd.DataFrame:
-    return load_hourly()
+    """The real hourly bars of ../shared/data, else the bundled sample (the same file)."""
+    return real_hourly()
 
 
 @pytest.fixture(scope="session")
