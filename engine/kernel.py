@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.bus import EventBus
 from engine.clock import Clock, SimulatedClock
-from engine.events import Bar, CancelOrder, Event, Fill, MarketData, Order, OrderUpdate
+from engine.events import Bar, CancelOrder, Fill, MarketData, Order, OrderUpdate
 from engine.execution import ExecutionClient
 from engine.markets import Markets
 from engine.orders import OrderManager
@@ -120,9 +120,6 @@ class Kernel:
         for strategy in self.strategies:
             strategy.on_stop()
         await self.bus.drain()
-
-    def publish(self, event: Event) -> None:
-        self.bus.publish(event)
 
 
 @contextmanager

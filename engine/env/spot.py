@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.datagen.frames import infer_interval, to_interval
+from engine.datagen.frames import infer_interval
 from engine.env.batch import asof_join, checked_bars, close_index, event_index
 from engine.env.montecarlo import MonteCarloConfig, RegimeSimulator
 from engine.env.window import (
@@ -57,6 +57,7 @@ from engine.env.window import (
     periods_per_year,
     quantile_name,
     rolling,
+    timeframe_ns,
 )
 from engine.errors import ConfigError
 from engine.events import Bar, Quote
@@ -112,16 +113,12 @@ class SpotConfig:
         if self.stats_on not in STATS_SERIES:
             raise ConfigError(f"spot: stats_on must be one of {', '.join(STATS_SERIES)}, got {self.stats_on!r}")
         order_stats(self.quantiles)  # checks the quantiles
-        if self.timeframe is not None:
-            try:
-                to_interval(self.timeframe)
-            except ValueError as exc:
-                raise ConfigError(f"spot: timeframe {self.timeframe!r} is not a duration") from exc
+        timeframe_ns("spot", self.timeframe)  # checks the timeframe
 
     @property
     def interval_ns(self) -> int:
         """The configured bar interval in ns, 0 when it is taken from the data."""
-        return to_interval(self.timeframe).value if self.timeframe is not None else 0
+        return timeframe_ns("spot", self.timeframe)
 
     def names(self) -> tuple[str, ...]:
         """Return the names of the values, in the order ``Spot.values`` and ``Spot.batch`` give them."""

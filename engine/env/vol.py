@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.datagen.frames import infer_interval, to_interval
+from engine.datagen.frames import infer_interval
 from engine.env.batch import asof_join, checked_bars, close_index, event_index
 from engine.env.window import (
     NAN,
@@ -46,6 +46,7 @@ from engine.env.window import (
     periods_per_year,
     rolling,
     std_of,
+    timeframe_ns,
 )
 from engine.errors import ConfigError
 from engine.events import Bar, VolIndex
@@ -93,15 +94,11 @@ class VolConfig:
             raise ConfigError(f"vol: spread_of must be one of {', '.join(ESTIMATORS)}, got {self.spread_of!r}")
         if not isinstance(self.index_scale, int | float) or not self.index_scale > 0:
             raise ConfigError(f"vol: index_scale must be positive, got {self.index_scale!r}")
-        if self.timeframe is not None:
-            try:
-                to_interval(self.timeframe)
-            except ValueError as exc:
-                raise ConfigError(f"vol: timeframe {self.timeframe!r} is not a duration") from exc
+        timeframe_ns("vol", self.timeframe)  # checks the timeframe
 
     @property
     def interval_ns(self) -> int:
-        return to_interval(self.timeframe).value if self.timeframe is not None else 0
+        return timeframe_ns("vol", self.timeframe)
 
 
 def parkinson_of(block: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from engine.datagen.frames import to_interval
 from engine.errors import ConfigError
 
 YEAR_NS = 365 * 86_400 * 1_000_000_000
@@ -211,3 +212,13 @@ class BarFilter:
             self.interval = interval
             self.per_year = periods_per_year(interval)
         return True
+
+
+def timeframe_ns(owner: str, timeframe: str | None) -> int:
+    """Return a configured timeframe in ns (0 when None: taken from the data); a bad one is a ``ConfigError``."""
+    if timeframe is None:
+        return 0
+    try:
+        return int(to_interval(timeframe).value)
+    except ValueError as exc:
+        raise ConfigError(f"{owner}: timeframe {timeframe!r} is not a duration") from exc
