@@ -35,6 +35,7 @@ from engine.results import (
     EquityRecorder,
     data_fingerprint,
     feed_prices,
+    fees_paid,
     fills_frame,
     orders_frame,
     position_exposure,
@@ -166,10 +167,9 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         ledger.set_aside(config.set_aside, currency)
     venue_factory: VenueFactory = load_object(config.venue, "venue")
     venue = venue_factory(bus, clock, markets, ledger, config)
-    fills: list[Fill] = []
     recorder = EquityRecorder(ledger.equity)
     kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=venue,
-                    strategies=strategies, handlers=handlers, recorders=[recorder, _FillCollector(fills)])
+                    strategies=strategies, handlers=handlers, recorders=[recorder])
     n_bars = sum(len(feed) for feed in feeds)
     log.info("back-test starting", extra={"symbols": ",".join(f.symbol for f in feeds), "bars": n_bars,
                                           "strategies": ",".join(s.name for s in strategies)})
@@ -178,26 +178,27 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         if not shown.disable:
             events = track(events, shown.update, total=n_bars)
         run_sync(kernel, events)
-    result = _result(config, feeds, strategies, [*handlers, *strategies], recorder, fills, kernel, ledger)
+    result = _result(config, feeds, strategies, [*handlers, *strategies], recorder, kernel.orders.fills, kernel,
+                     ledger)
     log.info("back-test finished", extra={"trades": result.stats["n_trades"],
                                           "final_equity": result.stats["final_equity"]})
     return result
 
 
 def _result(config: BacktestConfig, feeds: Sequence[BarFeed], strategies: Sequence[Strategy],
-            contributors: Sequence[object], recorder: EquityRecorder, fills: list[Fill], kernel: Kernel,
+            contributors: Sequence[object], recorder: EquityRecorder, fills: Sequence[Fill], kernel: Kernel,
             ledger: Ledger) -> BacktestResult:
     """Build the result after the run: frames, prices and fingerprint of the data, stats, assumptions, extras."""
     equity = recorder.frame()
     trades = round_trips(fills)
     interval_ns = min(feed.interval_ns for feed in feeds)
     bar_ts = pd.DatetimeIndex(equity.index).asi8
-    prices = feed_prices(feeds)
+    prices = feed_prices(feeds, equity.index)  # a feed closing at the equity's times shares its index
     benchmark = buy_and_hold(prices, pd.DatetimeIndex(equity.index), float(config.cash)) if prices else None
     if benchmark is not None:
-        equity["buy_and_hold"] = benchmark.to_numpy()
+        equity["buy_and_hold"] = benchmark  # on the same index the column shares the benchmark's array
     stats = compute_stats(equity["equity"], trades, initial_equity=float(config.cash), interval_ns=interval_ns,
-                          fees_paid=float(sum((f.fee for f in fills), Decimal(0))),
+                          fees_paid=fees_paid(fills),
                           exposure=position_exposure(fills, bar_ts), traded_notional=traded_notional(fills),
                           benchmark=benchmark)
     extras: dict[str, Any] = {}
@@ -221,12 +222,6 @@ def venue_assumptions(venue: str) -> list[str]:
     except ImportError:
         return []
     return [str(line) for line in found]
-
-
-class _FillCollector:
-    def __init__(self, fills: list[Fill]) -> None:
-        self.on_fill = fills.append
-
 
 
 def feeds_from_data(data: Any, symbol: str | None, data_dir: str | Path | None = None) -> list[BarFeed]:

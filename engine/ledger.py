@@ -21,7 +21,7 @@ from typing import Any
 from engine.clock import Clock
 from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
-from engine.journal import Journal, JournalRow
+from engine.journal import Journal, journal_table
 from engine.journal import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
 from engine.markets import Markets
 
@@ -100,7 +100,7 @@ class Ledger:
         self.reserve_fee_rate = reserve_fee_rate
         self._buy_reserve_factor = _ONE + reserve_fee_rate
         self._clock = clock
-        self._journal: list[JournalRow] = []
+        self._journal = journal_table()
         self.journal = Journal(self._journal)
         self._balances: dict[str, Decimal] = {}
         self._reserved: dict[str, Decimal] = {}

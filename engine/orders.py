@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
@@ -12,6 +11,9 @@ from engine.clock import Clock
 from engine.errors import ConfigError, OrderRejected
 from engine.events import CancelOrder, Fill, Order, OrderStatus, OrderUpdate, Side
 from engine.markets import Markets
+from engine.order_history import FillLog, FinishedOrders, OrderRecord, OrderRow, record_row
+
+__all__ = ["OrderManager", "OrderRecord", "Reserver"]
 
 _ZERO = Decimal(0)
 
@@ -20,37 +22,16 @@ class Reserver(Protocol):
     def reserve(self, order: Order, reference_price: Decimal | None = None) -> None: ...
 
 
-@dataclass(slots=True)
-class OrderRecord:
-    """What we know of one order: the request and its latest state."""
-
-    order: Order
-    status: OrderStatus = OrderStatus.SUBMITTED
-    filled_quantity: Decimal = Decimal(0)
-    filled_notional: Decimal = Decimal(0)
-    fees: Decimal = Decimal(0)
-    reason: str = ""
-    updated_ts: int = 0
-    fills: list[Fill] = field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return not self.status.is_terminal
-
-    @property
-    def remaining_quantity(self) -> Decimal:
-        return self.order.quantity - self.filled_quantity
-
-    @property
-    def average_price(self) -> Decimal | None:
-        return self.filled_notional / self.filled_quantity if self.filled_quantity else None
-
-
 class OrderManager:
     """Send orders after pre-trade checks, and keep each order's record from the bus's updates and fills.
 
     A refused order never reaches the venue: it is recorded as REJECTED and an ``OrderUpdate`` with the reason
     is published, so strategies learn of it through ``on_order_update`` in back-test and live alike.
+
+    Open orders are ``OrderRecord`` objects, updated in place. A finished order is packed into ``FinishedOrders``
+    (``get`` and iteration rebuild it), and every fill is kept in ``fills``, so a long session's memory grows
+    by tens of bytes an order rather than kilobytes. A fill that arrives for a packed order (a late execution
+    report, live) unpacks its record again before it is booked.
     """
 
     def __init__(self, bus: EventBus, clock: Clock, ledger: Reserver, markets: Markets) -> None:
@@ -58,8 +39,12 @@ class OrderManager:
         self._clock = clock
         self._ledger = ledger
         self._markets = markets
-        self._records: dict[str, OrderRecord] = {}
+        self.fills = FillLog()  # every fill the bus carried, ours or not, in booking order
+        self._finished = FinishedOrders(self.fills)
+        # every order in submission order: its record while it may change, else its row in _finished
+        self._records: dict[str, OrderRecord | int] = {}
         self._open: dict[str, OrderRecord] = {}
+        self._fill_rows: dict[str, list[int]] = {}  # rows in ``fills`` of the orders not packed yet
         self._sequence: dict[str, int] = {}
 
     def next_id(self, prefix: str) -> str:
@@ -82,6 +67,7 @@ class OrderManager:
         except (OrderRejected, ConfigError) as exc:
             record.status = OrderStatus.REJECTED
             record.reason = str(exc)
+            self._records[order.client_order_id] = self._finished.add(record, ())
             self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=order.client_order_id,
                                           symbol=order.symbol, status=OrderStatus.REJECTED,
                                           remaining_quantity=order.quantity, reason=str(exc)))
@@ -109,12 +95,24 @@ class OrderManager:
         if update.reason:
             record.reason = update.reason
         if update.status.is_terminal:
-            self._open.pop(update.client_order_id, None)
+            cid = update.client_order_id
+            del self._open[cid]
+            self._records[cid] = self._finished.add(record, self._fill_rows.pop(cid, ()))
 
     def on_fill(self, fill: Fill) -> None:
-        record = self._records.get(fill.client_order_id)
+        row = self.fills.append(fill)
+        cid = fill.client_order_id
+        record = self._records.get(cid)
         if record is None:
             return
+        if isinstance(record, int):  # a late fill of a finished order: it becomes a record object again
+            record, rows = self._finished.get(record)
+            self._records[cid] = record
+            self._fill_rows[cid] = list(rows)
+        rows_of_order = self._fill_rows.get(cid)
+        if rows_of_order is None:
+            rows_of_order = self._fill_rows[cid] = []
+        rows_of_order.append(row)
         record.fills.append(fill)
         record.filled_quantity += fill.quantity
         record.filled_notional += fill.price * fill.quantity
@@ -123,7 +121,11 @@ class OrderManager:
 
     # -- reads ---------------------------------------------------------------------------------------------
     def get(self, client_order_id: str) -> OrderRecord:
-        return self._records[client_order_id]
+        """Return the record of an order; a finished one is rebuilt, equal to what it was when it finished."""
+        return self._record(self._records[client_order_id])
+
+    def _record(self, kept: OrderRecord | int) -> OrderRecord:
+        return self._finished.get(kept)[0] if isinstance(kept, int) else kept
 
     def open_orders(self, symbol: str | None = None) -> list[OrderRecord]:
         return [r for r in self._open.values() if symbol is None or r.order.symbol == symbol]
@@ -139,7 +141,15 @@ class OrderManager:
         return total
 
     def __iter__(self) -> Iterator[OrderRecord]:
-        return iter(self._records.values())
+        """Yield every order's record in submission order."""
+        for kept in list(self._records.values()):
+            yield self._record(kept)
+
+    def rows(self) -> Iterator[OrderRow]:
+        """Yield every order as an ``OrderRow`` (order fields, then its state) in submission order, cheaply."""
+        finished, fill_rows = self._finished, self._fill_rows
+        for cid, kept in list(self._records.items()):
+            yield finished.row(kept) if isinstance(kept, int) else record_row(kept, fill_rows.get(cid, ()))
 
     def __len__(self) -> int:
         return len(self._records)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from engine.datagen.frames import utc_index
 from engine.errors import DataError
 from engine.events import Bar, Fill
-from engine.orders import OrderRecord
+from engine.order_history import FillLog, FillRow
+from engine.orders import OrderManager
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
@@ -46,11 +49,23 @@ class EquityRecorder:
         self._append_value(self._equity())
 
     def frame(self) -> pd.DataFrame:
-        """Return equity by bar close time; with several symbols per timestamp the last value wins."""
-        stamps = np.frombuffer(self.ts, dtype="int64").copy().view("M8[ns]")  # a view: to_datetime would parse
-        index = pd.DatetimeIndex(stamps, name="ts").tz_localize("UTC")
-        frame = pd.DataFrame({"equity": np.frombuffer(self.values, dtype="float64").copy()}, index=index)
-        return frame[~frame.index.duplicated(keep="last")]
+        """Return equity by bar close time; with several symbols per timestamp the last value wins.
+
+        Call it once the run is over: without repeated timestamps the frame wraps the recorder's arrays instead
+        of copying them (16 bytes a bar), and while it lives the arrays cannot grow (``on_bar`` would raise
+        ``BufferError``). Repeated timestamps are filtered into new arrays.
+        """
+        stamps = np.frombuffer(self.ts, dtype="int64")
+        index = utc_index(stamps)
+        frame = pd.DataFrame({"equity": np.frombuffer(self.values, dtype="float64")}, index=index, copy=False)
+        if index.is_unique:  # one pass over sorted stamps, no hash table
+            return frame
+        if index.is_monotonic_increasing:  # bars in time order, as feeds replay them: repeats are neighbours
+            last = np.empty(len(stamps), dtype=bool)
+            np.not_equal(stamps[1:], stamps[:-1], out=last[:-1])
+            last[-1] = True
+            return frame[last]
+        return frame[~index.duplicated(keep="last")]  # builds a hash table of the stamps
 
 
 @dataclass
@@ -78,7 +93,7 @@ def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
     """
     open_trips: dict[str, _OpenTrip] = {}
     rows: list[dict[str, object]] = []
-    for fill in sorted(fills, key=lambda f: f.ts):
+    for fill in in_time_order(fills):
         remaining = fill.quantity
         sign = fill.side.sign
         while remaining > 0:
@@ -120,31 +135,55 @@ def _trip_row(trip: _OpenTrip, exit_ts: int) -> dict[str, object]:
             "fees": float(trip.fees), "return": float(pnl / trip.entry_notional)}
 
 
+FILL_COLUMNS = ["ts", "client_order_id", "trade_id", "symbol", "side", "price", "quantity", "fee", "fee_currency",
+                "liquidity"]
+ORDER_COLUMNS = ["ts", "client_order_id", "symbol", "side", "type", "quantity", "price", "stop_price",
+                 "time_in_force", "post_only", "status", "filled_quantity", "average_price", "fees", "reason",
+                 "updated_ts"]
+
+
+def in_time_order(fills: Iterable[Fill]) -> Iterable[Fill | FillRow]:
+    """Return fills by ``ts`` (stable): a session's ``FillLog`` streams its rows when already in time order."""
+    if isinstance(fills, FillLog):
+        return fills.in_time_order()
+    return sorted(fills, key=lambda f: f.ts)
+
+
 def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
-    rows = [{"ts": f.ts, "client_order_id": f.client_order_id, "trade_id": f.trade_id, "symbol": f.symbol,
-             "side": f.side.value, "price": float(f.price), "quantity": float(f.quantity), "fee": float(f.fee),
-             "fee_currency": f.fee_currency, "liquidity": f.liquidity.value} for f in fills]
-    frame = pd.DataFrame(rows, columns=["ts", "client_order_id", "trade_id", "symbol", "side", "price",
-                                        "quantity", "fee", "fee_currency", "liquidity"])
+    """Return one row per fill; a ``FillLog`` is read column by column, without making a Fill per row."""
+    if isinstance(fills, FillLog):
+        column = fills.column
+    else:
+        kept = list(fills)
+
+        def column(name: str) -> list[Any]:
+            return [getattr(f, name) for f in kept]
+
+    data: dict[str, Any] = {}
+    for name in FILL_COLUMNS:  # one column at a time: a column of Decimals for 40,000 fills is 4 MB
+        values = column(name)
+        if name in ("side", "liquidity"):
+            data[name] = [member.value for member in values]
+        elif name in ("price", "quantity", "fee"):
+            data[name] = np.array([float(v) for v in values], dtype="float64")
+        else:
+            data[name] = values
+    frame = pd.DataFrame(data, columns=FILL_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), utc=True)
     return frame
 
 
-def orders_frame(records: Iterable[OrderRecord]) -> pd.DataFrame:
+def orders_frame(orders: OrderManager) -> pd.DataFrame:
+    """Return one row per order in submission order, read from the order manager's rows."""
     rows = []
-    for r in records:
-        o = r.order
-        rows.append({"ts": o.ts, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value,
-                     "type": o.type.value, "quantity": float(o.quantity),
-                     "price": None if o.price is None else float(o.price),
-                     "stop_price": None if o.stop_price is None else float(o.stop_price),
-                     "time_in_force": o.time_in_force.value, "post_only": o.post_only,
-                     "status": r.status.value, "filled_quantity": float(r.filled_quantity),
-                     "average_price": None if r.average_price is None else float(r.average_price),
-                     "fees": float(r.fees), "reason": r.reason, "updated_ts": r.updated_ts})
-    frame = pd.DataFrame(rows, columns=["ts", "client_order_id", "symbol", "side", "type", "quantity", "price",
-                                        "stop_price", "time_in_force", "post_only", "status", "filled_quantity",
-                                        "average_price", "fees", "reason", "updated_ts"])
+    for r in orders.rows():
+        filled = r.filled_quantity
+        rows.append((r.ts, r.client_order_id, r.symbol, r.side.value, r.type.value, float(r.quantity),
+                     None if r.price is None else float(r.price),
+                     None if r.stop_price is None else float(r.stop_price), r.time_in_force.value, r.post_only,
+                     r.status.value, float(filled), float(r.filled_notional / filled) if filled else None,
+                     float(r.fees), r.reason, r.updated_ts))
+    frame = pd.DataFrame(rows, columns=ORDER_COLUMNS)
     for column in ("ts", "updated_ts"):
         frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
     return frame
@@ -154,49 +193,63 @@ def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
     """Return the share of bars (by close time) at which any position was held."""
     if len(bar_ts) == 0:
         return 0.0
-    ordered = sorted(fills, key=lambda f: f.ts)
-    if not ordered:
-        return 0.0
     held: dict[str, Decimal] = {}
     change_ts = []
     any_held = []
-    for fill in ordered:
+    for fill in in_time_order(fills):
         held[fill.symbol] = held.get(fill.symbol, Decimal(0)) + fill.side.sign * fill.quantity
         change_ts.append(fill.ts)
         any_held.append(any(q != 0 for q in held.values()))
-    index = np.searchsorted(np.asarray(change_ts, dtype="int64"), bar_ts, side="left") - 1
-    state = np.concatenate([[False], np.asarray(any_held, dtype=bool)])[index + 1]
-    return float(state.mean())
+    if not change_ts:
+        return 0.0
+    # changes before each bar close (0: none yet), so state[k] is what was held after the k-th change
+    changes = np.searchsorted(np.asarray(change_ts, dtype="int64"), bar_ts, side="left")
+    state = np.concatenate([[False], np.asarray(any_held, dtype=bool)])
+    return float(state[changes].mean())
 
 
 def traded_notional(fills: Iterable[Fill]) -> float:
     """Return the sum of price x quantity over every fill (buys and sells), for turnover."""
+    if isinstance(fills, FillLog):
+        return float(sum(map(operator.mul, fills.column("price"), fills.column("quantity")), Decimal(0)))
     return float(sum((f.price * f.quantity for f in fills), Decimal(0)))
+
+
+def fees_paid(fills: Iterable[Fill]) -> float:
+    """Return the sum of the fills' fees (in their fee currencies: the account's in a one-quote back-test)."""
+    fees = fills.column("fee") if isinstance(fills, FillLog) else (f.fee for f in fills)
+    return float(sum(fees, Decimal(0)))
 
 
 # -- prices and fingerprint of the data, taken from the feeds after the run ------------------------------------
 def feed_arrays(feed: object) -> tuple[np.ndarray, list[np.ndarray]] | None:
     """Return a ``BarFeed``'s close times and its open, high, low, close, volume arrays; None for other feeds.
 
-    Read after the run from the arrays the feed already holds, so recording prices costs nothing per bar.
+    Read after the run from the arrays the feed already holds (the close times computed from its open times),
+    so recording prices costs nothing per bar.
     """
-    close_ts, columns = getattr(feed, "_close_ts", None), getattr(feed, "_columns", None)
-    if close_ts is None or columns is None or len(columns) != 5:
+    close_times, columns = getattr(feed, "close_times", None), getattr(feed, "_columns", None)
+    if not callable(close_times) or columns is None or len(columns) != 5:
         return None
-    return close_ts, columns
+    return close_times(), columns
 
 
-def feed_prices(feeds: Sequence[object]) -> dict[str, pd.DataFrame]:
-    """Return ``{symbol: frame of open and close indexed by bar close time}`` for every bar feed (no copies)."""
+def feed_prices(feeds: Sequence[object], index: pd.Index | None = None) -> dict[str, pd.DataFrame]:
+    """Return ``{symbol: frame of open and close indexed by bar close time}`` for every bar feed (no copies).
+
+    ``index`` is an index of close times the caller already holds (the equity curve's): a feed with the same
+    close times shares it rather than getting one of its own (8 bytes a bar).
+    """
     prices: dict[str, pd.DataFrame] = {}
     for feed in feeds:
         arrays = feed_arrays(feed)
         if arrays is None:
             continue
         close_ts, (opens, _, _, closes, _) = arrays
-        # a view of the feed's int64 nanoseconds: pd.to_datetime would parse them, 50 times slower
-        index = pd.DatetimeIndex(np.asarray(close_ts, dtype="int64").view("M8[ns]"), name="ts").tz_localize("UTC")
-        prices[str(getattr(feed, "symbol", ""))] = pd.DataFrame({"open": opens, "close": closes}, index=index,
+        times: pd.Index = utc_index(close_ts)
+        if index is not None and index.name == times.name and index.equals(times):
+            times = index
+        prices[str(getattr(feed, "symbol", ""))] = pd.DataFrame({"open": opens, "close": closes}, index=times,
                                                                copy=False)
     return prices
 

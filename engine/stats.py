@@ -20,16 +20,19 @@ user can check ours against theirs:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from engine.datagen.frames import ns_times
+
 DAY_NS = 24 * 3600 * 10**9
 YEAR_NS = 365 * DAY_NS  # crypto trades every day: annualise on a 365-day calendar
 
 Stats = dict[str, Any]
+TimeAt = Callable[[np.ndarray], np.ndarray]  # positions in a curve -> their times (int64 ns)
 
 
 def periods_per_year(interval_ns: int) -> float:
@@ -39,9 +42,15 @@ def periods_per_year(interval_ns: int) -> float:
     return YEAR_NS / interval_ns
 
 
+# The curves have a value per bar (8 MB a million bars): the functions below work in place with ``out=`` so
+# that each allocates the array it returns and little else.
+
 def curve_values(equity: pd.Series, initial_equity: float) -> np.ndarray:
     """Return the curve as an array: ``initial_equity`` followed by the equity at each bar close."""
-    return np.concatenate([[float(initial_equity)], equity.to_numpy(dtype="float64")])
+    values = np.empty(len(equity) + 1)
+    values[0] = float(initial_equity)
+    values[1:] = equity.to_numpy(dtype="float64")
+    return values
 
 
 def simple_returns(values: np.ndarray) -> np.ndarray:
@@ -50,16 +59,18 @@ def simple_returns(values: np.ndarray) -> np.ndarray:
     out = np.zeros(len(current))
     alive = previous > 0
     np.divide(current, previous, out=out, where=alive)
-    out[alive] -= 1.0
+    np.subtract(out, 1.0, out=out, where=alive)
     return out
 
 
 def drawdown(values: np.ndarray) -> np.ndarray:
     """Return the fall from the running peak, ``value / peak - 1`` (0 at a new high, -1 at ruin)."""
-    peak = np.maximum.accumulate(values)
-    out = np.zeros(len(values))
-    np.divide(values, peak, out=out, where=peak > 0)
-    return np.where(peak > 0, out - 1.0, 0.0)
+    out = np.maximum.accumulate(values)  # the running peak, replaced by the drawdown in place
+    positive = out > 0
+    np.divide(values, out, out=out, where=positive)
+    np.subtract(out, 1.0, out=out, where=positive)
+    np.copyto(out, 0.0, where=~positive)
+    return out
 
 
 def drawdown_durations(values: np.ndarray, times_ns: np.ndarray) -> tuple[int, int]:
@@ -68,35 +79,52 @@ def drawdown_durations(values: np.ndarray, times_ns: np.ndarray) -> tuple[int, i
     A drawdown lasts from the peak it fell from to the first value back at or above that peak, or to the end
     of the data if it never recovered.
     """
+    return _drawdown_durations(values, times_ns.__getitem__)
+
+
+def _drawdown_durations(values: np.ndarray, time_at: TimeAt) -> tuple[int, int]:
+    """Return ``drawdown_durations`` with the times looked up by position: only the drawdowns' ends are read."""
     if len(values) < 2:
         return 0, 0
     peak = np.maximum.accumulate(values)
-    under = values < peak
+    under = np.zeros(len(values) + 2, dtype=np.int8)  # 1 under water, padded with 0 at both ends
+    np.less(values, peak, out=under[1:-1])
     if not under.any():
         return 0, 0
-    edges = np.diff(np.concatenate([[False], under, [False]]).astype(np.int8))
+    edges = np.diff(under)
     starts = np.flatnonzero(edges == 1)  # first underwater index of each run
     ends = np.flatnonzero(edges == -1)  # first index back at the peak (== len(values) if never)
     last = len(values) - 1
-    durations = times_ns[np.minimum(ends, last)] - times_ns[starts - 1]
-    deepest = int(np.argmin(values / np.where(peak > 0, peak, 1.0)))
+    durations = time_at(np.minimum(ends, last)) - time_at(starts - 1)
+    # the deepest point: lowest value / peak (a peak that is not positive taken as 1), in place of the peak
+    np.copyto(peak, 1.0, where=~(peak > 0))
+    deepest = int(np.argmin(np.divide(values, peak, out=peak)))
     run = int(np.searchsorted(starts, deepest, side="right")) - 1
     return int(durations[run]), int(durations.max())
 
 
 def curve_stats(values: np.ndarray, times_ns: np.ndarray, interval_ns: int) -> Stats:
     """Return the statistics of an equity curve (``values[0]`` is the starting equity, at ``times_ns[0]``)."""
+    return _curve_stats(values, times_ns.__getitem__, interval_ns)
+
+
+def _curve_stats(values: np.ndarray, time_at: TimeAt, interval_ns: int) -> Stats:
+    """Return ``curve_stats`` with the times looked up by position (``_curve_times``), not held in an array."""
     per_year = periods_per_year(interval_ns)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # absurd curves end as None, not noise
         returns = simple_returns(values)
         n = len(returns)
         growth = float(values[-1] / values[0])
         std = float(returns.std(ddof=1)) if n > 1 else None
-        downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))) if n > 1 else None
         mean = float(returns.mean()) if n else 0.0
+        downside = None
+        if n > 1:  # the squared losses, computed in place of the returns: their last use
+            np.minimum(returns, 0.0, out=returns)
+            downside = float(np.sqrt(np.mean(np.square(returns, out=returns))))
+        del returns  # before the drawdown's arrays
         max_dd = float(drawdown(values).min())
     annual = _annual_return(growth, n, per_year)
-    deepest_ns, longest_ns = drawdown_durations(values, times_ns)
+    deepest_ns, longest_ns = _drawdown_durations(values, time_at)
     return {
         "total_return": float(growth - 1.0),
         "annual_return": annual,
@@ -154,18 +182,28 @@ def buy_and_hold(prices: Mapping[str, pd.DataFrame], index: pd.DatetimeIndex, in
     ``close`` columns indexed by bar close time; a symbol is valued at its last close at or before each time
     (and as cash before its first bar).
     """
-    times = pd.DatetimeIndex(index).as_unit("ns").asi8
-    total = np.zeros(len(times))
+    times = ns_times(index)
     if not prices:
-        return pd.Series(np.full(len(times), float(initial_equity)), index=index, name="buy_and_hold")
+        return pd.Series(np.full(len(times), float(initial_equity)), index=index, name="buy_and_hold", copy=False)
+    total = np.zeros(len(times))
     share = float(initial_equity) / len(prices)
     for frame in prices.values():
-        closes = frame["close"].to_numpy(dtype="float64")
-        close_ts = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
-        quantity = share / float(frame["open"].iloc[0])
-        at = np.searchsorted(close_ts, times, side="right") - 1
-        total += np.where(at >= 0, quantity * closes[np.maximum(at, 0)], share)
-    return pd.Series(total, index=index, name="buy_and_hold")
+        total += _holding(frame, times, share)
+    return pd.Series(total, index=index, name="buy_and_hold", copy=False)
+
+
+def _holding(frame: pd.DataFrame, times: np.ndarray, share: float) -> np.ndarray:
+    """Return the value at ``times`` of ``share`` put into one symbol at its first open (cash before its first bar)."""
+    closes = frame["close"].to_numpy(dtype="float64")
+    quantity = share / float(frame["open"].iloc[0])
+    at = np.searchsorted(ns_times(frame.index), times, side="right")
+    at -= 1  # the last close at or before each time, -1 before the first
+    before = at < 0
+    np.maximum(at, 0, out=at)
+    value = closes[at]
+    value *= quantity
+    value[before] = share
+    return value
 
 
 def monthly_returns(equity: pd.Series, initial_equity: float) -> pd.DataFrame:
@@ -207,10 +245,11 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, *, initial_equity: fl
         ``"buy_and_hold"``, None without one.
     """
     values = curve_values(equity, initial_equity)
-    times = _curve_times(equity, interval_ns)
+    time_at = _curve_times(equity, interval_ns)
     average = float(values.mean())
     stats: Stats = {"initial_equity": float(initial_equity), "final_equity": float(values[-1])}
-    stats.update(curve_stats(values, times, interval_ns))
+    stats.update(_curve_stats(values, time_at, interval_ns))
+    del values  # before the benchmark's curve is built
     stats["n_bars"] = len(equity)
     stats.update(trade_stats(trades))
     stats.update({
@@ -221,18 +260,25 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, *, initial_equity: fl
     })
     if benchmark is not None:
         bench = curve_values(benchmark, initial_equity)
-        stats["buy_and_hold"] = {"final_equity": float(bench[-1]), **curve_stats(bench, times, interval_ns)}
+        stats["buy_and_hold"] = {"final_equity": float(bench[-1]), **_curve_stats(bench, time_at, interval_ns)}
     return _strict(stats)
 
 
-def _curve_times(equity: pd.Series, interval_ns: int) -> np.ndarray:
-    """Return the time of each curve value: the first bar's open, then each bar's close."""
-    if isinstance(equity.index, pd.DatetimeIndex):
-        closes = equity.index.as_unit("ns").asi8
-    else:
-        closes = np.arange(1, len(equity) + 1, dtype="int64") * interval_ns
+def _curve_times(equity: pd.Series, interval_ns: int) -> TimeAt:
+    """Return the time of the curve values at given positions: the first bar's open, then each bar's close.
+
+    Only the drawdowns' ends are looked up, so the times are read from the index rather than copied into an
+    array beside the curve (8 bytes a bar).
+    """
+    if not isinstance(equity.index, pd.DatetimeIndex):  # bars one interval apart, the first opening at 0
+        return lambda positions: positions.astype("int64") * interval_ns
+    closes = ns_times(equity.index)
     start = closes[0] - interval_ns if len(closes) else 0
-    return np.concatenate([[start], closes]).astype("int64")
+
+    def time_at(positions: np.ndarray) -> np.ndarray:
+        return np.where(positions > 0, closes[np.maximum(positions - 1, 0)], start).astype("int64")
+
+    return time_at
 
 
 def _strict(value: Any) -> Any:

@@ -34,6 +34,7 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
+from engine.history import DECIMAL, NAME, OPTIONAL_DECIMAL, STR, PackedTable
 from engine.markets import Markets
 
 UNKNOWN_ORDER = "unknown order"
@@ -104,7 +105,10 @@ class SimulatedExchange:
         self._check_pending = account is not None and _takes_pending(account.check_fill)
         self._books: dict[str, SymbolBook] = {}
         self._live: dict[str, SymbolBook] = {}  # symbols with open orders or pending cancels: the only ones matched
-        self._orders: dict[str, SimOrder] = {}
+        # every order ever accepted: the venue's copy while open, then its row in _closed (a back-test makes tens
+        # of thousands, and a closed copy with its Decimals and the order cost about 1 KB)
+        self._orders: dict[str, SimOrder | int] = {}
+        self._closed = PackedTable((STR, NAME, DECIMAL, DECIMAL, OPTIONAL_DECIMAL, STR))
         self._last: dict[str, MarketData] = {}
         self._order_seq = 0
         self._trade_seq = 0
@@ -142,6 +146,15 @@ class SimulatedExchange:
     def on_cancel_order(self, cancel: CancelOrder) -> None:
         """Cancel an open order ``latency_ns`` after the request; it may still fill until then."""
         so = self._orders.get(cancel.client_order_id)
+        if isinstance(so, int):
+            cid, symbol, filled, remaining, average, venue_order_id = self._closed[so]
+            if symbol == cancel.symbol:
+                self._publish(OrderUpdate(ts=self._clock.now(), client_order_id=cid, symbol=symbol,
+                                          status=OrderStatus.REJECTED, filled_quantity=filled,
+                                          remaining_quantity=remaining, average_price=average,
+                                          reason=ALREADY_CLOSED, venue_order_id=venue_order_id))
+                return
+            so = None
         if so is None or so.order.symbol != cancel.symbol:
             self._publish(OrderUpdate(ts=self._clock.now(), client_order_id=cancel.client_order_id,
                                       symbol=cancel.symbol, status=OrderStatus.REJECTED, reason=UNKNOWN_ORDER))
@@ -373,6 +386,10 @@ class SimulatedExchange:
     def _close(self, book: SymbolBook, so: SimOrder, status: OrderStatus, ts: int, reason: str = "") -> None:
         book.close(so, status)
         self._update(so, status, ts, reason)
+        order = so.order
+        self._orders[order.client_order_id] = len(self._closed)
+        self._closed.append((order.client_order_id, order.symbol, so.filled, so.remaining, so.average_price,
+                             so.venue_order_id))
 
     def _update(self, so: SimOrder, status: OrderStatus, ts: int, reason: str = "") -> None:
         order = so.order

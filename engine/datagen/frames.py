@@ -50,6 +50,26 @@ class BarsMeta:
     notes: tuple[str, ...] = ()
 
 
+UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
+def ns_times(index: pd.Index) -> np.ndarray:
+    """Return a ``DatetimeIndex``'s times as int64 nanoseconds, a view when they already are.
+
+    ``index.as_unit("ns").asi8`` copies them (8 bytes a row) even when the unit is already ``ns``.
+    """
+    times = pd.DatetimeIndex(index)
+    return times.asi8 if times.unit == "ns" else times.as_unit("ns").asi8
+
+
+def utc_index(ns: np.ndarray, name: str | None = INDEX_NAME) -> pd.DatetimeIndex:
+    """Return int64 nanoseconds since the epoch as a UTC ``DatetimeIndex`` that shares their memory.
+
+    ``tz_localize("UTC")`` would copy them, and ``pd.to_datetime`` would parse them, 50 times slower.
+    """
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64), dtype=UTC_NS, name=name, copy=False)
+
+
 def empty_ohlcv() -> pd.DataFrame:
     """Return a frame with the standard columns and no rows."""
     index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME, dtype="datetime64[ns, UTC]")
@@ -211,12 +231,14 @@ def infer_interval(index: pd.Index, interval: str | pd.Timedelta | int | None = 
         raise DataError(f"{where}cannot infer the bar interval from a {type(index).__name__}: need a DatetimeIndex")
     if len(index) < 2:
         raise DataError(f"{where}cannot infer the bar interval from {len(index)} row(s): it must be given")
-    steps = np.diff(index.as_unit("ns").asi8)
+    steps = np.diff(ns_times(index))
+    if steps[0] > 0 and (steps == steps[0]).all():  # the usual case, without a filtered copy or a sort
+        return pd.Timedelta(int(steps[0]), unit="ns")
     steps = steps[steps > 0]
     if steps.size == 0:
         raise DataError(f"{where}cannot infer the bar interval: no two distinct timestamps")
     first = steps[0]
-    if (steps == first).all():  # the usual case, without the sort that np.unique needs
+    if (steps == first).all():  # all positive steps equal: no sort needed
         return pd.Timedelta(int(first), unit="ns")
     uniques, counts = np.unique(steps, return_counts=True)
     return pd.Timedelta(int(uniques[int(np.argmax(counts))]), unit="ns")

@@ -32,10 +32,15 @@ from engine.datagen import storage
 from engine.datagen.catalog import Catalog
 from engine.datagen.frames import OHLCV_COLUMNS, validate_ohlcv
 from engine.datagen.query import Query, timeframe_delta
-from engine.datagen.replay import CHUNK, BarFeed, merge_feeds
+from engine.datagen.replay import ASYNC_BATCH, BarFeed, merge_feeds
 from engine.datagen.schemas import schema
 from engine.errors import ConfigError, DataError
 from engine.events import FundingRate, MarketData, Trade, VolIndex
+
+# Rows of a Parquet record batch read at a time, the memory bound of a catalog replay: each batch becomes a frame
+# that is checked once, so much smaller batches would cost time in pandas overhead. (BarFeed then converts the
+# rows to Python objects in smaller chunks of its own.)
+BATCH_ROWS = 65_536
 
 
 class CatalogFeed:
@@ -56,7 +61,7 @@ class CatalogFeed:
     """
 
     def __init__(self, catalog: Catalog, query: Query | str, *, symbol: str | None = None,
-                 batch_rows: int = CHUNK, vol_scale: float = 0.01, vol_kind: str = "realized") -> None:
+                 batch_rows: int = BATCH_ROWS, vol_scale: float = 0.01, vol_kind: str = "realized") -> None:
         self.catalog = catalog
         self.query = Query.parse(query) if isinstance(query, str) else query
         kind = self.query.kind
@@ -136,7 +141,8 @@ class CatalogFeed:
     async def __aiter__(self) -> AsyncIterator[MarketData]:
         for count, event in enumerate(self, 1):
             yield event
-            if count % CHUNK == 0:  # let other tasks run now and then; the order of events does not depend on it
+            # let other tasks run now and then; the order of events does not depend on it
+            if count % ASYNC_BATCH == 0:
                 await asyncio.sleep(0)
 
 
@@ -157,11 +163,11 @@ class CatalogReplay:
     async def __aiter__(self) -> AsyncIterator[MarketData]:
         for count, event in enumerate(self, 1):
             yield event
-            if count % CHUNK == 0:
+            if count % ASYNC_BATCH == 0:
                 await asyncio.sleep(0)
 
 
-def catalog_replay(catalog: Catalog, queries: Sequence[Query | str], *, batch_rows: int = CHUNK,
+def catalog_replay(catalog: Catalog, queries: Sequence[Query | str], *, batch_rows: int = BATCH_ROWS,
                    vol_scale: float = 0.01) -> CatalogReplay:
     """Return one time-ordered stream of the data sets of ``queries`` (see ``CatalogFeed`` for the options)."""
     return CatalogReplay([CatalogFeed(catalog, q, batch_rows=batch_rows, vol_scale=vol_scale) for q in queries])

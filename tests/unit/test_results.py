@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from engine.results import (
     BacktestResult,
     EquityRecorder,
     data_fingerprint,
+    feed_prices,
     interval_text,
     position_exposure,
     round_trips,
@@ -86,7 +88,30 @@ def test_equity_recorder_keeps_the_last_value_per_timestamp() -> None:
         recorder.on_bar(B(ts))  # type: ignore[arg-type]
     frame = recorder.frame()
     assert frame["equity"].tolist() == [2.0, 3.0]
+    assert frame.index.asi8.tolist() == [10, 20] and str(frame.index.tz) == "UTC"
     assert EquityRecorder(lambda: 0.0).frame().empty
+
+
+def test_equity_recorder_keeps_the_last_value_of_repeated_out_of_order_timestamps() -> None:
+    values = iter([1.0, 2.0, 3.0, 4.0])
+    recorder = EquityRecorder(lambda: next(values))
+    for ts in (20, 10, 20, 30):
+        recorder.on_bar(SimpleNamespace(ts=ts))  # type: ignore[arg-type]
+    frame = recorder.frame()
+    assert frame.index.asi8.tolist() == [10, 20, 30] and frame["equity"].tolist() == [2.0, 3.0, 4.0]
+
+
+def test_equity_frame_wraps_the_recorded_arrays_without_a_copy() -> None:
+    values = iter([1.0, 2.0, 3.0])
+    recorder = EquityRecorder(lambda: next(values))
+    for ts in (10, 20, 30):
+        recorder.on_bar(SimpleNamespace(ts=ts))  # type: ignore[arg-type]
+    frame = recorder.frame()
+    assert frame["equity"].tolist() == [1.0, 2.0, 3.0] and frame.index.asi8.tolist() == [10, 20, 30]
+    assert np.shares_memory(frame["equity"].to_numpy(), np.frombuffer(recorder.values))
+    assert np.shares_memory(frame.index.asi8, np.frombuffer(recorder.ts, dtype="int64"))
+    with pytest.raises(BufferError):  # the arrays cannot grow under the frame
+        recorder.on_bar(SimpleNamespace(ts=40))  # type: ignore[arg-type]
 
 
 def small_run(**kwargs: object) -> BacktestResult:
@@ -107,6 +132,18 @@ def test_fingerprint_depends_on_the_bars_only() -> None:
     assert data_fingerprint([object()])["sha256"] is None
 
 
+def test_feed_prices_are_views_of_the_feed_and_share_an_index_with_the_same_close_times() -> None:
+    frame = synthetic_bars(5, interval="1h", seed=1)
+    feed = BarFeed(frame, "SYN/USD")
+    prices = feed_prices([feed])["SYN/USD"]
+    assert prices.index.asi8.tolist() == (frame.index.asi8 + HOUR).tolist() and prices.index.name == "ts"
+    assert str(prices.index.tz) == "UTC" and feed.close_times().tolist() == prices.index.asi8.tolist()
+    assert np.shares_memory(prices["close"].to_numpy(), frame["close"].to_numpy())
+    assert feed_prices([feed], prices.index)["SYN/USD"].index is prices.index
+    for other in (prices.index[:-1], prices.index + pd.Timedelta(1, "ns"), prices.index.rename("close_ts")):
+        assert feed_prices([feed], other)["SYN/USD"].index.equals(prices.index)
+
+
 def test_interval_text() -> None:
     assert [interval_text(n * 10**9) for n in (60, 900, 3600, 14400, 86400, 90)] == ["1m", "15m", "1h", "4h", "1d",
                                                                                      "90s"]
@@ -118,7 +155,7 @@ def test_result_carries_prices_buy_and_hold_fingerprint_and_assumptions() -> Non
     result = small_run()
     prices = result.prices["SYN/USD"]
     assert len(prices) == 600 and list(prices.columns) == ["open", "close"]
-    assert (prices.index == result.equity.index).all()
+    assert prices.index is result.equity.index  # the same close times: one index, not two
     bench = result.equity["buy_and_hold"]
     assert bench.iloc[-1] == pytest.approx(10_000 * prices["close"].iloc[-1] / prices["open"].iloc[0])
     assert result.stats["buy_and_hold"]["final_equity"] == pytest.approx(bench.iloc[-1])

@@ -145,6 +145,14 @@ def test_no_bars() -> None:
     json.dumps(s, allow_nan=False)
 
 
+def test_an_index_without_times_is_taken_as_one_bar_apart() -> None:
+    values = [100.0, 101, 100, 100.5, 100.8, 102, 80, 90]
+    timed = stats_of(values)
+    untimed = compute_stats(pd.Series(values), NO_TRADES, initial_equity=100.0, interval_ns=DAY)
+    assert untimed == timed
+    assert untimed["max_drawdown_days"] == 2.0 and untimed["longest_drawdown_days"] == 4.0
+
+
 def test_overflowing_annual_return_is_none() -> None:
     s = stats_of([200.0, 400.0], interval_ns=60 * 10**9)  # doubling every minute
     assert s["annual_return"] is None and s["calmar"] is None and s["total_return"] == 3.0

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.datagen.frames import empty_ohlcv, infer_interval, validate_ohlcv
+from engine.datagen.frames import empty_ohlcv, infer_interval, ns_times, utc_index, validate_ohlcv
 from engine.errors import DataError
 
 
@@ -87,7 +87,21 @@ def test_infer_interval() -> None:
     assert infer_interval(gappy) == pd.Timedelta("1h")
     assert infer_interval(bars(1).index, "1D") == pd.Timedelta("1D")
     assert infer_interval(bars(3).index.as_unit("s")) == pd.Timedelta("1h")  # any resolution
+    repeated = bars(4).index.insert(0, bars(4).index[0])  # a first step of 0, then 1h steps
+    assert infer_interval(repeated) == pd.Timedelta("1h")
+    with pytest.raises(DataError, match="no two distinct timestamps"):
+        infer_interval(bars(1).index.repeat(3))
     with pytest.raises(DataError, match="from 1 row"):
         infer_interval(bars(1).index)
     with pytest.raises(ValueError, match="positive"):
         infer_interval(bars(3).index, "-1h")
+
+
+def test_ns_times_and_utc_index_share_memory() -> None:
+    index = bars(3).index.as_unit("ns")
+    assert np.shares_memory(ns_times(index), index.asi8)
+    assert ns_times(index.as_unit("s")).tolist() == index.asi8.tolist()  # converted from another resolution
+    stamps = index.asi8.copy()
+    rebuilt = utc_index(stamps)
+    assert rebuilt.equals(index) and rebuilt.name == "ts" and str(rebuilt.dtype) == "datetime64[ns, UTC]"
+    assert np.shares_memory(rebuilt.asi8, stamps)

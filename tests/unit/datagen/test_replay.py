@@ -39,6 +39,14 @@ def test_bars_are_stamped_at_their_close_with_exact_values() -> None:
                                                                        row.volume)
 
 
+def test_close_times_are_the_open_times_plus_the_interval() -> None:
+    bars = frame(4)  # an index in microseconds, converted
+    feed = BarFeed(bars, "BTC/USD")
+    assert feed.close_times().tolist() == (bars.index.as_unit("ns").asi8 + HOUR).tolist() == [b.ts for b in feed]
+    bars.index = bars.index.as_unit("ns")
+    assert np.shares_memory(BarFeed(bars, "BTC/USD")._open_ts, bars.index.asi8)  # in ns: no copy of the index
+
+
 def test_interval_given_or_inferred() -> None:
     feed = BarFeed(frame(4, freq="15min"), "X")
     assert feed.interval_ns == 15 * 60 * 1_000_000_000 and feed.interval == pd.Timedelta("15min")
@@ -55,7 +63,8 @@ def test_feed_validates_its_frame() -> None:
         BarFeed(bad, "BTC/USD")
 
 
-async def test_sync_and_async_iteration_are_equal() -> None:
+async def test_sync_and_async_iteration_are_equal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay, "ASYNC_BATCH", 1000)  # the async iteration yields to the loop now and then
     feed = BarFeed(synthetic_bars(replay.CHUNK + 10, seed=5), "ETH/USD")  # crosses a chunk boundary
     synced = list(feed)
     asynced = [bar async for bar in feed]

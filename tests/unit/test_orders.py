@@ -1,0 +1,113 @@
+"""The order manager: records of open orders change in place; finished ones are packed and read back equal."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from engine.bus import EventBus
+from engine.clock import SimulatedClock
+from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
+from engine.ledger import Ledger
+from engine.markets import Market, Markets
+from engine.orders import OrderManager, OrderRecord
+
+SYMBOL = "BTC/USD"
+
+
+def manager(cash: str = "100000") -> tuple[OrderManager, EventBus, list[object]]:
+    bus = EventBus()
+    markets = Markets([Market.from_symbol(SYMBOL, min_size=D("0.001"))])
+    clock = SimulatedClock(bus)
+    ledger = Ledger(markets, "USD", {"USD": D(cash)}, clock=clock)
+    orders = OrderManager(bus, clock, ledger, markets)
+    bus.subscribe(Fill, ledger.on_fill)
+    bus.subscribe(OrderUpdate, ledger.on_order_update)
+    bus.subscribe(OrderUpdate, orders.on_order_update)
+    bus.subscribe(Fill, orders.on_fill)
+    sent: list[object] = []
+    bus.subscribe(Order, sent.append)
+    return orders, bus, sent
+
+
+def limit(cid: str, quantity: str, price: str, side: Side = Side.BUY) -> Order:
+    return Order(ts=1, client_order_id=cid, symbol=SYMBOL, side=side, type=OrderType.LIMIT, quantity=D(quantity),
+                 price=D(price))
+
+
+def fill(cid: str, trade: str, quantity: str, price: str, ts: int) -> Fill:
+    return Fill(ts=ts, client_order_id=cid, trade_id=trade, symbol=SYMBOL, side=Side.BUY, price=D(price),
+                quantity=D(quantity), fee=D("0.10"), fee_currency="USD", liquidity=Liquidity.MAKER)
+
+
+def update(cid: str, status: OrderStatus, ts: int, reason: str = "") -> OrderUpdate:
+    return OrderUpdate(ts=ts, client_order_id=cid, symbol=SYMBOL, status=status, reason=reason)
+
+
+def test_a_finished_order_is_packed_and_read_back_equal_to_its_last_state() -> None:
+    orders, bus, _ = manager()
+    record = orders.submit(limit("a", "2", "100"))
+    bus.publish(fill("a", "t1", "0.5", "100", ts=5))
+    bus.publish(fill("a", "t2", "1.5", "99.50", ts=6))
+    bus.publish(update("a", OrderStatus.FILLED, ts=6))
+    bus.dispatch()
+    assert isinstance(orders._records["a"], int)  # packed: the manager no longer holds the object
+    got = orders.get("a")
+    assert got == record and got is not record
+    assert got.status is OrderStatus.FILLED and got.filled_quantity == D(2) and got.average_price == D("99.625")
+    assert got.fills == [fill("a", "t1", "0.5", "100", ts=5), fill("a", "t2", "1.5", "99.50", ts=6)]
+    assert not orders.open_orders()
+
+
+def test_iteration_and_rows_keep_submission_order_for_open_and_finished_orders() -> None:
+    orders, bus, _ = manager()
+    for cid in ("a", "b", "c"):
+        orders.submit(limit(cid, "1", "100"))
+    bus.publish(update("b", OrderStatus.CANCELLED, ts=3, reason="by request"))
+    bus.dispatch()
+    assert [r.order.client_order_id for r in orders] == ["a", "b", "c"]
+    assert [(r.client_order_id, r.status, r.reason) for r in orders.rows()] == [
+        ("a", OrderStatus.SUBMITTED, ""), ("b", OrderStatus.CANCELLED, "by request"), ("c", OrderStatus.SUBMITTED, "")]
+    assert [r.order.client_order_id for r in orders.open_orders()] == ["a", "c"]
+    assert len(orders) == 3
+
+
+def test_a_pre_trade_rejection_is_kept_with_its_reason() -> None:
+    orders, _, sent = manager(cash="50")
+    record = orders.submit(limit("x", "1", "100"))
+    assert record.status is OrderStatus.REJECTED and "only 50 USD free" in record.reason
+    assert orders.get("x") == record and not sent
+
+
+def test_a_late_fill_of_a_finished_order_reopens_its_record_and_is_booked() -> None:
+    orders, bus, _ = manager()
+    orders.submit(limit("a", "2", "100"))
+    bus.publish(fill("a", "t1", "1", "100", ts=5))
+    bus.publish(update("a", OrderStatus.CANCELLED, ts=6))
+    bus.dispatch()
+    bus.publish(fill("a", "t2", "0.5", "100", ts=7))  # the venue's report of a fill before the cancel took effect
+    bus.dispatch()
+    got = orders.get("a")
+    assert got.filled_quantity == D("1.5") and [f.trade_id for f in got.fills] == ["t1", "t2"]
+    assert got.status is OrderStatus.CANCELLED and got.updated_ts == 7
+    assert [f.trade_id for f in orders.fills] == ["t1", "t2"]
+
+
+def test_every_fill_on_the_bus_is_kept_in_booking_order_even_of_unknown_orders() -> None:
+    orders, bus, _ = manager()
+    bus.publish(fill("not-ours", "t9", "1", "100", ts=1))
+    bus.dispatch()
+    assert [f.client_order_id for f in orders.fills] == ["not-ours"]
+    assert "not-ours" not in orders._records
+
+
+def test_thousands_of_finished_orders_are_kept_packed() -> None:
+    orders, bus, _ = manager(cash="100000000")
+    for i in range(5000):
+        cid = f"o{i}"
+        orders.submit(limit(cid, "0.01", "100"))
+        bus.publish(fill(cid, f"t{i}", "0.01", "100", ts=i))
+        bus.publish(update(cid, OrderStatus.FILLED, ts=i))
+        bus.dispatch()
+    assert not any(isinstance(kept, OrderRecord) for kept in orders._records.values())
+    assert orders.get("o4321").fills[0].trade_id == "t4321"
+    assert [r.client_order_id for r in orders.rows()][4095:4098] == ["o4095", "o4096", "o4097"]
