@@ -11,6 +11,7 @@ Values come back equal to what was appended (a ``Decimal`` keeps its digits and 
 
 from __future__ import annotations
 
+import math
 import pickle
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +36,10 @@ class Codec:
 
     def decode(self, data: bytes) -> list[Any]:
         raise NotImplementedError
+
+    def floats(self, data: bytes) -> list[float]:
+        """Return the column's values as floats (None as NaN), for frames that show booked values as floats."""
+        return [math.nan if v is None else float(v) for v in self.decode(data)]
 
 
 class Int64(Codec):
@@ -75,6 +80,8 @@ class Text(Codec):
             nones = sum(1 for v in values if v is None)
             write = self._to_text
             texts: Iterable[str] = [_NONE if v is None else write(v) for v in values]
+        elif self._to_text is str and self._kind is str:
+            texts = values  # str() of a str is itself: join them as they are
         else:
             texts = map(self._to_text, values)
         if kinds <= {self._kind}:
@@ -94,6 +101,15 @@ class Text(Codec):
         if self._optional:
             return [None if t == _NONE else read(t) for t in texts]
         return list(map(read, texts))
+
+    def floats(self, data: bytes) -> list[float]:
+        if data[:1] == _PICKLED or self._kind not in (Decimal, int):
+            return super().floats(data)
+        # the text of an exact decimal parses to the same nearest float as float(Decimal(text)), without the Decimal
+        try:
+            return [math.nan if t == _NONE else float(t) for t in data[1:].decode("ascii").split(_SEP)]
+        except ValueError:  # a text float() does not read (sNaN): through the codec's own reader
+            return super().floats(data)
 
 
 class Pickled(Codec):
@@ -179,6 +195,15 @@ class PackedTable(Sequence[tuple[Any, ...]]):
             values.extend(codec.decode(zlib.decompress(block[index])))
         values.extend(row[index] for row in self._tail)
         return values
+
+    def floats(self, index: int) -> np.ndarray:
+        """Return column ``index`` as float64 (None as NaN), parsing packed decimals straight to floats."""
+        codec = self._codecs[index]
+        values: list[float] = []
+        for block in self._blocks:
+            values.extend(codec.floats(zlib.decompress(block[index])))
+        values.extend(math.nan if row[index] is None else float(row[index]) for row in self._tail)
+        return np.array(values, dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self._blocks) * self._block_rows + len(self._tail)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple, overload
 
+import numpy as np
+
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from engine.history import (
     BOOL,
@@ -154,6 +156,10 @@ class FillLog(Sequence[Fill]):
         """Return one field of every fill, in order, without making the fills."""
         return self.table.column(FILL_FIELDS.index(name))
 
+    def floats(self, name: str) -> np.ndarray:
+        """Return one numeric field of every fill as float64, without making Decimals."""
+        return self.table.floats(FILL_FIELDS.index(name))
+
     def rows(self) -> Iterator[FillRow]:
         """Yield every fill as a ``FillRow``, unpacking one block at a time."""
         return map(FillRow._make, self.table)
@@ -203,6 +209,14 @@ class FinishedOrders:
         row = len(self._table)
         self._table.append(record_row(record, fill_rows))
         return row
+
+    def column(self, index: int) -> list[Any]:
+        """Return field ``index`` of every packed row, in packing order."""
+        return self._table.column(index)
+
+    def floats(self, index: int) -> np.ndarray:
+        """Return numeric field ``index`` of every packed row as float64 (None as NaN), in packing order."""
+        return self._table.floats(index)
 
     def row(self, row: int) -> OrderRow:
         """Return the packed row ``row``."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from engine.bus import EventBus
 from engine.clock import Clock
@@ -144,6 +147,23 @@ class OrderManager:
         """Yield every order's record in submission order."""
         for kept in list(self._records.values()):
             yield self._record(kept)
+
+    def column(self, name: str) -> list[Any]:
+        """Return one ``OrderRow`` field of every order in submission order, without making the rows."""
+        index = OrderRow._fields.index(name)
+        packed = self._finished.column(index)
+        fill_rows = self._fill_rows
+        return [packed[kept] if isinstance(kept, int) else record_row(kept, fill_rows.get(cid, ()))[index]
+                for cid, kept in self._records.items()]
+
+    def floats(self, name: str) -> np.ndarray:
+        """Return one numeric ``OrderRow`` field of every order as float64 (None as NaN), in submission order."""
+        index = OrderRow._fields.index(name)
+        packed = self._finished.floats(index)
+        fill_rows = self._fill_rows
+        values: list[Any] = [packed[kept] if isinstance(kept, int) else record_row(kept, fill_rows.get(cid, ()))[index]
+                             for cid, kept in self._records.items()]
+        return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
 
     def rows(self) -> Iterator[OrderRow]:
         """Yield every order as an ``OrderRow`` (order fields, then its state) in submission order, cheaply."""

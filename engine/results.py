@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import operator
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,14 +39,21 @@ class EquityRecorder:
 
     def __init__(self, equity: Callable[[], float]) -> None:
         self._equity = equity
-        # typed arrays: 16 bytes a bar instead of ~70 for lists of Python ints and floats
-        self.ts = array("q")
+        # Typed arrays: 16 bytes a bar instead of ~70 for lists of Python ints and floats. The stamps go in an
+        # unsigned array while they are not negative: array("q").append converts through PyArg_Parse and cost
+        # 75-145 ns a bar, array("Q").append 45 ns (measured); the bytes are the same int64 for frame().
+        self.ts = array("Q")
         self.values = array("d")
         self._append_ts = self.ts.append
         self._append_value = self.values.append
 
     def on_bar(self, bar: Bar) -> None:
-        self._append_ts(bar.ts)
+        try:
+            self._append_ts(bar.ts)
+        except OverflowError:  # a stamp before 1970: keep them signed from now on
+            self.ts = array("q", self.ts)
+            self._append_ts = self.ts.append
+            self._append_ts(bar.ts)
         self._append_value(self._equity())
 
     def frame(self) -> pd.DataFrame:
@@ -92,7 +100,7 @@ def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
     notional.
     """
     open_trips: dict[str, _OpenTrip] = {}
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[object, ...]] = []
     for fill in in_time_order(fills):
         remaining = fill.quantity
         sign = fill.side.sign
@@ -126,13 +134,12 @@ def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
     return frame
 
 
-def _trip_row(trip: _OpenTrip, exit_ts: int) -> dict[str, object]:
+def _trip_row(trip: _OpenTrip, exit_ts: int) -> tuple[object, ...]:
+    """Return one round trip's values in ``TRADE_COLUMNS`` order."""
     pnl = trip.gross_pnl - trip.fees
-    return {"symbol": trip.symbol, "entry_time": trip.entry_time, "exit_time": exit_ts,
-            "side": "long" if trip.direction > 0 else "short", "quantity": float(trip.entered),
-            "entry_price": float(trip.entry_notional / trip.entered),
-            "exit_price": float(trip.exit_notional / trip.exited), "pnl": float(pnl),
-            "fees": float(trip.fees), "return": float(pnl / trip.entry_notional)}
+    return (trip.symbol, trip.entry_time, exit_ts, "long" if trip.direction > 0 else "short", float(trip.entered),
+            float(trip.entry_notional / trip.entered), float(trip.exit_notional / trip.exited), float(pnl),
+            float(trip.fees), float(pnl / trip.entry_notional))
 
 
 FILL_COLUMNS = ["ts", "client_order_id", "trade_id", "symbol", "side", "price", "quantity", "fee", "fee_currency",
@@ -152,38 +159,47 @@ def in_time_order(fills: Iterable[Fill]) -> Iterable[Fill | FillRow]:
 def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
     """Return one row per fill; a ``FillLog`` is read column by column, without making a Fill per row."""
     if isinstance(fills, FillLog):
-        column = fills.column
+        column, floats = fills.column, fills.floats
     else:
         kept = list(fills)
 
         def column(name: str) -> list[Any]:
             return [getattr(f, name) for f in kept]
 
+        def floats(name: str) -> np.ndarray:
+            return np.array([float(getattr(f, name)) for f in kept], dtype="float64")
+
     data: dict[str, Any] = {}
     for name in FILL_COLUMNS:  # one column at a time: a column of Decimals for 40,000 fills is 4 MB
-        values = column(name)
-        if name in ("side", "liquidity"):
-            data[name] = [member.value for member in values]
-        elif name in ("price", "quantity", "fee"):
-            data[name] = np.array([float(v) for v in values], dtype="float64")
+        if name in ("price", "quantity", "fee"):
+            data[name] = floats(name)
+        elif name in ("side", "liquidity"):
+            data[name] = [member.value for member in column(name)]
         else:
-            data[name] = values
+            data[name] = column(name)
     frame = pd.DataFrame(data, columns=FILL_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), utc=True)
     return frame
 
 
 def orders_frame(orders: OrderManager) -> pd.DataFrame:
-    """Return one row per order in submission order, read from the order manager's rows."""
-    rows = []
-    for r in orders.rows():
-        filled = r.filled_quantity
-        rows.append((r.ts, r.client_order_id, r.symbol, r.side.value, r.type.value, float(r.quantity),
-                     None if r.price is None else float(r.price),
-                     None if r.stop_price is None else float(r.stop_price), r.time_in_force.value, r.post_only,
-                     r.status.value, float(filled), float(r.filled_notional / filled) if filled else None,
-                     float(r.fees), r.reason, r.updated_ts))
-    frame = pd.DataFrame(rows, columns=ORDER_COLUMNS)
+    """Return one row per order in submission order, built a column at a time from the order manager's rows."""
+    data: dict[str, Any] = {}
+    for name in ORDER_COLUMNS:
+        if name == "average_price":
+            continue  # from the filled quantity and notional, below
+        if name in ("quantity", "filled_quantity", "fees"):
+            data[name] = orders.floats(name)
+        elif name in ("price", "stop_price"):  # None where the order has none (object column when all are None)
+            data[name] = [None if math.isnan(v) else v for v in orders.floats(name).tolist()]
+        elif name in ("side", "type", "time_in_force", "status"):
+            data[name] = [member.value for member in orders.column(name)]
+        else:
+            data[name] = orders.column(name)
+    filled, notional = orders.column("filled_quantity"), orders.column("filled_notional")
+    data["average_price"] = [float(n / q) if q else None for n, q in zip(notional, filled, strict=True)]
+    del filled, notional
+    frame = pd.DataFrame(data, columns=ORDER_COLUMNS)
     for column in ("ts", "updated_ts"):
         frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
     return frame

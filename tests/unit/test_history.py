@@ -131,3 +131,16 @@ def test_enum_codec_reads_members_back() -> None:
     assert codec.decode(codec.encode(members)) == members
     assert codec.encode([OrderStatus.FILLED, Side.BUY])[:1] == b"P"  # a foreign member: pickled, not lost
     assert codec.decode(codec.encode([OrderStatus.FILLED, Side.BUY])) == [OrderStatus.FILLED, Side.BUY]
+
+
+def test_floats_read_packed_decimals_as_float_does_and_none_as_nan() -> None:
+    table = PackedTable((DECIMAL, OPTIONAL_DECIMAL, I64), block_rows=3)
+    values = [(D("0.1"), None, 7), (D("-1234.56789012345678901"), D("2E+3"), -1), (D("1E-30"), D("0.3"), 2**40),
+              (D("5"), None, 0)]
+    for row in values:
+        table.append(row)
+    first = table.floats(0)
+    assert first.dtype == "float64" and first.tolist() == [float(v[0]) for v in values]
+    second = table.floats(1).tolist()
+    assert [x for x in second if x == x] == [2000.0, 0.3] and sum(x != x for x in second) == 2
+    assert table.floats(2).tolist() == [7.0, -1.0, float(2**40), 0.0]
