@@ -9,15 +9,17 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
+from engine.clock import SimulatedClock
 from engine.errors import HandlerError
 from engine.events import Event, HandlerFailed
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], None] | Callable[[Any], Awaitable[None]]
+E = TypeVar("E", bound=Event)
 
 
 class EventBus:
@@ -35,6 +37,10 @@ class EventBus:
         self._subscriptions: list[tuple[type[Event], Handler]] = []
         # Resolved once per concrete event type: (handlers in subscription order, any of them a coroutine fn).
         self._routes: dict[type, tuple[tuple[Handler, ...], bool]] = {}
+        # The same routes for the synchronous paths, handlers only, filled by _sync_route, which refuses a route
+        # with coroutine handlers: one dict subscription per event instead of a .get() call and two tuple reads
+        # (7 of the 200 bytecodes a bar ran, and the call).
+        self._sync_routes: dict[type, tuple[Handler, ...]] = {}
         self._queue: deque[Event] = deque()
         self._has_async = False
 
@@ -48,12 +54,14 @@ class EventBus:
         self._subscriptions.append((event_type, handler))
         self._has_async = self._has_async or inspect.iscoroutinefunction(handler)
         self._routes.clear()
+        self._sync_routes.clear()
 
     def unsubscribe(self, event_type: type[Event], handler: Handler) -> None:
         """Remove one subscription made with ``subscribe``."""
         self._subscriptions.remove((event_type, handler))
         self._has_async = any(inspect.iscoroutinefunction(h) for _, h in self._subscriptions)
         self._routes.clear()
+        self._sync_routes.clear()
 
     def subscribe_object(self, obj: object) -> list[type[Event]]:
         """Subscribe every ``on_<event>`` method of ``obj`` (``on_bar`` -> ``Bar``, ``on_order_update`` ...).
@@ -79,6 +87,13 @@ class EventBus:
             self._routes[event_type] = route
         return route
 
+    def _sync_route(self, event_type: type) -> tuple[Handler, ...]:
+        handlers, is_async = self._route(event_type)
+        if is_async:
+            raise RuntimeError(f"{event_type.__name__} has coroutine handlers: use `await bus.drain()`")
+        self._sync_routes[event_type] = handlers
+        return handlers
+
     # -- publishing and dispatch ---------------------------------------------------------------------------
     @property
     def has_async_handlers(self) -> bool:
@@ -94,32 +109,68 @@ class EventBus:
     def dispatch(self) -> None:
         """Handle queued events until the queue is empty, without awaiting (no coroutine handlers allowed)."""
         queue = self._queue
-        routes = self._routes
+        routes = self._sync_routes
         while queue:
             event = queue.popleft()
-            route = routes.get(type(event)) or self._route(type(event))
-            if route[1]:
-                raise RuntimeError(f"{type(event).__name__} has coroutine handlers: use `await bus.drain()`")
-            for handler in route[0]:
+            try:
+                handlers = routes[type(event)]
+            except KeyError:
+                handlers = self._sync_route(type(event))
+            for handler in handlers:
                 try:
                     handler(event)
                 except Exception as exc:  # every failure is named, then raised or published
                     self._handler_failed(handler, event, exc)
 
+    def replay(self, events: Iterable[E], clock: SimulatedClock, see: Callable[[E], None]) -> None:
+        """Handle a back-test's events in their order, as the kernel's general path would, without awaiting.
+
+        For each event: fire the timers of ``clock`` due at or before its ``ts``, each handled with what it
+        leads to before the next; move the clock to ``ts``; show the event to ``see`` (the venue, which may
+        publish fills and updates); handle what that queued and what it leads to; then the event and what it
+        queued. No coroutine handlers allowed.
+        """
+        # The back-test hot path. Everything is a local, and the two calls a bar used to make, clock.set_time
+        # and dispatch_event, are written out here: they were 3.5% and 5.5% of a bar's instructions (callgrind).
+        queue = self._queue
+        routes = self._sync_routes  # cleared in place on (un)subscribe, so this reference stays current
+        dispatch = self.dispatch
+        for event in events:
+            ts = event.ts
+            if ts >= clock.next_due:
+                while clock.fire_next_due(ts):
+                    dispatch()
+            if ts > clock.now_ns:
+                clock.now_ns = ts
+            see(event)
+            if queue:
+                dispatch()
+            try:
+                handlers = routes[type(event)]
+            except KeyError:
+                handlers = self._sync_route(type(event))
+            for handler in handlers:
+                try:
+                    handler(event)
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+            if queue:
+                dispatch()
+
     def dispatch_event(self, event: Event) -> None:
         """Handle ``event`` now, then whatever it queued: ``publish(event); dispatch()`` without the queue trip.
 
-        The back-test loop calls this once per market event with the queue empty; if events are already
-        queued, ``event`` is queued behind them to keep the breadth-first order.
+        If events are already queued, ``event`` is queued behind them to keep the breadth-first order.
         """
         if self._queue:
             self._queue.append(event)
             self.dispatch()
             return
-        route = self._routes.get(type(event)) or self._route(type(event))
-        if route[1]:
-            raise RuntimeError(f"{type(event).__name__} has coroutine handlers: use `await bus.drain()`")
-        for handler in route[0]:
+        try:
+            handlers = self._sync_routes[type(event)]
+        except KeyError:
+            handlers = self._sync_route(type(event))
+        for handler in handlers:
             try:
                 handler(event)
             except Exception as exc:

@@ -43,7 +43,9 @@ class SimulatedClock:
 
     def __init__(self, bus: Publisher, start: int = 0) -> None:
         self._bus = bus
-        self._now = start
+        # The current time. Public because the back-test loop (EventBus.replay) moves it forward in place:
+        # calling ``set_time`` for each event was 3.5% of a bar's instructions (callgrind). Others read now().
+        self.now_ns = start
         self._timers: list[tuple[int, int, str, int | None]] = []  # (at, seq, name, interval)
         self._live: dict[str, int] = {}  # name -> seq of its current schedule
         self._seq = itertools.count()
@@ -52,14 +54,14 @@ class SimulatedClock:
         self.next_due = NEVER
 
     def now(self) -> int:
-        return self._now
+        return self.now_ns
 
     def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
         if interval is not None and interval <= 0:
             raise ValueError(f"timer {name!r}: interval must be positive, got {interval}")
         seq = next(self._seq)
         self._live[name] = seq
-        due = max(at, self._now)
+        due = max(at, self.now_ns)
         heapq.heappush(self._timers, (due, seq, name, interval))
         self.next_due = min(self.next_due, due)
 
@@ -82,8 +84,8 @@ class SimulatedClock:
         """
         while self.fire_next_due(ts):
             pass
-        if ts > self._now:
-            self._now = ts
+        if ts > self.now_ns:
+            self.now_ns = ts
 
     def fire_next_due(self, until: int) -> bool:
         """Publish the earliest timer due at or before ``until``; return whether one fired."""
@@ -91,7 +93,7 @@ class SimulatedClock:
         if due is None or due > until:
             return False
         at, seq, name, interval = heapq.heappop(self._timers)
-        self._now = max(self._now, at)
+        self.now_ns = max(self.now_ns, at)
         if interval is None:
             del self._live[name]
         else:
@@ -102,8 +104,8 @@ class SimulatedClock:
 
     def set_time(self, ts: int) -> None:
         """Move time forward to ``ts`` without firing timers (the caller fired them first)."""
-        if ts > self._now:
-            self._now = ts
+        if ts > self.now_ns:
+            self.now_ns = ts
 
 
 class LiveClock:

@@ -114,6 +114,18 @@ def test_equity_frame_wraps_the_recorded_arrays_without_a_copy() -> None:
         recorder.on_bar(SimpleNamespace(ts=40))  # type: ignore[arg-type]
 
 
+def test_equity_recorder_takes_stamps_before_1970_and_the_whole_int64_range() -> None:
+    """Stamps are stored unsigned while they can be (a cheaper append); a negative one switches to signed."""
+    stamps = [10, 2**63 - 1, -(2**63), -20, 30]
+    values = iter([1.0, 2.0, 3.0, 4.0, 5.0])
+    recorder = EquityRecorder(lambda: next(values))
+    for ts in stamps:
+        recorder.on_bar(SimpleNamespace(ts=ts))  # type: ignore[arg-type]
+    assert list(recorder.ts) == stamps
+    assert np.frombuffer(recorder.ts, dtype="int64").tolist() == stamps
+    assert recorder.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
 def small_run(**kwargs: object) -> BacktestResult:
     frame = synthetic_bars(600, interval="1h", seed=3)
     return run_backtest(SmaCross(fast=5, slow=20), frame, BacktestConfig(), symbol="SYN/USD", **kwargs)  # type: ignore[arg-type]
