@@ -104,23 +104,27 @@ class EventBus:
         self._queue.append(event)
 
     def pending(self) -> int:
+        """Return how many events are queued and not yet handled."""
         return len(self._queue)
 
     def dispatch(self) -> None:
         """Handle queued events until the queue is empty, without awaiting (no coroutine handlers allowed)."""
         queue = self._queue
-        routes = self._sync_routes
+        handle = self._handle
         while queue:
-            event = queue.popleft()
+            handle(queue.popleft())
+
+    def _handle(self, event: Event) -> None:
+        """Call the handlers of ``event`` in subscription order (no coroutine handlers allowed)."""
+        try:
+            handlers = self._sync_routes[type(event)]
+        except KeyError:
+            handlers = self._sync_route(type(event))
+        for handler in handlers:
             try:
-                handlers = routes[type(event)]
-            except KeyError:
-                handlers = self._sync_route(type(event))
-            for handler in handlers:
-                try:
-                    handler(event)
-                except Exception as exc:  # every failure is named, then raised or published
-                    self._handler_failed(handler, event, exc)
+                handler(event)
+            except Exception as exc:  # every failure is named, then raised or published
+                self._handler_failed(handler, event, exc)
 
     def replay(self, events: Iterable[E], clock: SimulatedClock, see: Callable[[E], None]) -> None:
         """Handle a back-test's events in their order, as the kernel's general path would, without awaiting.
@@ -131,7 +135,8 @@ class EventBus:
         queued. No coroutine handlers allowed.
         """
         # The back-test hot path. Everything is a local, and the two calls a bar used to make, clock.set_time
-        # and dispatch_event, are written out here: they were 3.5% and 5.5% of a bar's instructions (callgrind).
+        # and dispatch_event, are written out here (the second as a copy of _handle): they were 3.5% and 5.5% of
+        # a bar's instructions (callgrind).
         queue = self._queue
         routes = self._sync_routes  # cleared in place on (un)subscribe, so this reference stays current
         dispatch = self.dispatch
@@ -166,15 +171,7 @@ class EventBus:
             self._queue.append(event)
             self.dispatch()
             return
-        try:
-            handlers = self._sync_routes[type(event)]
-        except KeyError:
-            handlers = self._sync_route(type(event))
-        for handler in handlers:
-            try:
-                handler(event)
-            except Exception as exc:
-                self._handler_failed(handler, event, exc)
+        self._handle(event)
         if self._queue:
             self.dispatch()
 
