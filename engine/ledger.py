@@ -23,6 +23,7 @@ from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
 from engine.journal import Journal, journal_table
 from engine.journal import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
+from engine.key_index import KeyIndex
 from engine.markets import Markets
 
 _ZERO = Decimal(0)
@@ -107,8 +108,10 @@ class Ledger:
         self._set_aside: dict[str, Decimal] = {}
         self._reservations: dict[str, _Reservation] = {}
         self._holders: dict[str, dict[str, _Reservation]] = {}  # the same reservations by currency, then order id
-        self._order_ids: set[str] = set()  # every id ever reserved: client order ids are never reused
-        self._booked: set[tuple[str, str]] = set()  # (client order id, trade id) of booked fills
+        # Every client order id ever reserved (ids are never reused) and every (client order id, trade id)
+        # booked, each found through the journal row that records it: its reservation, its fill's first change.
+        self._reserved_ids = KeyIndex()
+        self._booked = KeyIndex()
         self._positions: dict[str, Position] = {}
         self._fees: dict[str, Decimal] = {}
         self._marks: dict[str, float] = {}
@@ -207,7 +210,7 @@ class Ledger:
         return {
             "balances": dict(self._balances), "reserved": dict(self._reserved), "set_aside": dict(self._set_aside),
             "reservations": {k: (r.currency, r.per_unit, r.remaining) for k, r in self._reservations.items()},
-            "order_ids": set(self._order_ids), "booked": set(self._booked), "positions": dict(self._positions),
+            "reserved_ids": len(self._reserved_ids), "booked": len(self._booked), "positions": dict(self._positions),
             "fees": dict(self._fees), "marks": dict(self._marks), "journal": list(self.journal),
         }
 
@@ -259,7 +262,7 @@ class Ledger:
         """
         market = self.markets[order.symbol]
         cid = order.client_order_id
-        if cid in self._order_ids:
+        if cid in self._reservations or self._was_reserved(cid):
             raise OrderRejected(f"order {cid!r}: duplicate client order id")
         if order.side is Side.BUY:
             price = order.price if order.price is not None else order.stop_price
@@ -278,7 +281,7 @@ class Ledger:
         if needed > free:
             raise InsufficientFunds(f"order {cid!r} ({order.side.value} {order.quantity} {order.symbol}): needs "
                                     f"{needed} {currency}, only {free} {currency} free")
-        self._order_ids.add(cid)
+        self._reserved_ids.add(cid, len(self._journal))  # the row _reserve_changed writes below
         reservation = _Reservation(currency, per_unit, order.quantity)
         self._reservations[cid] = reservation
         holders = self._holders.get(currency)
@@ -311,15 +314,16 @@ class Ledger:
         self._checked = None
         ts, reference = fill.ts, f"{fill.client_order_id}/{fill.trade_id}"
         balances, journal = self._balances, self._journal
+        first_row = len(journal)
         for kind, currency, amount, after in plan.changes:  # _book, once per change
             balances[currency] = after
             journal.append((ts, kind, currency, amount, after, reference))
+        if fill.trade_id:
+            self._booked.add((fill.client_order_id, fill.trade_id), first_row)
         self._version += len(plan.changes)
         self._positions[fill.symbol] = plan.position
         if fill.fee:
             self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, _ZERO) + fill.fee
-        if fill.trade_id:
-            self._booked.add((fill.client_order_id, fill.trade_id))
         reservation = self._reservations.get(fill.client_order_id)
         if reservation is not None and plan.remaining is not None:
             change = (plan.remaining - reservation.remaining) * reservation.per_unit
@@ -347,6 +351,15 @@ class Ledger:
         self._marks[bar.symbol] = bar.close
 
     # -- internals -----------------------------------------------------------------------------------------
+    def _was_reserved(self, client_order_id: str) -> bool:
+        journal = self._journal
+        return self._reserved_ids.find(client_order_id, lambda row: journal[row][5] == client_order_id) is not None
+
+    def _was_booked(self, fill: Fill) -> bool:
+        journal, reference = self._journal, f"{fill.client_order_id}/{fill.trade_id}"
+        return self._booked.find((fill.client_order_id, fill.trade_id),
+                                 lambda row: journal[row][1] == "fill" and journal[row][5] == reference) is not None
+
     def _now(self, ts: int | None) -> int:
         if ts is not None:
             return ts
@@ -377,7 +390,7 @@ class Ledger:
             raise ValueError(f"{_who(fill)}: fee must be a finite Decimal, got {fee!r}")
         if fee and not fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
-        if fill.trade_id and (fill.client_order_id, fill.trade_id) in self._booked:
+        if fill.trade_id and self._was_booked(fill):
             raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         buy = fill.side is Side.BUY

@@ -24,6 +24,7 @@ from engine.history import (
     PackedTable,
     enum_codec,
 )
+from engine.key_index import KeyIndex
 
 
 @dataclass(slots=True)
@@ -107,6 +108,7 @@ _ORDER_CODECS = {"ts": I64, "client_order_id": STR, "symbol": NAME, "side": enum
                  "reduce_only": BOOL, "tags": OBJECT, "status": enum_codec(OrderStatus), "filled_quantity": DECIMAL,
                  "filled_notional": DECIMAL, "fees": DECIMAL, "reason": NAME, "updated_ts": I64,
                  "fill_rows": INT_TUPLE}
+_CID = OrderRow._fields.index("client_order_id")
 
 # Should Fill or Order gain, lose or reorder a field, the packed layouts must follow: fail at import, not in a run.
 if FillRow._fields != FILL_FIELDS or tuple(_FILL_CODECS) != FILL_FIELDS:
@@ -203,12 +205,19 @@ class FinishedOrders:
     def __init__(self, fills: FillLog) -> None:
         self._fills = fills
         self._table = PackedTable(tuple(_ORDER_CODECS.values()))
+        self._ids = KeyIndex()
 
     def add(self, record: OrderRecord, fill_rows: Sequence[int]) -> int:
         """Pack ``record``, whose fills are ``fill_rows`` of the fill log; return its row number."""
         row = len(self._table)
         self._table.append(record_row(record, fill_rows))
+        self._ids.add(record.order.client_order_id, row)
         return row
+
+    def find(self, client_order_id: str) -> int | None:
+        """Return the row of the order packed last with ``client_order_id``, None if none was."""
+        table = self._table
+        return self._ids.find(client_order_id, lambda row: table[row][_CID] == client_order_id)
 
     def column(self, index: int) -> list[Any]:
         """Return field ``index`` of every packed row, in packing order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from engine.order_history import FillLog, FinishedOrders, OrderRecord, OrderRow,
 __all__ = ["OrderManager", "OrderRecord", "Reserver"]
 
 _ZERO = Decimal(0)
+HELD = -1  # the slot of an order whose record is an object, not a packed row
 
 
 class Reserver(Protocol):
@@ -44,8 +46,9 @@ class OrderManager:
         self._markets = markets
         self.fills = FillLog()  # every fill the bus carried, ours or not, in booking order
         self._finished = FinishedOrders(self.fills)
-        # every order in submission order: its record while it may change, else its row in _finished
-        self._records: dict[str, OrderRecord | int] = {}
+        # Every order in submission order: its row in _finished, or HELD while its record is an object here.
+        self._slots = array("q")
+        self._held: dict[str, tuple[int, OrderRecord]] = {}  # client order id -> (slot, record) of open orders
         self._open: dict[str, OrderRecord] = {}
         self._fill_rows: dict[str, list[int]] = {}  # rows in ``fills`` of the orders not packed yet
         self._sequence: dict[str, int] = {}
@@ -58,24 +61,25 @@ class OrderManager:
 
     def submit(self, order: Order, reference_price: Decimal | None = None) -> OrderRecord:
         """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
-        if order.client_order_id in self._records:
-            raise ConfigError(f"duplicate client order id {order.client_order_id!r}")
+        cid = order.client_order_id
+        if cid in self._held or self._finished.find(cid) is not None:
+            raise ConfigError(f"duplicate client order id {cid!r}")
         record = OrderRecord(order=order, updated_ts=order.ts)
-        self._records[order.client_order_id] = record
         try:
             market = self._markets[order.symbol]
-            market.check_order(order.client_order_id, order.quantity, order.price, order.stop_price,
-                               reference_price)
+            market.check_order(cid, order.quantity, order.price, order.stop_price, reference_price)
             self._ledger.reserve(order, reference_price)
         except (OrderRejected, ConfigError) as exc:
             record.status = OrderStatus.REJECTED
             record.reason = str(exc)
-            self._records[order.client_order_id] = self._finished.add(record, ())
-            self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=order.client_order_id,
-                                          symbol=order.symbol, status=OrderStatus.REJECTED,
-                                          remaining_quantity=order.quantity, reason=str(exc)))
+            self._slots.append(self._finished.add(record, ()))
+            self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=cid, symbol=order.symbol,
+                                          status=OrderStatus.REJECTED, remaining_quantity=order.quantity,
+                                          reason=str(exc)))
             return record
-        self._open[order.client_order_id] = record
+        self._held[cid] = (len(self._slots), record)
+        self._slots.append(HELD)
+        self._open[cid] = record
         self._bus.publish(order)
         return record
 
@@ -100,17 +104,23 @@ class OrderManager:
         if update.status.is_terminal:
             cid = update.client_order_id
             del self._open[cid]
-            self._records[cid] = self._finished.add(record, self._fill_rows.pop(cid, ()))
+            slot, _ = self._held.pop(cid)
+            self._slots[slot] = self._finished.add(record, self._fill_rows.pop(cid, ()))
 
     def on_fill(self, fill: Fill) -> None:
         row = self.fills.append(fill)
         cid = fill.client_order_id
-        record = self._records.get(cid)
-        if record is None:
-            return
-        if isinstance(record, int):  # a late fill of a finished order: it becomes a record object again
-            record, rows = self._finished.get(record)
-            self._records[cid] = record
+        held = self._held.get(cid)
+        if held is not None:
+            record = held[1]
+        else:
+            packed = self._finished.find(cid)
+            if packed is None:
+                return  # not ours
+            # a late fill of a finished order: its record becomes an object again, never packed twice
+            record, rows = self._finished.get(packed)
+            self._held[cid] = (self._slots.index(packed), record)
+            self._slots[self._held[cid][0]] = HELD
             self._fill_rows[cid] = list(rows)
         rows_of_order = self._fill_rows.get(cid)
         if rows_of_order is None:
@@ -125,10 +135,13 @@ class OrderManager:
     # -- reads ---------------------------------------------------------------------------------------------
     def get(self, client_order_id: str) -> OrderRecord:
         """Return the record of an order; a finished one is rebuilt, equal to what it was when it finished."""
-        return self._record(self._records[client_order_id])
-
-    def _record(self, kept: OrderRecord | int) -> OrderRecord:
-        return self._finished.get(kept)[0] if isinstance(kept, int) else kept
+        held = self._held.get(client_order_id)
+        if held is not None:
+            return held[1]
+        packed = self._finished.find(client_order_id)
+        if packed is None:
+            raise KeyError(client_order_id)
+        return self._finished.get(packed)[0]
 
     def open_orders(self, symbol: str | None = None) -> list[OrderRecord]:
         return [r for r in self._open.values() if symbol is None or r.order.symbol == symbol]
@@ -145,31 +158,42 @@ class OrderManager:
 
     def __iter__(self) -> Iterator[OrderRecord]:
         """Yield every order's record in submission order."""
-        for kept in list(self._records.values()):
-            yield self._record(kept)
+        held = self._held_by_slot()
+        for slot, row in enumerate(self._slots.tolist()):  # a copy: the handler of a record may submit orders
+            yield held[slot][1] if row == HELD else self._finished.get(row)[0]
 
     def column(self, name: str) -> list[Any]:
         """Return one ``OrderRow`` field of every order in submission order, without making the rows."""
         index = OrderRow._fields.index(name)
         packed = self._finished.column(index)
-        fill_rows = self._fill_rows
-        return [packed[kept] if isinstance(kept, int) else record_row(kept, fill_rows.get(cid, ()))[index]
-                for cid, kept in self._records.items()]
+        held, fill_rows = self._held_by_slot(), self._fill_rows
+        return [packed[row] if row != HELD else record_row(held[slot][1], fill_rows.get(held[slot][0], ()))[index]
+                for slot, row in enumerate(self._slots)]
 
     def floats(self, name: str) -> np.ndarray:
         """Return one numeric ``OrderRow`` field of every order as float64 (None as NaN), in submission order."""
         index = OrderRow._fields.index(name)
-        packed = self._finished.floats(index)
-        fill_rows = self._fill_rows
-        values: list[Any] = [packed[kept] if isinstance(kept, int) else record_row(kept, fill_rows.get(cid, ()))[index]
-                             for cid, kept in self._records.items()]
-        return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+        slots = np.frombuffer(self._slots, dtype=np.int64)
+        values = np.full(len(slots), math.nan)
+        packed = slots != HELD
+        values[packed] = self._finished.floats(index)[slots[packed]]
+        for slot, (cid, record) in self._held_by_slot().items():
+            value: Any = record_row(record, self._fill_rows.get(cid, ()))[index]
+            values[slot] = math.nan if value is None else float(value)
+        return values
 
     def rows(self) -> Iterator[OrderRow]:
         """Yield every order as an ``OrderRow`` (order fields, then its state) in submission order, cheaply."""
-        finished, fill_rows = self._finished, self._fill_rows
-        for cid, kept in list(self._records.items()):
-            yield finished.row(kept) if isinstance(kept, int) else record_row(kept, fill_rows.get(cid, ()))
+        finished, fill_rows, held = self._finished, self._fill_rows, self._held_by_slot()
+        for slot, row in enumerate(self._slots.tolist()):
+            if row == HELD:
+                cid, record = held[slot]
+                yield record_row(record, fill_rows.get(cid, ()))
+            else:
+                yield finished.row(row)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._slots)
+
+    def _held_by_slot(self) -> dict[int, tuple[str, OrderRecord]]:
+        return {slot: (cid, record) for cid, (slot, record) in self._held.items()}

@@ -9,7 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.events import Fill, Liquidity, OrderStatus, Side
-from engine.history import BOOL, DECIMAL, I64, INT_TUPLE, OBJECT, OPTIONAL_DECIMAL, STR, PackedTable, enum_codec
+from engine.history import (
+    BLOCK_ROWS,
+    BOOL,
+    DECIMAL,
+    I64,
+    INT_TUPLE,
+    OBJECT,
+    OPTIONAL_DECIMAL,
+    STR,
+    PackedTable,
+    enum_codec,
+)
 from engine.journal import Journal, JournalEntry, journal_table
 from engine.order_history import FillLog
 
@@ -63,11 +74,11 @@ def test_negative_indexes_slices_and_bounds() -> None:
 
 def test_a_full_block_is_packed_smaller_than_its_objects() -> None:
     table = journal_table()
-    for i in range(4096):
+    for i in range(BLOCK_ROWS):
         table.append((i * 60_000_000_000, "fill", "USD", D("-30000.12") * i, D(1_000_000) - D("30000.12") * i,
                       f"SmaCross-{i}/sim-{i}"))
     assert len(table._tail) == 0 and len(table._blocks) == 1
-    assert table.nbytes() < 30 * 4096  # about 16 bytes a row, against about 300 as tuples of Decimals
+    assert table.nbytes() < 30 * BLOCK_ROWS  # about 16 bytes a row, against about 300 as tuples of Decimals
 
 
 def test_values_that_text_cannot_carry_fall_back_to_pickle() -> None:

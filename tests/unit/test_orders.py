@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
+from engine import key_index
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
+from engine.errors import ConfigError
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
-from engine.orders import OrderManager, OrderRecord
+from engine.orders import OrderManager
 
 SYMBOL = "BTC/USD"
 
@@ -50,7 +54,7 @@ def test_a_finished_order_is_packed_and_read_back_equal_to_its_last_state() -> N
     bus.publish(fill("a", "t2", "1.5", "99.50", ts=6))
     bus.publish(update("a", OrderStatus.FILLED, ts=6))
     bus.dispatch()
-    assert isinstance(orders._records["a"], int)  # packed: the manager no longer holds the object
+    assert "a" not in orders._held  # packed: the manager no longer holds the object
     got = orders.get("a")
     assert got == record and got is not record
     assert got.status is OrderStatus.FILLED and got.filled_quantity == D(2) and got.average_price == D("99.625")
@@ -97,7 +101,9 @@ def test_every_fill_on_the_bus_is_kept_in_booking_order_even_of_unknown_orders()
     bus.publish(fill("not-ours", "t9", "1", "100", ts=1))
     bus.dispatch()
     assert [f.client_order_id for f in orders.fills] == ["not-ours"]
-    assert "not-ours" not in orders._records
+    assert "not-ours" not in orders._held
+    with pytest.raises(KeyError):
+        orders.get("not-ours")
 
 
 def test_thousands_of_finished_orders_are_kept_packed() -> None:
@@ -108,6 +114,34 @@ def test_thousands_of_finished_orders_are_kept_packed() -> None:
         bus.publish(fill(cid, f"t{i}", "0.01", "100", ts=i))
         bus.publish(update(cid, OrderStatus.FILLED, ts=i))
         bus.dispatch()
-    assert not any(isinstance(kept, OrderRecord) for kept in orders._records.values())
+    assert not orders._held
     assert orders.get("o4321").fills[0].trade_id == "t4321"
     assert [r.client_order_id for r in orders.rows()][4095:4098] == ["o4095", "o4096", "o4097"]
+
+
+@pytest.mark.parametrize("colliding", [False, True])
+def test_finished_orders_are_found_by_id_even_when_every_fingerprint_collides(monkeypatch: pytest.MonkeyPatch,
+                                                                            colliding: bool) -> None:
+    if colliding:  # every key gets the same fingerprint: only the check against the packed row tells them apart
+        monkeypatch.setattr(key_index, "hash", lambda key: 7, raising=False)
+    orders, bus, _ = manager(cash="100000000")
+    for i in range(300):
+        cid = f"o{i}"
+        orders.submit(limit(cid, "0.01", "100"))
+        bus.publish(fill(cid, f"t{i}", "0.01", "100", ts=i))
+        bus.publish(update(cid, OrderStatus.FILLED, ts=i))
+        bus.dispatch()
+    orders.submit(limit("open", "0.01", "100"))
+    assert [orders.get(f"o{i}").fills[0].trade_id for i in range(300)] == [f"t{i}" for i in range(300)]
+    assert orders.get("open").status is OrderStatus.SUBMITTED
+    for cid in ("o0", "o299", "open"):
+        with pytest.raises(ConfigError, match="duplicate client order id"):
+            orders.submit(limit(cid, "0.01", "100"))
+    with pytest.raises(KeyError):
+        orders.get("o300")
+    bus.publish(fill("o150", "late", "0.01", "100", ts=400))  # a late fill reopens the right record
+    bus.dispatch()
+    assert [f.trade_id for f in orders.get("o150").fills] == ["t150", "late"]
+    assert [f.trade_id for f in orders.get("o151").fills] == ["t151"]
+    assert [r.client_order_id for r in orders.rows()] == [*(f"o{i}" for i in range(300)), "open"]
+    assert orders.floats("filled_quantity")[[150, 151, 300]].tolist() == [0.02, 0.01, 0.0]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sim_harness import MIN, Venue, t
 
 from adapters.sim import ALREADY_CLOSED, UNKNOWN_ORDER
+from engine import key_index
 from engine.events import OrderStatus, OrderUpdate
 
 S = OrderStatus
@@ -112,3 +114,28 @@ def test_a_longer_bar_that_opened_before_the_order_does_not_fill_it(venue: Venue
 def test_acknowledgement_is_never_stamped_before_the_order(venue: Venue) -> None:
     venue.order("m1", "buy", "1", ts=t(1) + 5)  # the clock is still at 0
     assert venue.last("m1").ts == t(1) + 5
+
+
+@pytest.mark.parametrize("colliding", [False, True])
+def test_closed_orders_are_found_by_id_even_when_every_fingerprint_collides(monkeypatch: pytest.MonkeyPatch,
+                                                                          colliding: bool) -> None:
+    if colliding:  # the venue tells closed orders apart by their packed rows, not by the ids' fingerprints
+        monkeypatch.setattr(key_index, "hash", lambda key: 11, raising=False)
+    venue = Venue()
+    venue.bar(0, 100, 101, 99, 100)
+    for i in range(60):
+        venue.order(f"m{i}", "buy" if i % 2 == 0 else "sell", "1")
+        venue.bar(i + 1, 100 + i, 101 + i, 99 + i, 100 + i)
+    venue.order("open", "buy", "1", "limit", price="50")
+    for i in (0, 33, 59):
+        venue.cancel(f"m{i}")
+        last = venue.last(f"m{i}")
+        assert (last.status, last.reason, last.filled_quantity, last.average_price) == (
+            S.REJECTED, ALREADY_CLOSED, Decimal(1), Decimal(100 + i))
+        venue.order(f"m{i}", "buy", "1")
+        assert venue.last(f"m{i}").reason == f"duplicate client order id 'm{i}'"
+    venue.cancel("m60")
+    assert venue.last("m60").reason == UNKNOWN_ORDER
+    venue.cancel("open")
+    venue.bar(61, 100, 101, 99, 100)
+    assert venue.statuses("open") == [S.ACCEPTED, S.CANCELLED]

@@ -1,0 +1,83 @@
+"""Find where a key was stored at about 16 bytes a key, for the ids a long session must keep searchable.
+
+A session keeps every order and fill (engine.history packs them), and must still find one by its id: a late
+fill of a finished order, a cancel of a closed one, a client order id or trade reused. A dict or a set of the
+ids costs about 150 bytes a key with the id's string; this index keeps a 64-bit fingerprint of each key and
+the position its owner stored it at, in sorted arrays. A lookup returns candidate positions, which the owner
+confirms against what it stored there: two keys that share a fingerprint are told apart by that check, so a
+lookup is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+__all__ = ["KeyIndex"]
+
+# Keys added since the last merge live in a dict; merging them into the sorted arrays copies the arrays, so
+# merges are spaced by at least this many keys, and by an eighth of the index as it grows (each key is then
+# copied a bounded number of times however long the session).
+MERGE_AT_LEAST = 1024
+
+
+class KeyIndex:
+    """Map hashable keys (ids, tuples of ids) to the positions they were added with; several per key allowed.
+
+    Fingerprints are Python's ``hash``, stable within a process (the index is never saved).
+    """
+
+    def __init__(self) -> None:
+        self._fingerprints = np.empty(0, dtype=np.int64)  # sorted
+        self._positions = np.empty(0, dtype=np.int64)  # position of each fingerprint above
+        self._recent: dict[int, list[int]] = {}
+        self._recent_count = 0
+
+    def add(self, key: Hashable, position: int) -> None:
+        """Remember that ``key`` was stored at ``position``."""
+        fingerprint = hash(key)
+        found = self._recent.get(fingerprint)
+        if found is None:
+            self._recent[fingerprint] = [position]
+        else:
+            found.append(position)
+        self._recent_count += 1
+        if self._recent_count >= max(MERGE_AT_LEAST, len(self._fingerprints) >> 3):
+            self._merge()
+
+    def find(self, key: Hashable, holds: Callable[[int], bool]) -> int | None:
+        """Return the highest position added under ``key``'s fingerprint at which ``holds(position)`` confirms
+        that ``key`` is stored, None if there is none."""
+        for position in sorted(self.candidates(key), reverse=True):
+            if holds(position):
+                return position
+        return None
+
+    def candidates(self, key: Hashable) -> list[int]:
+        """Return the positions added under ``key``'s fingerprint: ``key``'s own and any other key's sharing it."""
+        fingerprint = hash(key)
+        fingerprints = self._fingerprints
+        start = int(np.searchsorted(fingerprints, fingerprint))
+        found: list[int] = []
+        end = start
+        while end < len(fingerprints) and fingerprints[end] == fingerprint:
+            end += 1
+        if end > start:
+            found = self._positions[start:end].tolist()
+        found.extend(self._recent.get(fingerprint, ()))
+        return found
+
+    def __len__(self) -> int:
+        return len(self._fingerprints) + self._recent_count
+
+    def _merge(self) -> None:
+        pairs = sorted((fingerprint, position) for fingerprint, positions in self._recent.items()
+                       for position in positions)
+        fingerprints = np.fromiter((f for f, _ in pairs), dtype=np.int64, count=len(pairs))
+        positions = np.fromiter((p for _, p in pairs), dtype=np.int64, count=len(pairs))
+        at = np.searchsorted(self._fingerprints, fingerprints, side="right")
+        self._fingerprints = np.insert(self._fingerprints, at, fingerprints)
+        self._positions = np.insert(self._positions, at, positions)
+        self._recent = {}
+        self._recent_count = 0
