@@ -106,14 +106,20 @@ def test_every_fill_on_the_bus_is_kept_in_booking_order_even_of_unknown_orders()
         orders.get("not-ours")
 
 
-def test_thousands_of_finished_orders_are_kept_packed() -> None:
+def filled_orders(count: int) -> tuple[OrderManager, EventBus]:
+    """Return a manager whose orders o0, o1, ... were each filled by one trade t0, t1, ... and finished."""
     orders, bus, _ = manager(cash="100000000")
-    for i in range(5000):
+    for i in range(count):
         cid = f"o{i}"
         orders.submit(limit(cid, "0.01", "100"))
         bus.publish(fill(cid, f"t{i}", "0.01", "100", ts=i))
         bus.publish(update(cid, OrderStatus.FILLED, ts=i))
         bus.dispatch()
+    return orders, bus
+
+
+def test_thousands_of_finished_orders_are_kept_packed() -> None:
+    orders, _ = filled_orders(5000)
     assert not orders._held
     assert orders.get("o4321").fills[0].trade_id == "t4321"
     assert [r.client_order_id for r in orders.rows()][4095:4098] == ["o4095", "o4096", "o4097"]
@@ -124,13 +130,7 @@ def test_finished_orders_are_found_by_id_even_when_every_fingerprint_collides(mo
                                                                             colliding: bool) -> None:
     if colliding:  # every key gets the same fingerprint: only the check against the packed row tells them apart
         monkeypatch.setattr(key_index, "hash", lambda key: 7, raising=False)
-    orders, bus, _ = manager(cash="100000000")
-    for i in range(300):
-        cid = f"o{i}"
-        orders.submit(limit(cid, "0.01", "100"))
-        bus.publish(fill(cid, f"t{i}", "0.01", "100", ts=i))
-        bus.publish(update(cid, OrderStatus.FILLED, ts=i))
-        bus.dispatch()
+    orders, bus = filled_orders(300)
     orders.submit(limit("open", "0.01", "100"))
     assert [orders.get(f"o{i}").fills[0].trade_id for i in range(300)] == [f"t{i}" for i in range(300)]
     assert orders.get("open").status is OrderStatus.SUBMITTED
