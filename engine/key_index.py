@@ -34,28 +34,34 @@ class KeyIndex:
     def __init__(self) -> None:
         self._fingerprints = np.empty(0, dtype=np.int64)  # sorted
         self._positions = np.empty(0, dtype=np.int64)  # position of each fingerprint above
-        self._bitmap = bytes(1)  # bit (fingerprint & _mask) set for every merged fingerprint
-        self._mask = 7
+        self._bitmap = bytearray(8)  # bit (fingerprint & _mask) set for every merged fingerprint
+        self._mask = 63
         self._recent: dict[int, int | list[int]] = {}  # a list only where fingerprints repeat
         self._recent_count = 0
+        self._merge_at = MERGE_AT_LEAST
 
     def add(self, key: Hashable, position: int) -> None:
         """Remember that ``key`` was stored at ``position``."""
         fingerprint = hash(key)
-        found = self._recent.get(fingerprint)
+        recent = self._recent
+        found = recent.get(fingerprint)
         if found is None:
-            self._recent[fingerprint] = position
+            recent[fingerprint] = position
         elif isinstance(found, list):
             found.append(position)
         else:
-            self._recent[fingerprint] = [found, position]
+            recent[fingerprint] = [found, position]
         self._recent_count += 1
-        if self._recent_count >= max(MERGE_AT_LEAST, len(self._fingerprints) >> 3):
+        if self._recent_count >= self._merge_at:
             self._merge()
 
     def find(self, key: Hashable, holds: Callable[[int], bool]) -> int | None:
         """Return the highest position added under ``key``'s fingerprint at which ``holds(position)`` confirms
         that ``key`` is stored, None if there is none."""
+        fingerprint = hash(key)
+        bit = fingerprint & self._mask
+        if not self._bitmap[bit >> 3] >> (bit & 7) & 1 and fingerprint not in self._recent:
+            return None  # the common case, a key never added, answered without building a list
         for position in sorted(self.candidates(key), reverse=True):
             if holds(position):
                 return position
@@ -85,17 +91,21 @@ class KeyIndex:
     def _merge(self) -> None:
         pairs = sorted((fingerprint, position) for fingerprint, kept in self._recent.items()
                        for position in (kept if isinstance(kept, list) else (kept,)))
-        fingerprints = np.fromiter((f for f, _ in pairs), dtype=np.int64, count=len(pairs))
+        added = np.fromiter((f for f, _ in pairs), dtype=np.int64, count=len(pairs))
         positions = np.fromiter((p for _, p in pairs), dtype=np.int64, count=len(pairs))
-        at = np.searchsorted(self._fingerprints, fingerprints, side="right")
-        self._fingerprints = np.insert(self._fingerprints, at, fingerprints)
+        at = np.searchsorted(self._fingerprints, added, side="right")
+        self._fingerprints = np.insert(self._fingerprints, at, added)
         self._positions = np.insert(self._positions, at, positions)
         self._recent = {}
         self._recent_count = 0
-        # At 16 bits a key, a key never added finds its bit set about 6% of the time.
+        self._merge_at = max(MERGE_AT_LEAST, len(self._fingerprints) >> 3)
+        # At 16 bits a key, a key never added finds its bit set about 6% of the time. The bitmap doubles as
+        # the index grows (rebuilt from every fingerprint), else only the merged ones are set.
         bits = 1 << max(6, (16 * len(self._fingerprints)).bit_length())
-        self._mask = bits - 1
-        low = self._fingerprints & self._mask  # two's complement, as Python's & on a negative fingerprint
-        bitmap = np.zeros(bits >> 3, dtype=np.uint8)
+        if bits != self._mask + 1:
+            self._mask = bits - 1
+            self._bitmap = bytearray(bits >> 3)
+            added = self._fingerprints
+        low = added & self._mask  # two's complement, as Python's & on a negative fingerprint
+        bitmap = np.frombuffer(self._bitmap, dtype=np.uint8)  # a view: sets the bytearray's bits in place
         np.bitwise_or.at(bitmap, low >> 3, np.left_shift(1, low & 7).astype(np.uint8))
-        self._bitmap = bitmap.tobytes()
