@@ -7,12 +7,12 @@ so that ``mlct report RESULT_DIR`` can rebuild the report without re-running the
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
 import math
 import operator
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from engine.datagen.fingerprint import data_fingerprint, feed_prices, interval_text
 from engine.datagen.frames import utc_index
 from engine.errors import DataError
 from engine.events import Bar, Fill
@@ -29,6 +30,10 @@ from engine.orders import OrderManager
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
+
+__all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "TRADE_COLUMNS", "BacktestResult", "EquityRecorder",
+           "data_fingerprint", "feed_prices", "fees_paid", "fills_frame", "in_time_order", "interval_text",
+           "orders_frame", "position_exposure", "round_trips", "traded_notional"]
 
 TRADE_COLUMNS = ["symbol", "entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
                  "fees", "return"]
@@ -95,7 +100,10 @@ class _OpenTrip:
     exit_notional: Decimal = Decimal(0)
     gross_pnl: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)
-    fills: list[Fill] = field(default_factory=list)
+
+
+CHUNK = 65_536  # bar close times read at a time
+_TRIP_FIELDS = ("ts", "symbol", "side", "price", "quantity", "fee")
 
 
 def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
@@ -106,46 +114,72 @@ def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
     notional.
     """
     open_trips: dict[str, _OpenTrip] = {}
-    rows: list[tuple[object, ...]] = []
-    for fill in in_time_order(fills):
-        remaining = fill.quantity
-        sign = fill.side.sign
+    found = _TripColumns()
+    for ts, symbol, side, price, quantity, fee in _fill_fields(fills, _TRIP_FIELDS):
+        remaining = quantity
+        sign = side.sign
         while remaining > 0:
-            trip = open_trips.get(fill.symbol)
+            trip = open_trips.get(symbol)
             if trip is None:
-                trip = open_trips[fill.symbol] = _OpenTrip(fill.symbol, sign, fill.ts)
-            share = remaining / fill.quantity
+                trip = open_trips[symbol] = _OpenTrip(symbol, sign, ts)
+            share = remaining / quantity
             if sign == trip.direction:  # entering or adding
-                trip.average_price = ((trip.average_price * trip.quantity + fill.price * remaining)
+                trip.average_price = ((trip.average_price * trip.quantity + price * remaining)
                                       / (trip.quantity + remaining))
                 trip.quantity += remaining
                 trip.entered += remaining
-                trip.entry_notional += fill.price * remaining
-                trip.fees += fill.fee * share
+                trip.entry_notional += price * remaining
+                trip.fees += fee * share
                 remaining = Decimal(0)
                 continue
             closing = min(remaining, trip.quantity)
             trip.exited += closing
-            trip.exit_notional += fill.price * closing
-            trip.gross_pnl += trip.direction * (fill.price - trip.average_price) * closing
-            trip.fees += fill.fee * (closing / fill.quantity)
+            trip.exit_notional += price * closing
+            trip.gross_pnl += trip.direction * (price - trip.average_price) * closing
+            trip.fees += fee * (closing / quantity)
             trip.quantity -= closing
             remaining -= closing
             if trip.quantity == 0:
-                rows.append(_trip_row(trip, fill.ts))
-                del open_trips[fill.symbol]
-    frame = pd.DataFrame(rows, columns=TRADE_COLUMNS)
-    for column in ("entry_time", "exit_time"):
-        frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
-    return frame
+                found.add(trip, ts)
+                del open_trips[symbol]
+    return found.frame()
 
 
-def _trip_row(trip: _OpenTrip, exit_ts: int) -> tuple[object, ...]:
-    """Return one round trip's values in ``TRADE_COLUMNS`` order."""
-    pnl = trip.gross_pnl - trip.fees
-    return (trip.symbol, trip.entry_time, exit_ts, "long" if trip.direction > 0 else "short", float(trip.entered),
-            float(trip.entry_notional / trip.entered), float(trip.exit_notional / trip.exited), float(pnl),
-            float(trip.fees), float(pnl / trip.entry_notional))
+class _TripColumns:
+    """The round trips found so far, a column at a time: typed arrays take 8 bytes a value where a row of
+    Python objects took about 350 bytes a trip."""
+
+    _FLOATS = ("quantity", "entry_price", "exit_price", "pnl", "fees", "return")
+
+    def __init__(self) -> None:
+        self.symbols: list[str] = []
+        self.sides: list[str] = []
+        self.times = {"entry_time": array("q"), "exit_time": array("q")}
+        self.floats = {name: array("d") for name in self._FLOATS}
+
+    def add(self, trip: _OpenTrip, exit_ts: int) -> None:
+        """Record a closed trip that ended at ``exit_ts``."""
+        pnl = trip.gross_pnl - trip.fees
+        self.symbols.append(trip.symbol)
+        self.sides.append("long" if trip.direction > 0 else "short")
+        self.times["entry_time"].append(trip.entry_time)
+        self.times["exit_time"].append(exit_ts)
+        values = (trip.entered, trip.entry_notional / trip.entered, trip.exit_notional / trip.exited, pnl, trip.fees,
+                  pnl / trip.entry_notional)
+        for name, value in zip(self._FLOATS, values, strict=True):
+            self.floats[name].append(float(value))
+
+    def frame(self) -> pd.DataFrame:
+        """Return the trips in ``TRADE_COLUMNS`` order (with no trips, the frame of an empty list of rows)."""
+        if not self.symbols:
+            frame = pd.DataFrame([], columns=TRADE_COLUMNS)
+            for column in self.times:
+                frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
+            return frame
+        data: dict[str, Any] = {"symbol": self.symbols, "side": self.sides}
+        data.update({name: _time_column(np.frombuffer(times, dtype=np.int64)) for name, times in self.times.items()})
+        data.update({name: np.frombuffer(values, dtype=np.float64) for name, values in self.floats.items()})
+        return pd.DataFrame(data, columns=TRADE_COLUMNS)
 
 
 FILL_COLUMNS = ["ts", "client_order_id", "trade_id", "symbol", "side", "price", "quantity", "fee", "fee_currency",
@@ -162,53 +196,147 @@ def in_time_order(fills: Iterable[Fill]) -> Iterable[Fill | FillRow]:
     return sorted(fills, key=lambda f: f.ts)
 
 
+def _fill_fields(fills: Iterable[Fill], names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """Yield fields ``names`` (two or more) of every fill, in time order (stable).
+
+    A session's ``FillLog`` in time order, as a back-test books it, is read a block at a time: a ``FillRow`` per
+    fill, or whole columns of their Decimals, would take several MB for 40,000 fills.
+    """
+    if isinstance(fills, FillLog) and fills.is_time_ordered():
+        yield from _booked(fills, names)
+    else:
+        yield from map(operator.attrgetter(*names), in_time_order(fills))
+
+
+def _booked(log: FillLog, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """Yield fields ``names`` of the log's fills in booking order, one block of them decoded at a time."""
+    for block in log.column_blocks(*names):
+        rows = zip(*block, strict=True)
+        del block  # the rows hold the block's lists until they are read: then they go, before the next block
+        yield from rows
+
+
 def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
-    """Return one row per fill; a ``FillLog`` is read column by column, without making a Fill per row."""
+    """Return one row per fill; a ``FillLog`` is read a column and a block at a time, without making a Fill per row."""
     if isinstance(fills, FillLog):
-        column, floats = fills.column, fills.floats
+        log = fills
+
+        def blocks(name: str) -> Iterator[list[Any]]:
+            return (block for (block,) in log.column_blocks(name))
+
+        float_blocks: Callable[[str], Iterable[list[float]]] = log.float_blocks
     else:
         kept = list(fills)
 
-        def column(name: str) -> list[Any]:
-            return [getattr(f, name) for f in kept]
+        def blocks(name: str) -> Iterator[list[Any]]:
+            return iter([[getattr(f, name) for f in kept]])
 
-        def floats(name: str) -> np.ndarray:
-            return np.array([float(getattr(f, name)) for f in kept], dtype="float64")
+        def float_blocks(name: str) -> Iterable[list[float]]:
+            return [[float(getattr(f, name)) for f in kept]]
 
+    n = len(fills) if isinstance(fills, FillLog) else len(kept)
     data: dict[str, Any] = {}
-    for name in FILL_COLUMNS:  # one column at a time: a column of Decimals for 40,000 fills is 4 MB
+    for name in FILL_COLUMNS:  # each column made whole before the next is read
         if name in ("price", "quantity", "fee"):
-            data[name] = floats(name)
+            data[name] = _joined(float_blocks(name), n, np.float64)
+        elif name == "ts":
+            data[name] = _time_column(_joined(blocks(name), n, np.int64))
         elif name in ("side", "liquidity"):
-            data[name] = [member.value for member in column(name)]
+            data[name] = _inferred([member.value for member in block] for block in blocks(name))
         else:
-            data[name] = column(name)
-    frame = pd.DataFrame(data, columns=FILL_COLUMNS)
-    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), utc=True)
-    return frame
+            data[name] = _inferred(blocks(name))
+    return pd.DataFrame(data, columns=FILL_COLUMNS, copy=False)
+
+
+def _time_column(stamps: np.ndarray) -> pd.DatetimeIndex:
+    """Return int64 nanoseconds as the frames' time columns have them (UTC; pandas makes an empty one in seconds)."""
+    return pd.to_datetime(stamps, utc=True)
+
+
+def _joined(blocks: Iterable[Sequence[Any]], n: int, dtype: type[np.generic]) -> np.ndarray:
+    """Return the ``n`` values of ``blocks`` as one array of ``dtype``, filled a block at a time."""
+    out = np.empty(n, dtype=dtype)
+    at = 0
+    for block in blocks:
+        out[at:at + len(block)] = block
+        at += len(block)
+    return out
+
+
+def _inferred(blocks: Iterable[list[Any]]) -> pd.Series | list[Any]:
+    """Return the values of ``blocks`` (of one type) as one column, typed as pandas types the list of them.
+
+    Each block becomes a Series as it comes, so that only one block of Python objects exists at a time (for text,
+    pandas keeps the characters, not the ``str`` objects). One block or none stays a list, for the frame to type
+    as before (pandas types an empty list in a frame as float64).
+    """
+    parts: list[Any] = []
+    for block in blocks:
+        if parts and not isinstance(parts[0], pd.Series):
+            parts[0] = pd.Series(parts[0])
+        parts.append(pd.Series(block) if parts else block)
+    if not parts:
+        return []
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def orders_frame(orders: OrderManager) -> pd.DataFrame:
-    """Return one row per order in submission order, built a column at a time from the order manager's rows."""
-    data: dict[str, Any] = {}
+    """Return one row per order in submission order, built a column at a time from the order manager's rows.
+
+    Each column is made whole (an array, or a Series pandas has typed) before the next is read: the order
+    manager hands out whole columns of Python objects, and only one of them exists at a time.
+    """
+    # first, while no other column is held: it reads a whole column of Decimals
+    data: dict[str, Any] = {"average_price": _optional(_average_prices(orders))}
     for name in ORDER_COLUMNS:
         if name == "average_price":
-            continue  # from the filled quantity and notional, below
+            continue
         if name in ("quantity", "filled_quantity", "fees"):
             data[name] = orders.floats(name)
-        elif name in ("price", "stop_price"):  # None where the order has none (object column when all are None)
-            data[name] = [None if math.isnan(v) else v for v in orders.floats(name).tolist()]
+        elif name in ("price", "stop_price"):  # None where the order has none
+            data[name] = _optional(orders.floats(name))
+        elif name in ("ts", "updated_ts"):
+            data[name] = _time_column(np.array(orders.column(name), dtype=np.int64))
         elif name in ("side", "type", "time_in_force", "status"):
-            data[name] = [member.value for member in orders.column(name)]
+            data[name] = _typed([member.value for member in orders.column(name)])
         else:
-            data[name] = orders.column(name)
-    filled, notional = orders.column("filled_quantity"), orders.column("filled_notional")
-    data["average_price"] = [float(n / q) if q else None for n, q in zip(notional, filled, strict=True)]
-    del filled, notional
-    frame = pd.DataFrame(data, columns=ORDER_COLUMNS)
-    for column in ("ts", "updated_ts"):
-        frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
-    return frame
+            data[name] = _typed(orders.column(name))
+    return pd.DataFrame(data, columns=ORDER_COLUMNS, copy=False)
+
+
+def _typed(values: list[Any]) -> pd.Series | list[Any]:
+    """Return ``values`` as a Series typed by pandas (the list, empty, for the frame to type as before)."""
+    return pd.Series(values) if values else values
+
+
+def _optional(values: np.ndarray) -> np.ndarray | list[None]:
+    """Return floats with NaN for None as they are, and a column of None when all are None: what pandas makes
+    of a list of floats and None."""
+    return [None] * len(values) if np.isnan(values).all() else values
+
+
+_TEXT_ROWS = 4096  # values written to one text by _texts
+
+
+def _average_prices(orders: OrderManager) -> np.ndarray:
+    """Return each order's filled notional over its filled quantity, divided as Decimals, NaN where none filled.
+
+    The order manager hands out whole columns of Decimals (about 80 bytes a value): the quantities are written as
+    text (a few bytes a value) before the notionals are read, so the two columns never exist at once.
+    """
+    quantities = _texts(orders.column("filled_quantity"))
+    notionals = orders.column("filled_notional")
+    out = np.full(len(notionals), math.nan)
+    for start, text in zip(range(0, len(notionals), _TEXT_ROWS), quantities, strict=True):
+        for i, quantity in enumerate(map(Decimal, text.split(" ")), start):
+            if quantity:
+                out[i] = float(notionals[i] / quantity)
+    return out
+
+
+def _texts(values: list[Decimal]) -> list[str]:
+    """Return the exact text of ``values``, ``_TEXT_ROWS`` values to a string, separated by spaces."""
+    return [" ".join(map(str, values[start:start + _TEXT_ROWS])) for start in range(0, len(values), _TEXT_ROWS)]
 
 
 def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
@@ -216,107 +344,35 @@ def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
     if len(bar_ts) == 0:
         return 0.0
     held: dict[str, Decimal] = {}
-    change_ts = []
-    any_held = []
-    for fill in in_time_order(fills):
-        held[fill.symbol] = held.get(fill.symbol, Decimal(0)) + fill.side.sign * fill.quantity
-        change_ts.append(fill.ts)
+    change_ts = array("q")
+    any_held = array("b")
+    for ts, symbol, side, quantity in _fill_fields(fills, ("ts", "symbol", "side", "quantity")):
+        held[symbol] = held.get(symbol, Decimal(0)) + side.sign * quantity
+        change_ts.append(ts)
         any_held.append(any(q != 0 for q in held.values()))
     if not change_ts:
         return 0.0
     # changes before each bar close (0: none yet), so state[k] is what was held after the k-th change
-    changes = np.searchsorted(np.asarray(change_ts, dtype="int64"), bar_ts, side="left")
-    state = np.concatenate([[False], np.asarray(any_held, dtype=bool)])
-    return float(state[changes].mean())
+    changes_at = np.frombuffer(change_ts, dtype=np.int64)
+    state = np.concatenate([[False], np.frombuffer(any_held, dtype=np.int8) != 0])
+    held_bars = 0
+    for start in range(0, len(bar_ts), CHUNK):  # the positions of every bar would be 8 bytes a bar
+        changes = np.searchsorted(changes_at, bar_ts[start:start + CHUNK], side="left")
+        held_bars += int(np.count_nonzero(state[changes]))
+    return held_bars / len(bar_ts)
 
 
 def traded_notional(fills: Iterable[Fill]) -> float:
     """Return the sum of price x quantity over every fill (buys and sells), for turnover."""
     if isinstance(fills, FillLog):
-        return float(sum(map(operator.mul, fills.column("price"), fills.column("quantity")), Decimal(0)))
+        return float(sum(itertools.starmap(operator.mul, _booked(fills, ("price", "quantity"))), Decimal(0)))
     return float(sum((f.price * f.quantity for f in fills), Decimal(0)))
 
 
 def fees_paid(fills: Iterable[Fill]) -> float:
     """Return the sum of the fills' fees (in their fee currencies: the account's in a one-quote back-test)."""
-    fees = fills.column("fee") if isinstance(fills, FillLog) else (f.fee for f in fills)
+    fees = (fee for (fee,) in _booked(fills, ("fee",))) if isinstance(fills, FillLog) else (f.fee for f in fills)
     return float(sum(fees, Decimal(0)))
-
-
-# -- prices and fingerprint of the data, taken from the feeds after the run ------------------------------------
-def feed_arrays(feed: object) -> tuple[np.ndarray, list[np.ndarray]] | None:
-    """Return a ``BarFeed``'s close times and its open, high, low, close, volume arrays; None for other feeds.
-
-    Read after the run from the arrays the feed already holds (the close times computed from its open times),
-    so recording prices costs nothing per bar.
-    """
-    close_times, columns = getattr(feed, "close_times", None), getattr(feed, "_columns", None)
-    if not callable(close_times) or columns is None or len(columns) != 5:
-        return None
-    return close_times(), columns
-
-
-def feed_prices(feeds: Sequence[object], index: pd.Index | None = None) -> dict[str, pd.DataFrame]:
-    """Return ``{symbol: frame of open and close indexed by bar close time}`` for every bar feed (no copies).
-
-    ``index`` is an index of close times the caller already holds (the equity curve's): a feed with the same
-    close times shares it rather than getting one of its own (8 bytes a bar).
-    """
-    prices: dict[str, pd.DataFrame] = {}
-    for feed in feeds:
-        arrays = feed_arrays(feed)
-        if arrays is None:
-            continue
-        close_ts, (opens, _, _, closes, _) = arrays
-        times: pd.Index = utc_index(close_ts)
-        if index is not None and index.name == times.name and index.equals(times):
-            times = index
-        prices[str(getattr(feed, "symbol", ""))] = pd.DataFrame({"open": opens, "close": closes}, index=times,
-                                                               copy=False)
-    return prices
-
-
-def data_fingerprint(feeds: Sequence[object]) -> dict[str, Any]:
-    """Describe the bars a run saw: symbols, interval, first open, last close, count and sha256 of the bars.
-
-    The hash covers each feed's symbol, interval, close times and OHLCV arrays (little-endian int64/float64),
-    in feed order: the same bars give the same hash whichever file or frame they came from. None if a feed is
-    not a bar feed.
-    """
-    digest = hashlib.sha256()
-    symbols, n_bars, starts, ends, intervals = [], 0, [], [], []
-    for feed in feeds:
-        arrays = feed_arrays(feed)
-        if arrays is None:
-            return {"symbols": [str(getattr(f, "symbol", "?")) for f in feeds], "sha256": None}
-        close_ts, columns = arrays
-        interval = int(getattr(feed, "interval_ns", 0))
-        symbol = str(getattr(feed, "symbol", ""))
-        digest.update(f"{symbol}|{interval}|".encode())
-        for array_ in (close_ts.astype("<i8", copy=False), *(c.astype("<f8", copy=False) for c in columns)):
-            digest.update(np.ascontiguousarray(array_).data)
-        symbols.append(symbol)
-        intervals.append(interval)
-        n_bars += len(close_ts)
-        if len(close_ts):
-            starts.append(int(close_ts[0]) - interval)
-            ends.append(int(close_ts[-1]))
-    interval_ns = min(intervals) if intervals else 0
-    return {"symbols": symbols, "interval": interval_text(interval_ns), "interval_ns": interval_ns,
-            "start": _iso(min(starts)) if starts else None, "end": _iso(max(ends)) if ends else None,
-            "n_bars": n_bars, "sha256": digest.hexdigest()}
-
-
-def interval_text(interval_ns: int) -> str:
-    """Return a bar interval the way exchanges name it: ``1m``, ``15m``, ``1h``, ``4h``, ``1d`` (else seconds)."""
-    for unit, ns in (("d", 86_400 * 10**9), ("h", 3_600 * 10**9), ("m", 60 * 10**9), ("s", 10**9)):
-        if interval_ns >= ns and interval_ns % ns == 0:
-            return f"{interval_ns // ns}{unit}"
-    return f"{interval_ns}ns"
-
-
-def _iso(ts: int) -> str:
-    return pd.Timestamp(ts, unit="ns", tz="UTC").isoformat()
 
 
 # -- the result of a back-test, and its directory form ----------------------------------------------------------

@@ -15,13 +15,18 @@ user can check ours against theirs:
   serialises to strict JSON: Sharpe/Sortino/volatility with fewer than two returns, Sharpe on a flat curve,
   Sortino without a losing period, Calmar without a drawdown, profit factor without a losing trade, the
   trade averages without trades (or without winners/losers), and an annual return that overflows.
+- Curves are read ``CHUNK`` values at a time, so that a million bars need no array beside the equity: sums are
+  added up piece by piece (the figures of a curve longer than one piece agree with whole-array sums to rounding,
+  about 1e-15 relative; a shorter curve gives the same bits). A curve that does not start positive or holds a
+  value that is not finite is computed on whole arrays, as its NaN and infinities propagate there.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,6 +35,8 @@ from engine.datagen.frames import ns_times
 
 DAY_NS = 24 * 3600 * 10**9
 YEAR_NS = 365 * DAY_NS  # crypto trades every day: annualise on a 365-day calendar
+
+CHUNK = 65_536  # values of a curve read at a time (512 KB of float64)
 
 Stats = dict[str, Any]
 TimeAt = Callable[[np.ndarray], np.ndarray]  # positions in a curve -> their times (int64 ns)
@@ -55,7 +62,11 @@ def curve_values(equity: pd.Series, initial_equity: float) -> np.ndarray:
 
 def simple_returns(values: np.ndarray) -> np.ndarray:
     """Return ``values[i] / values[i-1] - 1``, and 0 where the previous value is not positive (after a ruin)."""
-    previous, current = values[:-1], values[1:]
+    return _returns(values[:-1], values[1:])
+
+
+def _returns(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Return ``current / previous - 1`` where ``previous`` is positive, else 0 (``simple_returns`` of a piece)."""
     out = np.zeros(len(current))
     alive = previous > 0
     np.divide(current, previous, out=out, where=alive)
@@ -103,28 +114,75 @@ def _drawdown_durations(values: np.ndarray, time_at: TimeAt) -> tuple[int, int]:
     return int(durations[run]), int(durations.max())
 
 
+@dataclass(frozen=True, slots=True)
+class _Curve:
+    """An equity curve held without a copy: ``first`` (the equity before the first bar), then ``rest``.
+
+    ``rest`` is a view of the equity at each bar close; the pieces below are views of it too, but for the first,
+    which is a new array of ``CHUNK`` values with ``first`` in front.
+    """
+
+    first: float
+    rest: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rest) + 1
+
+    @property
+    def last(self) -> float:
+        return float(self.rest[-1]) if len(self.rest) else self.first
+
+    def whole(self) -> np.ndarray:
+        """Return the curve as one new array (``curve_values``)."""
+        return _prepend(self.first, self.rest)
+
+    def values(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(position of the first, values)`` a piece at a time, in order."""
+        yield 0, _prepend(self.first, self.rest[:CHUNK - 1])
+        for start in range(CHUNK - 1, len(self.rest), CHUNK):
+            yield start + 1, self.rest[start:start + CHUNK]
+
+    def returns(self) -> Iterator[np.ndarray]:
+        """Yield the curve's ``simple_returns`` a piece at a time, in order (each a new array)."""
+        rest = self.rest
+        for start in range(0, len(rest), CHUNK):
+            stop = min(start + CHUNK, len(rest))
+            previous = rest[start - 1:stop - 1] if start else _prepend(self.first, rest[:stop - 1])
+            yield _returns(previous, rest[start:stop])
+
+
+def _prepend(first: float, rest: np.ndarray) -> np.ndarray:
+    values = np.empty(len(rest) + 1)
+    values[0] = first
+    values[1:] = rest
+    return values
+
+
+class _Figures(NamedTuple):
+    """What a curve's statistics are made of (``std`` and ``downside`` are None with fewer than two returns)."""
+
+    mean: float
+    std: float | None
+    downside: float | None
+    max_drawdown: float
+    deepest_ns: int
+    longest_ns: int
+
+
 def curve_stats(values: np.ndarray, times_ns: np.ndarray, interval_ns: int) -> Stats:
     """Return the statistics of an equity curve (``values[0]`` is the starting equity, at ``times_ns[0]``)."""
-    return _curve_stats(values, times_ns.__getitem__, interval_ns)
+    return _curve_stats(_Curve(float(values[0]), values[1:]), times_ns.__getitem__, interval_ns)
 
 
-def _curve_stats(values: np.ndarray, time_at: TimeAt, interval_ns: int) -> Stats:
+def _curve_stats(curve: _Curve, time_at: TimeAt, interval_ns: int) -> Stats:
     """Return ``curve_stats`` with the times looked up by position (``_curve_times``), not held in an array."""
     per_year = periods_per_year(interval_ns)
+    n = len(curve) - 1
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # absurd curves end as None, not noise
-        returns = simple_returns(values)
-        n = len(returns)
-        growth = float(values[-1] / values[0])
-        std = float(returns.std(ddof=1)) if n > 1 else None
-        mean = float(returns.mean()) if n else 0.0
-        downside = None
-        if n > 1:  # the squared losses, computed in place of the returns: their last use
-            np.minimum(returns, 0.0, out=returns)
-            downside = float(np.sqrt(np.mean(np.square(returns, out=returns))))
-        del returns  # before the drawdown's arrays
-        max_dd = float(drawdown(values).min())
+        growth = float(np.float64(curve.last) / curve.first)
+    figures = _figures_by_piece(curve, time_at) or _figures_of_whole(curve.whole(), time_at)
+    mean, std, downside, max_dd = figures.mean, figures.std, figures.downside, figures.max_drawdown
     annual = _annual_return(growth, n, per_year)
-    deepest_ns, longest_ns = _drawdown_durations(values, time_at)
     return {
         "total_return": float(growth - 1.0),
         "annual_return": annual,
@@ -133,9 +191,124 @@ def _curve_stats(values: np.ndarray, time_at: TimeAt, interval_ns: int) -> Stats
         "sortino": mean / downside * math.sqrt(per_year) if downside else None,
         "calmar": annual / -max_dd if annual is not None and max_dd < 0 else None,
         "max_drawdown": max_dd,
-        "max_drawdown_days": deepest_ns / DAY_NS,
-        "longest_drawdown_days": longest_ns / DAY_NS,
+        "max_drawdown_days": figures.deepest_ns / DAY_NS,
+        "longest_drawdown_days": figures.longest_ns / DAY_NS,
     }
+
+
+def _figures_by_piece(curve: _Curve, time_at: TimeAt) -> _Figures | None:
+    """Return the figures reading the curve ``CHUNK`` values at a time, with running sums and a drawdown scan.
+
+    The mean and the deviations from it take two passes over the returns, as ``np.std`` does. None when the
+    curve does not start positive or a value or sum is not finite: the whole-array path gives those their
+    NaN and infinities (and their warnings are silenced alike).
+    """
+    if not curve.first > 0:
+        return None
+    n = len(curve) - 1
+    scan = _DrawdownScan(time_at)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for position, values in curve.values():
+            if not np.isfinite(values).all():
+                return None
+            scan.add(position, values)
+        total = losses = 0.0
+        for returns in curve.returns():
+            total += float(returns.sum())
+            np.minimum(returns, 0.0, out=returns)
+            losses += float(np.square(returns, out=returns).sum())
+        mean = total / n if n else 0.0
+        squares = 0.0
+        for returns in curve.returns() if n > 1 else ():
+            returns -= mean
+            squares += float(np.square(returns, out=returns).sum())
+    if not (math.isfinite(total) and math.isfinite(losses) and math.isfinite(squares)):
+        return None
+    std = math.sqrt(squares / (n - 1)) if n > 1 else None
+    downside = math.sqrt(losses / n) if n > 1 else None
+    deepest_ns, longest_ns = scan.durations(len(curve) - 1)
+    return _Figures(mean, std, downside, scan.max_drawdown, deepest_ns, longest_ns)
+
+
+def _figures_of_whole(values: np.ndarray, time_at: TimeAt) -> _Figures:
+    """Return the figures from whole-curve arrays (the curves ``_figures_by_piece`` leaves alone)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # absurd curves end as None, not noise
+        returns = simple_returns(values)
+        n = len(returns)
+        std = float(returns.std(ddof=1)) if n > 1 else None
+        mean = float(returns.mean()) if n else 0.0
+        downside = None
+        if n > 1:  # the squared losses, computed in place of the returns: their last use
+            np.minimum(returns, 0.0, out=returns)
+            downside = float(np.sqrt(np.mean(np.square(returns, out=returns))))
+        del returns  # before the drawdown's arrays
+        max_dd = float(drawdown(values).min())
+    deepest_ns, longest_ns = _drawdown_durations(values, time_at)
+    return _Figures(mean, std, downside, max_dd, deepest_ns, longest_ns)
+
+
+class _DrawdownScan:
+    """The drawdown of a positive, finite curve read a piece at a time, as ``drawdown`` and
+    ``drawdown_durations`` give it on the whole curve.
+
+    It keeps the running peak, the deepest fall, the run under water still open at the end of the last piece
+    and the longest run so far: the runs of one piece exist only while it is read.
+    """
+
+    def __init__(self, time_at: TimeAt) -> None:
+        self._time_at = time_at
+        self._peak = -math.inf
+        self.max_drawdown = 0.0
+        self._lowest = math.inf  # lowest value / peak so far, at position _deepest
+        self._deepest_start = -1  # first position under water of the run holding the deepest point
+        self._deepest_ns = 0
+        self._open = -1  # first position under water of the run still open, -1 when at a peak
+        self._longest_ns = 0
+
+    def add(self, position: int, values: np.ndarray) -> None:
+        """Take the next piece of the curve, whose first value is at ``position``."""
+        peak = np.maximum.accumulate(values)
+        np.maximum(peak, self._peak, out=peak)
+        self._peak = float(peak[-1])
+        under = values < peak
+        ratio = np.divide(values, peak, out=peak)  # in place of the peak
+        starts, ends = self._runs(position, under)
+        lowest = int(np.argmin(ratio))
+        if ratio[lowest] < self._lowest:  # the first lowest point, as np.argmin on the whole curve
+            self._lowest = float(ratio[lowest])
+            self.max_drawdown = self._lowest - 1.0  # x - 1 keeps the order of x: the lowest of the drawdowns
+            at = np.searchsorted(starts, position + lowest, side="right") - 1
+            self._deepest_start = int(starts[at]) if under[lowest] else -1
+        if len(ends):
+            self._close(starts[:len(ends)], ends)
+        self._open = int(starts[-1]) if len(starts) > len(ends) else -1
+
+    def _runs(self, position: int, under: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the first positions under water of the runs in this piece (the open one first) and the first
+        positions back at the peak of those that end in it."""
+        flips = np.flatnonzero(under[1:] != under[:-1])
+        flips += position + 1
+        was_under = self._open >= 0
+        if bool(under[0]) != was_under:
+            flips = np.concatenate(([position], flips))
+        if was_under:
+            return np.concatenate(([self._open], flips[1::2])), flips[0::2]
+        return flips[0::2], flips[1::2]
+
+    def _close(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Take the durations of runs from the peak before ``starts`` to the first value back at it, ``ends``."""
+        durations = self._time_at(ends) - self._time_at(starts - 1)
+        self._longest_ns = max(self._longest_ns, int(durations.max()))
+        hit = np.flatnonzero(starts == self._deepest_start)
+        if len(hit):
+            self._deepest_ns = int(durations[hit[0]])
+
+    def durations(self, last: int) -> tuple[int, int]:
+        """Return the durations (ns) of the deepest run and of the longest, the open one ending at ``last``."""
+        if self._open >= 0:
+            self._close(np.array([self._open]), np.array([last]))
+            self._open = -1
+        return self._deepest_ns, self._longest_ns
 
 
 def _annual_return(growth: float, n_returns: int, per_year: float) -> float | None:
@@ -188,22 +361,25 @@ def buy_and_hold(prices: Mapping[str, pd.DataFrame], index: pd.DatetimeIndex, in
     total = np.zeros(len(times))
     share = float(initial_equity) / len(prices)
     for frame in prices.values():
-        total += _holding(frame, times, share)
+        _add_holding(total, frame, times, share)
     return pd.Series(total, index=index, name="buy_and_hold", copy=False)
 
 
-def _holding(frame: pd.DataFrame, times: np.ndarray, share: float) -> np.ndarray:
-    """Return the value at ``times`` of ``share`` put into one symbol at its first open (cash before its first bar)."""
+def _add_holding(total: np.ndarray, frame: pd.DataFrame, times: np.ndarray, share: float) -> None:
+    """Add to ``total`` the value at ``times`` of ``share`` put into one symbol at its first open (cash before its
+    first bar), ``CHUNK`` times at a time: the positions and values of a whole curve would be 16 bytes a bar."""
     closes = frame["close"].to_numpy(dtype="float64")
+    close_times = ns_times(frame.index)
     quantity = share / float(frame["open"].iloc[0])
-    at = np.searchsorted(ns_times(frame.index), times, side="right")
-    at -= 1  # the last close at or before each time, -1 before the first
-    before = at < 0
-    np.maximum(at, 0, out=at)
-    value = closes[at]
-    value *= quantity
-    value[before] = share
-    return value
+    for start in range(0, len(times), CHUNK):
+        at = np.searchsorted(close_times, times[start:start + CHUNK], side="right")
+        at -= 1  # the last close at or before each time, -1 before the first
+        before = at < 0
+        np.maximum(at, 0, out=at)
+        value = closes[at]
+        value *= quantity
+        value[before] = share
+        total[start:start + CHUNK] += value
 
 
 def monthly_returns(equity: pd.Series, initial_equity: float) -> pd.DataFrame:
@@ -244,12 +420,11 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, *, initial_equity: fl
         Buy-and-hold equity at the same times (``buy_and_hold``); its curve statistics go under
         ``"buy_and_hold"``, None without one.
     """
-    values = curve_values(equity, initial_equity)
+    curve = _Curve(float(initial_equity), equity.to_numpy(dtype="float64"))
     time_at = _curve_times(equity, interval_ns)
-    average = float(values.mean())
-    stats: Stats = {"initial_equity": float(initial_equity), "final_equity": float(values[-1])}
-    stats.update(_curve_stats(values, time_at, interval_ns))
-    del values  # before the benchmark's curve is built
+    average = _mean(curve)
+    stats: Stats = {"initial_equity": float(initial_equity), "final_equity": curve.last}
+    stats.update(_curve_stats(curve, time_at, interval_ns))
     stats["n_bars"] = len(equity)
     stats.update(trade_stats(trades))
     stats.update({
@@ -259,9 +434,14 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, *, initial_equity: fl
         "buy_and_hold": None,
     })
     if benchmark is not None:
-        bench = curve_values(benchmark, initial_equity)
-        stats["buy_and_hold"] = {"final_equity": float(bench[-1]), **_curve_stats(bench, time_at, interval_ns)}
+        bench = _Curve(float(initial_equity), benchmark.to_numpy(dtype="float64"))
+        stats["buy_and_hold"] = {"final_equity": bench.last, **_curve_stats(bench, time_at, interval_ns)}
     return _strict(stats)
+
+
+def _mean(curve: _Curve) -> float:
+    """Return the mean of the curve's values, summed a piece at a time."""
+    return sum(float(values.sum()) for _, values in curve.values()) / len(curve)
 
 
 def _curve_times(equity: pd.Series, interval_ns: int) -> TimeAt:

@@ -84,13 +84,14 @@ class BarFeed:
     def interval(self) -> pd.Timedelta:
         return pd.Timedelta(self.interval_ns, unit="ns")
 
-    def close_times(self) -> np.ndarray:
-        """Return the close time of every bar (int64 ns), a new array at each call.
+    def close_times(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Return the close time (int64 ns) of every bar, or of bars ``start:stop``, a new array at each call.
 
         The feed keeps only the open times (a view of the frame's index): the replay adds the interval a chunk
-        at a time, so the close times (8 bytes a bar) exist only while a result needs them.
+        at a time, so the close times (8 bytes a bar) exist only while a result needs them, and a reader that
+        takes them a slice at a time never holds them all.
         """
-        return self._open_ts + np.int64(self.interval_ns)
+        return self._open_ts[start:stop] + np.int64(self.interval_ns)
 
     def __len__(self) -> int:
         return len(self._open_ts)

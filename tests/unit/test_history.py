@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,6 +59,9 @@ def test_rows_come_back_exactly_whatever_the_block_size(values: list[tuple[objec
             assert all(same(g, w) for g, w in zip(got, want, strict=True))
     for i in range(len(CODECS)):
         assert all(same(g, w[i]) for g, w in zip(table.column(i), values, strict=True))
+        blocks = list(table.column_blocks(i))  # the same values a block at a time, the tail last
+        assert [len(b) for b in blocks] == [len(values[i:i + block]) for i in range(0, len(values), block)]
+        assert all(same(g, w[i]) for g, w in zip([v for b in blocks for v in b], values, strict=True))
 
 
 def test_negative_indexes_slices_and_bounds() -> None:
@@ -126,12 +130,23 @@ def test_fill_log_gives_back_equal_fills_and_rows_and_columns() -> None:
         "symbol", "side", "price", "quantity", "fee", "fee_currency", "liquidity", "venue_order_id")) for f in fills]
     assert log.column("price") == [f.price for f in fills]
     assert list(log.in_time_order()) == list(log.rows())
+    assert log.is_time_ordered()
+    prices, sides = zip(*log.column_blocks("price", "side"), strict=True)  # one list per field and block
+    assert [len(b) for b in prices] == [4096, 4] and [v for b in prices for v in b] == [f.price for f in fills]
+    assert [v for b in sides for v in b] == [f.side for f in fills]
+    assert [v for b in log.float_blocks("fee") for v in b] == [float(f.fee) for f in fills]
+    late = FillLog()
+    for f in [*fills[:4096], fill(0), *fills[4096:]]:  # the tail starts before the end of the packed block
+        late.append(f)
+    assert not late.is_time_ordered()
 
 
 def test_fill_log_sorts_by_time_only_when_booking_order_is_not_time_order() -> None:
     log = FillLog()
+    assert log.is_time_ordered()
     for ts in (3, 1, 2, 1):
         log.append(fill(ts))
+    assert not log.is_time_ordered()
     assert [r.ts for r in log.in_time_order()] == [1, 1, 2, 3]
     assert [r.client_order_id for r in log.in_time_order()] == ["o1", "o1", "o2", "o3"]
 
@@ -155,3 +170,7 @@ def test_floats_read_packed_decimals_as_float_does_and_none_as_nan() -> None:
     second = table.floats(1).tolist()
     assert [x for x in second if x == x] == [2000.0, 0.3] and sum(x != x for x in second) == 2
     assert table.floats(2).tolist() == [7.0, -1.0, float(2**40), 0.0]
+    for i in range(3):  # a block at a time, the tail last: the same floats
+        blocks = list(table.float_blocks(i))
+        assert [len(b) for b in blocks] == [3, 1]
+        assert np.array_equal(np.concatenate(blocks), table.floats(i), equal_nan=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,19 +12,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine import results
 from engine.backtest import BacktestConfig, run_backtest
+from engine.bus import EventBus
+from engine.clock import SimulatedClock
+from engine.datagen import fingerprint
 from engine.datagen.replay import BarFeed
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
-from engine.events import Fill, Liquidity, Side
+from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
+from engine.ledger import Ledger
+from engine.markets import Market, Markets
+from engine.order_history import FillLog
+from engine.orders import OrderManager
 from engine.results import (
+    ORDER_COLUMNS,
     BacktestResult,
     EquityRecorder,
     data_fingerprint,
     feed_prices,
+    fees_paid,
+    fills_frame,
     interval_text,
+    orders_frame,
     position_exposure,
     round_trips,
+    traded_notional,
 )
 from strategies.sma_cross import SmaCross
 
@@ -219,3 +233,144 @@ def test_load_refuses_a_directory_without_results(tmp_path: Path) -> None:
     (tmp_path / "result.json").write_text("{}")
     with pytest.raises(DataError, match="cannot read the saved result"):
         BacktestResult.load(tmp_path)
+
+
+# -- results read in pieces give what whole columns gave ---------------------------------------------------------
+BEFORE_PIECES = "d11aeaf44d3eb738eee66bccfbd35cf24a969897b2f4b4b473b05e17c4a89736"  # these bars' hash before
+
+
+def test_fingerprint_hashes_the_documented_bytes_whatever_the_piece_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = {"SYN/USD": synthetic_bars(50, interval="1h", seed=1), "B/USD": synthetic_bars(7, interval="1min", seed=2)}
+    feeds = [BarFeed(frame, symbol) for symbol, frame in frames.items()]
+    expected = hashlib.sha256()
+    for feed, frame in zip(feeds, frames.values(), strict=True):
+        expected.update(f"{feed.symbol}|{feed.interval_ns}|".encode())
+        expected.update(feed.close_times().astype("<i8").tobytes())
+        for column in ("open", "high", "low", "close", "volume"):
+            expected.update(frame[column].to_numpy().astype("<f8").tobytes())
+    for chunk in (3, 65_536):
+        monkeypatch.setattr(fingerprint, "CHUNK", chunk)
+        got = data_fingerprint(feeds)
+        assert got["sha256"] == expected.hexdigest() == BEFORE_PIECES
+        assert got["start"] == "2020-01-01T00:00:00+00:00" and got["end"] == "2020-01-03T02:00:00+00:00"
+        assert got["n_bars"] == 57 and got["interval"] == "1m"
+
+
+def test_feed_prices_compare_close_times_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fingerprint, "CHUNK", 2)
+    feed = BarFeed(synthetic_bars(5, interval="1h", seed=1), "SYN/USD")
+    index = pd.DatetimeIndex(feed.close_times(), tz="UTC", name="ts")
+    assert feed_prices([feed], index)["SYN/USD"].index is index
+    last_differs = index[:-1].append(index[-1:] + pd.Timedelta(1, "ns"))
+    assert feed_prices([feed], last_differs)["SYN/USD"].index.equals(index)
+    in_us = index.as_unit("us")  # another unit, the same times: shared, as Index.equals says
+    assert feed_prices([feed], in_us)["SYN/USD"].index is in_us
+
+
+def many_fills() -> list[Fill]:
+    """4,100 fills (more than a packed block) on two symbols: entries, additions, partial exits and reversals."""
+    fills = []
+    for i in range(4100):
+        side = (Side.BUY, Side.BUY, Side.SELL, Side.SELL, Side.SELL, Side.BUY)[i % 6]
+        qty = ("0.5", "1.25", "0.75", "2", "0.001", "1.001")[i % 6]
+        fills.append(fill(i * HOUR, side, qty, f"{100 + i % 97}.{i % 100:02d}", f"0.{i % 7}1",
+                          symbol="ETH/USD" if i % 5 == 0 else "BTC/USD"))
+    return fills
+
+
+def packed(fills: list[Fill]) -> FillLog:
+    log = FillLog()
+    for f in fills:
+        log.append(f)
+    return log
+
+
+def test_a_fill_log_read_in_blocks_gives_what_the_fills_give() -> None:
+    fills = many_fills()
+    shuffled = fills[4000:] + fills[:4000]  # booked out of time order: read sorted
+    bar_ts = np.arange(0, 4200 * HOUR, HOUR // 2)
+    for booked in (fills, shuffled):
+        log = packed(booked)
+        trades = round_trips(log)
+        assert len(trades) > 100
+        pd.testing.assert_frame_equal(trades, round_trips(booked), check_exact=True)
+        assert position_exposure(log, bar_ts) == position_exposure(booked, bar_ts)
+        assert fees_paid(log) == fees_paid(booked) and traded_notional(log) == traded_notional(booked)
+        pd.testing.assert_frame_equal(fills_frame(log), fills_frame(booked), check_exact=True)
+    assert trades["symbol"].dtype == pd.Series(["BTC/USD"]).dtype
+    assert trades["entry_time"].dtype == "datetime64[ns, UTC]"
+    assert fills_frame(packed(fills))["client_order_id"].tolist() == [f.client_order_id for f in fills]
+    for empty in (FillLog(), []):
+        pd.testing.assert_frame_equal(fills_frame(empty), fills_frame([]), check_exact=True)
+        assert round_trips(empty).empty and fees_paid(empty) == 0.0
+
+
+def test_exposure_counted_in_pieces_of_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    fills = many_fills()
+    bar_ts = np.arange(0, 4200 * HOUR, HOUR // 3)
+    whole = position_exposure(fills, bar_ts)
+    monkeypatch.setattr(results, "CHUNK", 7)
+    assert position_exposure(packed(fills), bar_ts) == whole
+
+
+def orders_frame_from_rows(orders: OrderManager) -> pd.DataFrame:
+    """The orders frame as it was built before it was read a column at a time: from lists of the rows' values."""
+    rows = list(orders.rows())
+    data: dict[str, object] = {}
+    for name in ORDER_COLUMNS:
+        if name == "average_price":
+            data[name] = [float(r.filled_notional / r.filled_quantity) if r.filled_quantity else None for r in rows]
+            continue
+        values = [getattr(r, name) for r in rows]
+        if name in ("quantity", "filled_quantity", "fees"):
+            data[name] = np.array([float(v) for v in values], dtype="float64")
+        elif name in ("price", "stop_price"):
+            data[name] = [None if v is None else float(v) for v in values]
+        elif name in ("side", "type", "time_in_force", "status"):
+            data[name] = [v.value for v in values]
+        else:
+            data[name] = values
+    frame = pd.DataFrame(data, columns=ORDER_COLUMNS)
+    for column in ("ts", "updated_ts"):
+        frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
+    return frame
+
+
+def order_manager() -> tuple[OrderManager, EventBus]:
+    bus = EventBus()
+    markets = Markets([Market.from_symbol("BTC/USD", min_size=Decimal("0.001"))])
+    clock = SimulatedClock(bus)
+    ledger = Ledger(markets, "USD", {"USD": Decimal("10000000")}, clock=clock)
+    orders = OrderManager(bus, clock, ledger, markets)
+    for handler in (ledger.on_order_update, orders.on_order_update):
+        bus.subscribe(OrderUpdate, handler)
+    for handler in (ledger.on_fill, orders.on_fill):
+        bus.subscribe(Fill, handler)
+    return orders, bus
+
+
+@pytest.mark.parametrize("limits", [True, False])
+def test_orders_frame_read_a_column_at_a_time_is_the_frame_of_the_rows(limits: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(results, "_TEXT_ROWS", 3)  # quantities kept as text, three to a string
+    orders, bus = order_manager()
+    pd.testing.assert_frame_equal(orders_frame(orders), orders_frame_from_rows(orders), check_exact=True)
+    for i in range(20):
+        cid = f"o{i}"
+        quantity = ("1", "0.333", "2.50", "0.0001", "7")[i % 5]  # 0.0001: below the minimum size, rejected
+        price = Decimal(f"{100 + i}.{i:02d}") if limits else None
+        order = Order(ts=i, client_order_id=cid, symbol="BTC/USD", side=Side.BUY,
+                      type=OrderType.LIMIT if limits else OrderType.MARKET, quantity=Decimal(quantity), price=price)
+        orders.submit(order, reference_price=Decimal("100"))
+        if i % 4 != 3:  # some orders never fill
+            part = Decimal(quantity) / 3 if i % 2 else Decimal(quantity)
+            bus.publish(Fill(ts=i, client_order_id=cid, trade_id=f"t{i}", symbol="BTC/USD", side=Side.BUY,
+                             price=Decimal(f"{99 + i}.7"), quantity=part, fee=Decimal("0.01"), fee_currency="USD",
+                             liquidity=Liquidity.TAKER))
+        if i < 15:  # the last ones stay open: read from their records, not packed rows
+            bus.publish(OrderUpdate(ts=i + 1, client_order_id=cid, symbol="BTC/USD", status=OrderStatus.CANCELLED))
+        bus.dispatch()
+    frame = orders_frame(orders)
+    assert frame["average_price"].notna().any() and frame["average_price"].isna().any()
+    assert (frame["price"].dtype == "float64") is limits  # all None: a column of None, as before
+    pd.testing.assert_frame_equal(frame, orders_frame_from_rows(orders), check_exact=True)

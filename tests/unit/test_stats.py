@@ -16,11 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import stats
 from engine.stats import (
     DAY_NS,
     YEAR_NS,
     buy_and_hold,
     compute_stats,
+    drawdown,
     drawdown_durations,
     format_days,
     format_stat,
@@ -236,3 +238,64 @@ def test_formatting() -> None:
     assert format_stat(3.0, "times") == "3.00x" and format_stat(7, "count") == "7"
     assert format_days(2.5) == "2d 12h" and format_days(5.5 / 24) == "5h 30m" and format_days(0.01) == "14m"
     assert DAY_NS == DAY
+
+
+# -- curves read in pieces ----------------------------------------------------------------------------------------
+def same_figures(got: dict[str, object], want: dict[str, object]) -> bool:
+    """Equal, floats to rounding (sums added up piece by piece): 1e-12 relative."""
+    for key, value in want.items():
+        other = got[key]
+        if isinstance(value, dict) and isinstance(other, dict):
+            if not same_figures(other, value):
+                return False
+        elif isinstance(value, float) and isinstance(other, float):
+            if other != pytest.approx(value, rel=1e-12, abs=0.0):
+                return False
+        elif other != value:
+            return False
+    return True
+
+
+def long_curves() -> dict[str, list[float]]:
+    rng = np.random.default_rng(8)
+    walk = list(100 * np.cumprod(1 + rng.normal(0, 0.02, 300)))
+    return {"walk": walk, "ruin": walk[:120] + [0.0] * 60 + walk[:40], "flat": [100.0] * 200,
+            "unrecovered": list(np.linspace(99.0, 40.0, 150)), "below_zero": [*walk[:50], -20.0, -5.0, *walk[:50]]}
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7, 64])
+@pytest.mark.parametrize("initial", [100.0, 0.0])  # 0: not a positive start, whole arrays as before
+def test_curves_read_in_pieces_give_the_figures_of_the_whole_curve(chunk: int, initial: float,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, values in long_curves().items():
+        monkeypatch.setattr(stats, "CHUNK", 10**9)  # one piece: the whole-array figures, to the bit
+        whole = stats_of(values, initial=initial, benchmark=curve(values[::-1]))
+        monkeypatch.setattr(stats, "CHUNK", chunk)
+        pieces = stats_of(values, initial=initial, benchmark=curve(values[::-1]))
+        assert same_figures(pieces, whole), name
+        if initial > 0:  # the drawdown against the whole-array functions the report draws with
+            full = np.array([initial, *values])
+            deepest, longest = drawdown_durations(full, np.arange(len(full)) * DAY)
+            assert pieces["max_drawdown"] == float(drawdown(full).min())
+            assert (pieces["max_drawdown_days"], pieces["longest_drawdown_days"]) == (deepest / DAY, longest / DAY)
+
+
+def test_a_curve_longer_than_a_piece_matches_empyrical() -> None:
+    rng = np.random.default_rng(9)
+    returns = rng.normal(0.0001, 0.01, 3 * stats.CHUNK + 123)
+    equity = curve(list(1000.0 * np.cumprod(1 + returns)), HOUR)
+    s = compute_stats(equity, NO_TRADES, initial_equity=1000.0, interval_ns=HOUR)
+    assert s["annual_volatility"] == pytest.approx(ep.annual_volatility(returns, annualization=8760), rel=1e-9)
+    assert s["sharpe"] == pytest.approx(ep.sharpe_ratio(returns, annualization=8760), rel=1e-9)
+    assert s["sortino"] == pytest.approx(ep.sortino_ratio(returns, annualization=8760), rel=1e-9)
+    assert s["max_drawdown"] == pytest.approx(ep.max_drawdown(returns), rel=1e-12)
+
+
+def test_buy_and_hold_in_pieces_is_the_same_curve(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = pd.DatetimeIndex(pd.to_datetime(np.arange(1, 40), unit="h", utc=True), name="ts")
+    rng = np.random.default_rng(10)
+    btc = pd.DataFrame({"open": 100 + rng.random(39), "close": 100 + rng.random(39)}, index=index)
+    eth = pd.DataFrame({"open": 10 + rng.random(20), "close": 10 + rng.random(20)}, index=index[15:35])
+    whole = buy_and_hold({"BTC/USD": btc, "ETH/USD": eth}, index, 1000.0)
+    monkeypatch.setattr(stats, "CHUNK", 4)
+    assert np.array_equal(buy_and_hold({"BTC/USD": btc, "ETH/USD": eth}, index, 1000.0).to_numpy(), whole.to_numpy())

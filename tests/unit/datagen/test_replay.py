@@ -43,6 +43,7 @@ def test_close_times_are_the_open_times_plus_the_interval() -> None:
     bars = frame(4)  # an index in microseconds, converted
     feed = BarFeed(bars, "BTC/USD")
     assert feed.close_times().tolist() == (bars.index.as_unit("ns").asi8 + HOUR).tolist() == [b.ts for b in feed]
+    assert feed.close_times(2, 4).tolist() == feed.close_times()[2:4].tolist()  # a slice, for readers in pieces
     bars.index = bars.index.as_unit("ns")
     assert np.shares_memory(BarFeed(bars, "BTC/USD")._open_ts, bars.index.asi8)  # in ns: no copy of the index
 
