@@ -1,11 +1,11 @@
-"""Find where a key was stored at about 16 bytes a key, for the ids a long session must keep searchable.
+"""Find where a key was stored at about 14 bytes a key, for the ids a long session must keep searchable.
 
 A session keeps every order and fill (engine.history packs them), and must still find one by its id: a late
 fill of a finished order, a cancel of a closed one, a client order id or trade reused. A dict or a set of the
 ids costs about 150 bytes a key with the id's string; this index keeps a 64-bit fingerprint of each key and
-the position its owner stored it at, in sorted arrays. A lookup returns candidate positions, which the owner
-confirms against what it stored there: two keys that share a fingerprint are told apart by that check, so a
-lookup is exact.
+the position its owner stored it at (32 bits while positions fit) in sorted arrays, and a bitmap of 2 bytes a
+key. A lookup returns candidate positions, which the owner confirms against what it stored there: two keys
+that share a fingerprint are told apart by that check, so a lookup is exact.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class KeyIndex:
 
     def __init__(self) -> None:
         self._fingerprints = np.empty(0, dtype=np.int64)  # sorted
-        self._positions = np.empty(0, dtype=np.int64)  # position of each fingerprint above
+        self._positions = np.empty(0, dtype=np.uint32)  # position of each fingerprint above (int64 past 2**32)
         self._bitmap = bytearray(8)  # bit (fingerprint & _mask) set for every merged fingerprint
         self._mask = 63
         self._recent: dict[int, int | list[int]] = {}  # a list only where fingerprints repeat
@@ -95,7 +95,9 @@ class KeyIndex:
         positions = np.fromiter((p for _, p in pairs), dtype=np.int64, count=len(pairs))
         at = np.searchsorted(self._fingerprints, added, side="right")
         self._fingerprints = np.insert(self._fingerprints, at, added)
-        self._positions = np.insert(self._positions, at, positions)
+        if self._positions.dtype == np.uint32 and (positions.min() < 0 or positions.max() >= 2**32):
+            self._positions = self._positions.astype(np.int64)
+        self._positions = np.insert(self._positions, at, positions.astype(self._positions.dtype))
         self._recent = {}
         self._recent_count = 0
         self._merge_at = max(MERGE_AT_LEAST, len(self._fingerprints) >> 3)

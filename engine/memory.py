@@ -1,36 +1,49 @@
-"""Make freed memory go back to the system during long runs.
+"""Make memory a run frees go back to the system, so a long back-test's peak is what it holds, not what it held.
 
-glibc's malloc serves a request of at least ``M_MMAP_THRESHOLD`` (128 KiB at start) with its own mapping,
-returned to the system when freed. But each time such a block is freed, glibc raises the threshold to its size
-(up to 32 MiB): after the first large temporary array, numpy arrays and lists of up to that size come from the
-heap instead, and heap memory goes back to the system only from its top. A back-test frees many temporary
-arrays of a few MB (validation masks, result columns) between long-lived objects, so the process kept about
-20 MB it no longer used (1M-bar benchmark, 2026-12-01). Setting the threshold explicitly keeps it at 128 KiB,
-since glibc stops adjusting a threshold the program has set.
+Two allocators keep freed memory by default, and a back-test frees a lot of it (validation masks, result
+columns, the temporary objects of each bar):
+
+- glibc's malloc serves a request of at least ``M_MMAP_THRESHOLD`` (128 KiB at start) with its own mapping,
+  returned to the system when freed. But each time such a block is freed, glibc raises the threshold to its
+  size (up to 32 MiB): after the first large temporary array, arrays and lists of up to that size come from the
+  heap, which goes back to the system only from its top. That kept about 20 MB the 1M-bar benchmark no longer
+  used (2026-12-01). Setting the threshold explicitly keeps it at 128 KiB: glibc stops adjusting a threshold the
+  program has set.
+- pyarrow, which holds pandas' string columns, allocates from mimalloc (or jemalloc) by default: its first
+  string column costs about 5 MB of reserved pages against 1 MB with the C library's allocator, and freed
+  pages stay with it. A back-test's string columns are small, so Arrow is moved to the system pool, unless the
+  user chose a pool with ``ARROW_DEFAULT_MEMORY_POOL``.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import sys
 
-__all__ = ["MMAP_THRESHOLD", "return_large_blocks_promptly"]
+__all__ = ["MMAP_THRESHOLD", "release_memory_promptly"]
 
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, pinned
 _M_MMAP_THRESHOLD = -3  # malloc.h
-_done = False
+_pinned = False
 
 
-def return_large_blocks_promptly() -> bool:
-    """Pin glibc's mmap threshold so every block of 128 KiB or more is unmapped when freed; True if set.
+def release_memory_promptly() -> None:
+    """Pin glibc's mmap threshold and put Arrow on the system allocator (see the module's docstring).
 
-    Idempotent and process-wide; a no-op (False) where the C library is not glibc. Reading and writing the
-    blocks is unchanged; only allocating and freeing large ones costs a system call each (about a microsecond
-    against the milliseconds it takes to fill such a block).
+    Process-wide and idempotent; each part is skipped where it does not apply (another C library, a pool the
+    user chose). Reading and writing memory is unchanged; allocating and freeing a large block costs a system
+    call (about a microsecond against the milliseconds it takes to fill such a block).
     """
-    global _done
-    if _done:
+    pin_mmap_threshold()
+    arrow_on_system_allocator()
+
+
+def pin_mmap_threshold() -> bool:
+    """Pin glibc's mmap threshold at 128 KiB; True if it is pinned (False where the C library is not glibc)."""
+    global _pinned
+    if _pinned:
         return True
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         return False
@@ -40,5 +53,16 @@ def return_large_blocks_promptly() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    _done = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-    return _done
+    _pinned = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    return _pinned
+
+
+def arrow_on_system_allocator() -> bool:
+    """Make the C library's allocator Arrow's default pool; True if it is (False if the user chose another)."""
+    import pyarrow  # imported here: pandas imports it anyway, but this module need not
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return pyarrow.default_memory_pool().backend_name == "system"
+    if pyarrow.default_memory_pool().backend_name != "system":
+        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    return True

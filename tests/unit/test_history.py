@@ -132,11 +132,12 @@ def test_fill_log_gives_back_equal_fills_and_rows_and_columns() -> None:
     assert list(log.in_time_order()) == list(log.rows())
     assert log.is_time_ordered()
     prices, sides = zip(*log.column_blocks("price", "side"), strict=True)  # one list per field and block
-    assert [len(b) for b in prices] == [4096, 4] and [v for b in prices for v in b] == [f.price for f in fills]
+    assert [len(b) for b in prices] == [BLOCK_ROWS] * (4100 // BLOCK_ROWS) + [4100 % BLOCK_ROWS]
+    assert [v for b in prices for v in b] == [f.price for f in fills]
     assert [v for b in sides for v in b] == [f.side for f in fills]
     assert [v for b in log.float_blocks("fee") for v in b] == [float(f.fee) for f in fills]
     late = FillLog()
-    for f in [*fills[:4096], fill(0), *fills[4096:]]:  # the tail starts before the end of the packed block
+    for f in [*fills[:BLOCK_ROWS], fill(0), *fills[BLOCK_ROWS:]]:  # the tail starts before the end of the packed block
         late.append(f)
     assert not late.is_time_ordered()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -56,11 +57,17 @@ def test_keys_sharing_a_fingerprint_are_told_apart_by_the_owners_check() -> None
     assert index.candidates(Colliding("other", fingerprint=5)) == []
 
 
-def test_the_index_keeps_about_sixteen_bytes_a_key() -> None:
+def test_the_index_keeps_twelve_bytes_a_merged_key_and_widens_positions_past_32_bits() -> None:
     index = KeyIndex()
     for position in range(100_000):
         index.add(f"order-{position}", position)
     assert index.find("order-54321", lambda p: p == 54321) == 54321
     merged = index._fingerprints.nbytes + index._positions.nbytes
-    assert merged == 16 * (len(index) - index._recent_count)
+    assert merged == 12 * (len(index) - index._recent_count)
     assert index._recent_count <= 100_000 // 8
+    far = 2**40
+    for position in range(far, far + 20_000):  # enough to merge again
+        index.add(f"far-{position}", position)
+    assert index._positions.dtype == np.int64
+    assert index.find("far-1099511640000", lambda p: p == far + 12_224) == far + 12_224
+    assert index.find("order-54321", lambda p: p == 54321) == 54321

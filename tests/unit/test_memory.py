@@ -1,5 +1,6 @@
-"""The allocator setting of engine.memory: freed blocks of a few MB go back to the system."""
+"""engine.memory: freed blocks of a few MB go back to the system, and Arrow allocates from the C library."""
 
+import os
 import platform
 import subprocess
 import sys
@@ -7,18 +8,18 @@ import textwrap
 
 import pytest
 
-# Run in a fresh interpreter: the setting is process-wide and a test must see glibc's default behaviour first.
-SCRIPT = textwrap.dedent("""
+# Each check runs in a fresh interpreter: the settings are process-wide, and the control must see the defaults.
+FREED_ARRAYS = textwrap.dedent("""
     import sys
     import numpy as np
-    from engine.memory import return_large_blocks_promptly
+    from engine.memory import pin_mmap_threshold
 
     def rss_mb():
         with open("/proc/self/status") as status:
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
     if sys.argv[1] == "pinned":
-        assert return_large_blocks_promptly() and return_large_blocks_promptly()  # idempotent
+        assert pin_mmap_threshold() and pin_mmap_threshold()  # idempotent
     np.ones(2 * 2**20)  # a 16 MB temporary, freed: glibc's dynamic threshold rises to 16 MB
     before = rss_mb()
     blocks = [np.ones(2**18) for _ in range(16)]  # 16 arrays of 2 MB
@@ -26,16 +27,32 @@ SCRIPT = textwrap.dedent("""
     del blocks
     print(rss_mb() - before)
 """)
+ARROW_POOL = textwrap.dedent("""
+    import pyarrow
+    from engine.memory import release_memory_promptly
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-                                reason="the setting exists only in glibc's malloc")
+    release_memory_promptly()
+    print(pyarrow.default_memory_pool().backend_name)
+""")
 
 
-def _kept_mb(mode: str) -> float:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, check=True)
-    return float(done.stdout)
+def _run(script: str, *args: str, **env: str) -> str:
+    """Run ``script`` in a fresh interpreter with ``env`` over this one's, minus any Arrow pool set here."""
+    base = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True,
+                          env={**base, **env})
+    return done.stdout.strip()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="the mmap threshold exists only in glibc's malloc")
 def test_freed_arrays_stay_with_the_process_by_default_and_go_back_once_pinned() -> None:
-    assert _kept_mb("default") > 24  # the control: glibc keeps the 32 MB it no longer uses
-    assert _kept_mb("pinned") < 4
+    assert float(_run(FREED_ARRAYS, "default")) > 24  # the control: glibc keeps the 32 MB it no longer uses
+    assert float(_run(FREED_ARRAYS, "pinned")) < 4
+
+
+def test_arrow_moves_to_the_system_pool_unless_the_user_chose_one() -> None:
+    default = _run("import pyarrow; print(pyarrow.default_memory_pool().backend_name)")
+    assert default in ("mimalloc", "jemalloc")  # the control: pyarrow's wheels default to their own allocator
+    assert _run(ARROW_POOL) == "system"
+    assert _run(ARROW_POOL, ARROW_DEFAULT_MEMORY_POOL=default) == default  # the user's choice is kept

@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import results
 from engine.backtest import BacktestConfig, run_backtest
@@ -26,9 +28,12 @@ from engine.markets import Market, Markets
 from engine.order_history import FillLog
 from engine.orders import OrderManager
 from engine.results import (
+    CATEGORY_COLUMNS,
     ORDER_COLUMNS,
     BacktestResult,
     EquityRecorder,
+    as_categories,
+    category_column,
     data_fingerprint,
     feed_prices,
     fees_paid,
@@ -297,7 +302,7 @@ def test_a_fill_log_read_in_blocks_gives_what_the_fills_give() -> None:
         assert position_exposure(log, bar_ts) == position_exposure(booked, bar_ts)
         assert fees_paid(log) == fees_paid(booked) and traded_notional(log) == traded_notional(booked)
         pd.testing.assert_frame_equal(fills_frame(log), fills_frame(booked), check_exact=True)
-    assert trades["symbol"].dtype == pd.Series(["BTC/USD"]).dtype
+    assert isinstance(trades["symbol"].dtype, pd.CategoricalDtype)
     assert trades["entry_time"].dtype == "datetime64[ns, UTC]"
     assert fills_frame(packed(fills))["client_order_id"].tolist() == [f.client_order_id for f in fills]
     for empty in (FillLog(), []):
@@ -333,7 +338,7 @@ def orders_frame_from_rows(orders: OrderManager) -> pd.DataFrame:
     frame = pd.DataFrame(data, columns=ORDER_COLUMNS)
     for column in ("ts", "updated_ts"):
         frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
-    return frame
+    return as_categories(frame)
 
 
 def order_manager() -> tuple[OrderManager, EventBus]:
@@ -374,3 +379,24 @@ def test_orders_frame_read_a_column_at_a_time_is_the_frame_of_the_rows(limits: b
     assert frame["average_price"].notna().any() and frame["average_price"].isna().any()
     assert (frame["price"].dtype == "float64") is limits  # all None: a column of None, as before
     pd.testing.assert_frame_equal(frame, orders_frame_from_rows(orders), check_exact=True)
+
+
+@given(st.lists(st.sampled_from(["buy", "sell", "", "BTC/USD", None, "cancelled by request"]), min_size=1))
+def test_category_columns_are_what_astype_category_makes_of_the_strings(values: list[str | None]) -> None:
+    made = pd.Series(category_column(iter(values), len(values)))
+    pd.testing.assert_series_equal(made, pd.Series(values).astype("category"))
+
+
+def test_text_columns_with_few_values_are_categoricals_fresh_and_loaded(tmp_path: Path) -> None:
+    result = small_run()
+    loaded = BacktestResult.load(result.save(tmp_path))
+    for name in ("orders", "fills", "trades"):
+        fresh, again = getattr(result, name), getattr(loaded, name)
+        categorical = [c for c in fresh.columns if isinstance(fresh[c].dtype, pd.CategoricalDtype)]
+        assert categorical == [c for c in fresh.columns if c in CATEGORY_COLUMNS] and categorical
+        for column in categorical:
+            # CSV writes an empty text as nothing, which reads back as missing
+            assert fresh[column].tolist() == ["" if pd.isna(v) else v for v in again[column]]
+            assert isinstance(again[column].dtype, pd.CategoricalDtype)
+    assert set(result.orders["status"]) <= {"filled", "rejected", "cancelled", "accepted"}
+    assert (result.fills["side"] == "buy").any() and (result.trades["side"] == "long").all()
