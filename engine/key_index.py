@@ -74,7 +74,7 @@ class KeyIndex:
         found: list[int] = []
         if self._bitmap[bit >> 3] >> (bit & 7) & 1:
             fingerprints = self._fingerprints
-            start = end = int(np.searchsorted(fingerprints, fingerprint))
+            start = end = int(fingerprints.searchsorted(fingerprint))
             while end < len(fingerprints) and fingerprints[end] == fingerprint:
                 end += 1
             found = self._positions[start:end].tolist()
@@ -89,10 +89,17 @@ class KeyIndex:
         return len(self._fingerprints) + self._recent_count
 
     def _merge(self) -> None:
-        pairs = sorted((fingerprint, position) for fingerprint, kept in self._recent.items()
-                       for position in (kept if isinstance(kept, list) else (kept,)))
-        added = np.fromiter((f for f, _ in pairs), dtype=np.int64, count=len(pairs))
-        positions = np.fromiter((p for _, p in pairs), dtype=np.int64, count=len(pairs))
+        recent = self._recent
+        kept = list(recent.values())
+        if len(kept) == self._recent_count:  # no fingerprint repeated: one position each
+            added = np.fromiter(recent, dtype=np.int64, count=len(kept))
+            positions = np.fromiter(kept, dtype=np.int64, count=len(kept))
+        else:
+            pairs = [(f, p) for f, k in recent.items() for p in (k if isinstance(k, list) else (k,))]
+            added = np.fromiter((f for f, _ in pairs), dtype=np.int64, count=len(pairs))
+            positions = np.fromiter((p for _, p in pairs), dtype=np.int64, count=len(pairs))
+        order = np.lexsort((positions, added))  # by fingerprint, then position
+        added, positions = added[order], positions[order]
         at = np.searchsorted(self._fingerprints, added, side="right")
         self._fingerprints = np.insert(self._fingerprints, at, added)
         if self._positions.dtype == np.uint32 and (positions.min() < 0 or positions.max() >= 2**32):

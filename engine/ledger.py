@@ -356,9 +356,13 @@ class Ledger:
         return self._reserved_ids.find(client_order_id, lambda row: journal[row][5] == client_order_id) is not None
 
     def _was_booked(self, fill: Fill) -> bool:
-        journal, reference = self._journal, f"{fill.client_order_id}/{fill.trade_id}"
-        return self._booked.find((fill.client_order_id, fill.trade_id),
-                                 lambda row: journal[row][1] == "fill" and journal[row][5] == reference) is not None
+        journal = self._journal
+
+        def holds(row: int) -> bool:
+            kind, reference = journal[row][1], journal[row][5]
+            return kind == "fill" and reference == f"{fill.client_order_id}/{fill.trade_id}"
+
+        return self._booked.find((fill.client_order_id, fill.trade_id), holds) is not None
 
     def _now(self, ts: int | None) -> int:
         if ts is not None:

@@ -27,6 +27,28 @@ FREED_ARRAYS = textwrap.dedent("""
     del blocks
     print(rss_mb() - before)
 """)
+HEAP_TOP = textwrap.dedent("""
+    import ctypes, sys
+    from engine.memory import pin_mmap_threshold
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                         "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = (ctypes.c_void_p,)
+    if sys.argv[1] == "pinned":
+        assert pin_mmap_threshold()
+    else:  # the mmap threshold alone: glibc then trims the heap as soon as 128 KiB at its top are free
+        assert libc.mallopt(-3, 128 * 1024) == 1
+    blocks = [libc.malloc(64 * 1024) for _ in range(30)]  # 1.9 MB of heap, below the mmap threshold
+    grown = libc.mallinfo2().arena
+    for block in reversed(blocks):
+        libc.free(block)
+    print((grown - libc.mallinfo2().arena) / 2**20)  # MB given back to the system
+""")
 ARROW_POOL = textwrap.dedent("""
     import pyarrow
     from engine.memory import release_memory_promptly
@@ -49,6 +71,13 @@ def _run(script: str, *args: str, **env: str) -> str:
 def test_freed_arrays_stay_with_the_process_by_default_and_go_back_once_pinned() -> None:
     assert float(_run(FREED_ARRAYS, "default")) > 24  # the control: glibc keeps the 32 MB it no longer uses
     assert float(_run(FREED_ARRAYS, "pinned")) < 4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="the trim threshold exists only in glibc's malloc")
+def test_the_heap_keeps_a_few_mb_of_free_top_for_reuse_instead_of_trimming_after_every_free() -> None:
+    assert float(_run(HEAP_TOP, "mmap-only")) > 1.5  # the control: each free at the top shrinks the heap
+    assert float(_run(HEAP_TOP, "pinned")) == 0  # kept, so the next allocations need no page faults
 
 
 def test_arrow_moves_to_the_system_pool_unless_the_user_chose_one() -> None:
