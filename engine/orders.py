@@ -48,7 +48,9 @@ class OrderManager:
         self._finished = FinishedOrders(self.fills)
         # Every order in submission order: its row in _finished, or HELD while its record is an object here.
         self._slots = array("q")
-        self._held: dict[str, tuple[int, OrderRecord]] = {}  # client order id -> (slot, record) of open orders
+        # client order id -> (slot, record) of the orders held as objects: open ones, and finished ones a late
+        # fill reopened
+        self._held: dict[str, tuple[int, OrderRecord]] = {}
         self._open: dict[str, OrderRecord] = {}
         self._fill_rows: dict[str, list[int]] = {}  # rows in ``fills`` of the orders not packed yet
         self._sequence: dict[str, int] = {}
@@ -119,8 +121,9 @@ class OrderManager:
                 return  # not ours
             # a late fill of a finished order: its record becomes an object again, never packed twice
             record, rows = self._finished.get(packed)
-            self._held[cid] = (self._slots.index(packed), record)
-            self._slots[self._held[cid][0]] = HELD
+            slot = self._slots.index(packed)
+            self._slots[slot] = HELD
+            self._held[cid] = (slot, record)
             self._fill_rows[cid] = list(rows)
         rows_of_order = self._fill_rows.get(cid)
         if rows_of_order is None:
