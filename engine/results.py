@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,8 +182,8 @@ class _TripColumns:
             for column in self.times:
                 frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
             return frame
-        data: dict[str, Any] = {"symbol": category_column(self.symbols, len(self.symbols)),
-                                "side": category_column(self.sides, len(self.sides))}
+        data: dict[str, Any] = {"symbol": category_column([self.symbols], len(self.symbols)),
+                                "side": category_column([self.sides], len(self.sides))}
         data.update({name: _time_column(np.frombuffer(times, dtype=np.int64)) for name, times in self.times.items()})
         data.update({name: np.frombuffer(values, dtype=np.float64) for name, values in self.floats.items()})
         return pd.DataFrame(data, columns=TRADE_COLUMNS)
@@ -248,9 +249,9 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
         elif name == "ts":
             data[name] = _time_column(_joined(blocks(name), n, np.int64))
         elif name in ("side", "liquidity"):
-            data[name] = category_column((m.value for block in blocks(name) for m in block), n)
+            data[name] = category_column(map(_values, blocks(name)), n)
         elif name in CATEGORY_COLUMNS:
-            data[name] = category_column((v for block in blocks(name) for v in block), n)
+            data[name] = category_column(blocks(name), n)
         else:
             data[name] = _inferred(blocks(name))
     return pd.DataFrame(data, columns=FILL_COLUMNS, copy=False)
@@ -306,36 +307,48 @@ def orders_frame(orders: OrderManager) -> pd.DataFrame:
         elif name in ("ts", "updated_ts"):
             data[name] = _time_column(np.array(orders.column(name), dtype=np.int64))
         elif name in ("side", "type", "time_in_force", "status"):
-            data[name] = category_column((member.value for member in orders.column(name)), len(orders))
+            data[name] = category_column([_values(orders.column(name))], len(orders))
         elif name in CATEGORY_COLUMNS:
-            data[name] = category_column(orders.column(name), len(orders))
+            data[name] = category_column([orders.column(name)], len(orders))
         else:
             data[name] = _typed(orders.column(name))
     return pd.DataFrame(data, columns=ORDER_COLUMNS, copy=False)
 
 
-def category_column(values: Iterable[Any], n: int) -> pd.Categorical | list[Any]:
-    """Return the ``n`` values as a categorical whose categories are sorted, as ``astype("category")`` makes
-    them, without building a column of strings first; an empty list stays a list (typed by the frame).
+def category_column(blocks: Iterable[Sequence[Any]], n: int) -> pd.Categorical | list[Any]:
+    """Return the ``n`` values of ``blocks`` as a categorical whose categories are sorted, as
+    ``astype("category")`` makes them, without building a column of strings first; no values give an empty
+    list (typed by the frame).
 
-    The values of these columns are shared objects (an enum's value, a name the packed history reads once),
-    so a dict lookup a row finds their codes.
+    The values of these columns are shared strings (an enum's value, a name the packed history reads once), so
+    a dict lookup a row finds their codes.
     """
     if n == 0:
         return []
     codes = np.empty(n, dtype=np.int32)
     seen: dict[Any, int] = {}
-    for i, value in enumerate(values):
-        code = seen.get(value)
-        if code is None:
-            code = -1 if value is None or value != value else seen.setdefault(value, len(seen))  # None, NaN: missing
-        codes[i] = code
-    found = list(seen)  # in the order of their codes
+    found: list[Any] = []  # the values with a code, in the order of their codes
+    at = 0
+    for block in blocks:
+        for value in set(block).difference(seen):
+            if value is None or value != value:  # None or NaN: missing, code -1
+                seen[value] = -1
+            else:
+                seen[value] = len(found)
+                found.append(value)
+        codes[at:at + len(block)] = [seen[value] for value in block]
+        at += len(block)
     order = sorted(range(len(found)), key=found.__getitem__)
     remap = np.empty(len(found) + 1, dtype=np.int32)
     remap[-1] = -1  # a missing value's code, -1, indexes the last slot
     remap[order] = np.arange(len(found), dtype=np.int32)
     return pd.Categorical.from_codes(remap[codes], categories=pd.Index([found[i] for i in order]))
+
+
+def _values(members: Iterable[Enum]) -> list[Any]:
+    """Return the members' values: ``_value_`` is a plain attribute, where ``value`` is a property (Python code
+    a row) and hashing a member runs Python code too."""
+    return [member._value_ for member in members]
 
 
 def as_categories(frame: pd.DataFrame) -> pd.DataFrame:

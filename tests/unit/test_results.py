@@ -381,9 +381,11 @@ def test_orders_frame_read_a_column_at_a_time_is_the_frame_of_the_rows(limits: b
     pd.testing.assert_frame_equal(frame, orders_frame_from_rows(orders), check_exact=True)
 
 
-@given(st.lists(st.sampled_from(["buy", "sell", "", "BTC/USD", None, "cancelled by request"]), min_size=1))
-def test_category_columns_are_what_astype_category_makes_of_the_strings(values: list[str | None]) -> None:
-    made = pd.Series(category_column(iter(values), len(values)))
+@given(st.lists(st.sampled_from(["buy", "sell", "", "BTC/USD", None, "cancelled by request"]), min_size=1),
+       st.integers(min_value=1, max_value=5))
+def test_category_columns_are_what_astype_category_makes_of_the_strings(values: list[str | None], block: int) -> None:
+    blocks = [values[i:i + block] for i in range(0, len(values), block)]
+    made = pd.Series(category_column(blocks, len(values)))
     pd.testing.assert_series_equal(made, pd.Series(values).astype("category"))
 
 
