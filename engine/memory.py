@@ -22,7 +22,8 @@ import os
 import platform
 import sys
 
-__all__ = ["MMAP_THRESHOLD", "release_memory_promptly"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "arrow_on_system_allocator", "pin_mmap_threshold",
+           "release_memory_promptly"]
 
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, pinned
 # Pinning the mmap threshold also stops glibc from raising its trim threshold (128 KiB too): the heap is then
@@ -35,7 +36,7 @@ _pinned = False
 
 
 def release_memory_promptly() -> None:
-    """Pin glibc's mmap threshold and put Arrow on the system allocator (see the module's docstring).
+    """Pin glibc's mmap and trim thresholds and put Arrow on the system allocator (see the module's docstring).
 
     Process-wide and idempotent; each part is skipped where it does not apply (another C library, a pool the
     user chose). Reading and writing memory is unchanged; allocating and freeing a large block costs a system
