@@ -162,18 +162,25 @@ class _TripColumns:
         self.sides: list[str] = []
         self.times = {"entry_time": array("q"), "exit_time": array("q")}
         self.floats = {name: array("d") for name in self._FLOATS}
+        # the arrays' appends, in the order add() gives them values
+        self._time_appends = (self.times["entry_time"].append, self.times["exit_time"].append)
+        self._float_appends = tuple(self.floats[name].append for name in self._FLOATS)
 
     def add(self, trip: _OpenTrip, exit_ts: int) -> None:
         """Record a closed trip that ended at ``exit_ts``."""
         pnl = trip.gross_pnl - trip.fees
         self.symbols.append(trip.symbol)
         self.sides.append("long" if trip.direction > 0 else "short")
-        self.times["entry_time"].append(trip.entry_time)
-        self.times["exit_time"].append(exit_ts)
-        values = (trip.entered, trip.entry_notional / trip.entered, trip.exit_notional / trip.exited, pnl, trip.fees,
-                  pnl / trip.entry_notional)
-        for name, value in zip(self._FLOATS, values, strict=True):
-            self.floats[name].append(float(value))
+        entry_ts, exit_ts_ = self._time_appends
+        quantity, entry_price, exit_price, pnl_, fees, return_ = self._float_appends
+        entry_ts(trip.entry_time)
+        exit_ts_(exit_ts)
+        quantity(float(trip.entered))
+        entry_price(float(trip.entry_notional / trip.entered))
+        exit_price(float(trip.exit_notional / trip.exited))
+        pnl_(float(pnl))
+        fees(float(trip.fees))
+        return_(float(pnl / trip.entry_notional))
 
     def frame(self) -> pd.DataFrame:
         """Return the trips in ``TRADE_COLUMNS`` order (with no trips, the frame of an empty list of rows)."""
@@ -204,15 +211,14 @@ def in_time_order(fills: Iterable[Fill]) -> Iterable[Fill | FillRow]:
 
 
 def _fill_fields(fills: Iterable[Fill], names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-    """Yield fields ``names`` (two or more) of every fill, in time order (stable).
+    """Return an iterator over fields ``names`` (two or more) of every fill, in time order (stable).
 
     A session's ``FillLog`` in time order, as a back-test books it, is read a block at a time: a ``FillRow`` per
     fill, or whole columns of their Decimals, would take several MB for 40,000 fills.
     """
     if isinstance(fills, FillLog) and fills.is_time_ordered():
-        yield from _booked(fills, names)
-    else:
-        yield from map(operator.attrgetter(*names), in_time_order(fills))
+        return _booked(fills, names)
+    return map(operator.attrgetter(*names), in_time_order(fills))
 
 
 def _booked(log: FillLog, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
