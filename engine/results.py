@@ -405,12 +405,16 @@ def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
     if len(bar_ts) == 0:
         return 0.0
     held: dict[str, Decimal] = {}
+    holding = 0  # symbols with a position
+    zero = Decimal(0)
     change_ts = array("q")
     any_held = array("b")
     for ts, symbol, side, quantity in _fill_fields(fills, ("ts", "symbol", "side", "quantity")):
-        held[symbol] = held.get(symbol, Decimal(0)) + side.sign * quantity
+        before = held.get(symbol, zero)
+        held[symbol] = after = before + side.sign * quantity
+        holding += (after != 0) - (before != 0)
         change_ts.append(ts)
-        any_held.append(any(q != 0 for q in held.values()))
+        any_held.append(holding > 0)
     if not change_ts:
         return 0.0
     # changes before each bar close (0: none yet), so state[k] is what was held after the k-th change

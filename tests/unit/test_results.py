@@ -95,6 +95,15 @@ def test_exposure_counts_bars_closing_after_an_entry_fill() -> None:
     assert position_exposure([], bar_ts) == 0.0
 
 
+def test_exposure_lasts_while_any_symbol_is_held() -> None:
+    # bars close at 1h..10h; BTC held from 1h to 5h, ETH from 3h to 8h (a partial sell at 6h keeps it held)
+    bar_ts = np.arange(1, 11) * HOUR
+    fills = [fill(1 * HOUR, Side.BUY, "1", "100"), fill(3 * HOUR, Side.BUY, "2", "10", symbol="ETH/USD"),
+             fill(5 * HOUR, Side.SELL, "1", "100"), fill(6 * HOUR, Side.SELL, "1", "10", symbol="ETH/USD"),
+             fill(8 * HOUR, Side.SELL, "1", "10", symbol="ETH/USD")]
+    assert position_exposure(fills, bar_ts) == pytest.approx(7 / 10)  # the bars closing at 2h..8h
+
+
 def test_equity_recorder_keeps_the_last_value_per_timestamp() -> None:
     values = iter([1.0, 2.0, 3.0])
     recorder = EquityRecorder(lambda: next(values))
