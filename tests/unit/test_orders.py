@@ -75,6 +75,18 @@ def test_iteration_and_rows_keep_submission_order_for_open_and_finished_orders()
     assert len(orders) == 3
 
 
+def test_columns_read_open_orders_before_any_is_packed_and_mixed_with_packed_ones() -> None:
+    orders, bus, _ = manager()
+    for cid in ("a", "b"):
+        orders.submit(limit(cid, "1", "100"))
+    assert orders.column("client_order_id") == ["a", "b"] and orders.column("status") == [OrderStatus.SUBMITTED] * 2
+    bus.publish(update("a", OrderStatus.CANCELLED, ts=3))
+    bus.dispatch()
+    orders.submit(limit("c", "1", "100"))
+    assert orders.column("client_order_id") == ["a", "b", "c"]
+    assert orders.column("status") == [OrderStatus.CANCELLED, OrderStatus.SUBMITTED, OrderStatus.SUBMITTED]
+
+
 def test_a_pre_trade_rejection_is_kept_with_its_reason() -> None:
     orders, _, sent = manager(cash="50")
     record = orders.submit(limit("x", "1", "100"))
