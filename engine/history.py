@@ -11,6 +11,7 @@ Values come back equal to what was appended (a ``Decimal`` keeps its digits and 
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 import zlib
@@ -192,21 +193,12 @@ class PackedTable(Sequence[tuple[Any, ...]]):
 
     def column(self, index: int) -> list[Any]:
         """Return every value of column ``index``, in row order (unpacks only that column)."""
-        codec = self._codecs[index]
-        values: list[Any] = []
-        for block in self._blocks:
-            values.extend(codec.decode(zlib.decompress(block[index])))
-        values.extend(row[index] for row in self._tail)
-        return values
+        return list(itertools.chain.from_iterable(self.column_blocks(index)))
 
     def floats(self, index: int) -> np.ndarray:
         """Return column ``index`` as float64 (None as NaN), parsing packed decimals straight to floats."""
-        codec = self._codecs[index]
-        values: list[float] = []
-        for block in self._blocks:
-            values.extend(codec.floats(zlib.decompress(block[index])))
-        values.extend(math.nan if row[index] is None else float(row[index]) for row in self._tail)
-        return np.array(values, dtype=np.float64)
+        return np.fromiter(itertools.chain.from_iterable(self.float_blocks(index)), dtype=np.float64,
+                           count=len(self))
 
     def __len__(self) -> int:
         return len(self._blocks) * self._block_rows + len(self._tail)

@@ -108,8 +108,8 @@ class Ledger:
         self._set_aside: dict[str, Decimal] = {}
         self._reservations: dict[str, _Reservation] = {}
         self._holders: dict[str, dict[str, _Reservation]] = {}  # the same reservations by currency, then order id
-        # Every client order id ever reserved (ids are never reused) and every (client order id, trade id)
-        # booked, each found through the journal row that records it: its reservation, its fill's first change.
+        # Every client order id ever reserved (ids are never reused) and the reference of every fill booked
+        # (``_reference``), each found through the journal row that records it: its reservation, its fill's first.
         self._reserved_ids = KeyIndex()
         self._booked = KeyIndex()
         self._positions: dict[str, Position] = {}
@@ -312,14 +312,14 @@ class Ledger:
         else:
             plan = self._plan_fill(fill)
         self._checked = None
-        ts, reference = fill.ts, f"{fill.client_order_id}/{fill.trade_id}"
+        ts, reference = fill.ts, _reference(fill)
         balances, journal = self._balances, self._journal
         first_row = len(journal)
         for kind, currency, amount, after in plan.changes:  # _book, once per change
             balances[currency] = after
             journal.append((ts, kind, currency, amount, after, reference))
         if fill.trade_id:
-            self._booked.add((fill.client_order_id, fill.trade_id), first_row)
+            self._booked.add(reference, first_row)
         self._version += len(plan.changes)
         self._positions[fill.symbol] = plan.position
         if fill.fee:
@@ -352,17 +352,18 @@ class Ledger:
 
     # -- internals -----------------------------------------------------------------------------------------
     def _was_reserved(self, client_order_id: str) -> bool:
-        journal = self._journal
-        return self._reserved_ids.find(client_order_id, lambda row: journal[row][5] == client_order_id) is not None
+        journal = self.journal
+        found = self._reserved_ids.find(client_order_id, lambda row: journal[row].reference == client_order_id)
+        return found is not None
 
-    def _was_booked(self, fill: Fill) -> bool:
-        journal = self._journal
+    def _was_booked(self, reference: str) -> bool:
+        journal = self.journal
 
         def holds(row: int) -> bool:
-            kind, reference = journal[row][1], journal[row][5]
-            return kind == "fill" and reference == f"{fill.client_order_id}/{fill.trade_id}"
+            entry = journal[row]
+            return entry.kind == "fill" and entry.reference == reference
 
-        return self._booked.find((fill.client_order_id, fill.trade_id), holds) is not None
+        return self._booked.find(reference, holds) is not None
 
     def _now(self, ts: int | None) -> int:
         if ts is not None:
@@ -394,7 +395,7 @@ class Ledger:
             raise ValueError(f"{_who(fill)}: fee must be a finite Decimal, got {fee!r}")
         if fee and not fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
-        if fill.trade_id and self._was_booked(fill):
+        if fill.trade_id and self._was_booked(_reference(fill)):
             raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         buy = fill.side is Side.BUY
@@ -502,6 +503,11 @@ class Ledger:
 
 def _is_positive(value: object) -> bool:
     return isinstance(value, Decimal) and value.is_finite() and value > 0
+
+
+def _reference(fill: Fill) -> str:
+    """Return what the journal's rows of a fill name it by, and the key its booking is found by."""
+    return f"{fill.client_order_id}/{fill.trade_id}"
 
 
 def _who(fill: Fill) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -147,11 +146,16 @@ class FillLog(Sequence[Fill]):
 
     def __init__(self) -> None:
         self.table = PackedTable(tuple(_FILL_CODECS.values()))
+        self._last_ts: int | None = None
+        self._time_ordered = True  # no fill booked with a ts before the one booked ahead of it
 
     def append(self, fill: Fill) -> int:
         """Keep ``fill``; return its row number."""
         row = len(self.table)
         self.table.append(fill_row(fill))
+        if self._last_ts is not None and fill.ts < self._last_ts:
+            self._time_ordered = False
+        self._last_ts = fill.ts
         return row
 
     def column(self, name: str) -> list[Any]:
@@ -168,8 +172,7 @@ class FillLog(Sequence[Fill]):
 
     def in_time_order(self) -> Iterable[FillRow]:
         """Return the rows by ``ts`` (stable); without sorting when booking order already is time order."""
-        stamps = self.column("ts")
-        if all(a <= b for a, b in itertools.pairwise(stamps)):
+        if self._time_ordered:
             return self.rows()
         return sorted(self.rows(), key=lambda row: row.ts)
 
@@ -211,14 +214,7 @@ class FillLog(Sequence[Fill]):
 
     def is_time_ordered(self) -> bool:
         """Return whether booking order is time order (no ``ts`` before the one booked ahead of it)."""
-        last: int | None = None
-        for (stamps,) in self.column_blocks("ts"):
-            if last is not None and stamps[0] < last:
-                return False
-            if not all(a <= b for a, b in itertools.pairwise(stamps)):
-                return False
-            last = stamps[-1]
-        return True
+        return self._time_ordered
 
 
 class FinishedOrders:

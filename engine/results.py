@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from engine.datagen.fingerprint import data_fingerprint, feed_prices, interval_text
-from engine.datagen.frames import utc_index
+from engine.datagen.frames import PIECE_BARS, utc_index
 from engine.errors import DataError
 from engine.events import Bar, Fill
 from engine.order_history import FillLog, FillRow
@@ -108,7 +108,7 @@ class _OpenTrip:
     fees: Decimal = Decimal(0)
 
 
-CHUNK = 65_536  # bar close times read at a time
+CHUNK = PIECE_BARS  # a name of this module's own, so that tests can read in smaller pieces
 _TRIP_FIELDS = ("ts", "symbol", "side", "price", "quantity", "fee")
 
 
@@ -282,14 +282,10 @@ def _inferred(blocks: Iterable[list[Any]]) -> pd.Series | list[Any]:
     """Return the values of ``blocks`` (of one type) as one column, typed as pandas types the list of them.
 
     Each block becomes a Series as it comes, so that only one block of Python objects exists at a time (for text,
-    pandas keeps the characters, not the ``str`` objects). One block or none stays a list, for the frame to type
-    as before (pandas types an empty list in a frame as float64).
+    pandas keeps the characters, not the ``str`` objects). No values stay a list, for the frame to type as
+    before (pandas types an empty list in a frame as float64).
     """
-    parts: list[Any] = []
-    for block in blocks:
-        if parts and not isinstance(parts[0], pd.Series):
-            parts[0] = pd.Series(parts[0])
-        parts.append(pd.Series(block) if parts else block)
+    parts = [pd.Series(block) for block in blocks if block]
     if not parts:
         return []
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
@@ -317,7 +313,7 @@ def orders_frame(orders: OrderManager) -> pd.DataFrame:
         elif name in CATEGORY_COLUMNS:
             data[name] = category_column([orders.column(name)], len(orders))
         else:
-            data[name] = _typed(orders.column(name))
+            data[name] = _inferred([orders.column(name)])
     return pd.DataFrame(data, columns=ORDER_COLUMNS, copy=False)
 
 
@@ -363,11 +359,6 @@ def as_categories(frame: pd.DataFrame) -> pd.DataFrame:
         for name in CATEGORY_COLUMNS.intersection(frame.columns):
             frame[name] = frame[name].astype("category")
     return frame
-
-
-def _typed(values: list[Any]) -> pd.Series | list[Any]:
-    """Return ``values`` as a Series typed by pandas (the list, empty, for the frame to type as before)."""
-    return pd.Series(values) if values else values
 
 
 def _optional(values: np.ndarray) -> np.ndarray | list[None]:

@@ -31,12 +31,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from engine.datagen.frames import ns_times
+from engine.datagen.frames import PIECE_BARS, ns_times
 
 DAY_NS = 24 * 3600 * 10**9
 YEAR_NS = 365 * DAY_NS  # crypto trades every day: annualise on a 365-day calendar
 
-CHUNK = 65_536  # values of a curve read at a time (512 KB of float64)
+CHUNK = PIECE_BARS  # a name of this module's own, so that tests can read in smaller pieces
 
 Stats = dict[str, Any]
 TimeAt = Callable[[np.ndarray], np.ndarray]  # positions in a curve -> their times (int64 ns)

@@ -157,11 +157,9 @@ class SimulatedExchange:
                                           remaining_quantity=remaining, average_price=average,
                                           reason=ALREADY_CLOSED, venue_order_id=venue_order_id))
                 return
-        if so is None or so.order.symbol != cancel.symbol:
+        if so is None or so.order.symbol != cancel.symbol:  # an open order is in _orders, a closed one is not
             self._publish(OrderUpdate(ts=self._clock.now(), client_order_id=cancel.client_order_id,
                                       symbol=cancel.symbol, status=OrderStatus.REJECTED, reason=UNKNOWN_ORDER))
-        elif so.stage == CLOSED:
-            self._update(so, OrderStatus.REJECTED, self._clock.now(), ALREADY_CLOSED)
         else:
             book = self._books[cancel.symbol]
             book.cancels.append((cancel.ts + self._latency, so, cancel))

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.datagen.frames import INDEX_NAME, UTC_NS, utc_index
+from engine.datagen.frames import INDEX_NAME, PIECE_BARS, UTC_NS, utc_index
 
 __all__ = ["bar_columns", "data_fingerprint", "feed_prices", "interval_text"]
 
-CHUNK = 65_536  # bars whose close times are made at a time
+CHUNK = PIECE_BARS  # a name of this module's own, so that tests can read in smaller pieces
 
 
 def bar_columns(feed: object) -> list[np.ndarray] | None:

@@ -58,6 +58,20 @@ ARROW_POOL = textwrap.dedent("""
 """)
 
 
+BACKTEST = textwrap.dedent("""
+    import platform
+    import pyarrow
+    from engine import memory
+    from engine.backtest import run_backtest
+    from engine.datagen.synthetic import synthetic_bars
+    from strategies.sma_cross import SmaCross
+
+    assert not memory._pinned and pyarrow.default_memory_pool().backend_name != "system"
+    run_backtest(SmaCross(fast=5, slow=20), synthetic_bars(300, interval="1h", seed=1), symbol="SYN/USD")
+    print(memory._pinned == (platform.libc_ver()[0] == "glibc"), pyarrow.default_memory_pool().backend_name)
+""")
+
+
 def _run(script: str, *args: str, **env: str) -> str:
     """Run ``script`` in a fresh interpreter with ``env`` over this one's, minus any Arrow pool set here."""
     base = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
@@ -85,3 +99,7 @@ def test_arrow_moves_to_the_system_pool_unless_the_user_chose_one() -> None:
     assert default in ("mimalloc", "jemalloc")  # the control: pyarrow's wheels default to their own allocator
     assert _run(ARROW_POOL) == "system"
     assert _run(ARROW_POOL, ARROW_DEFAULT_MEMORY_POOL=default) == default  # the user's choice is kept
+
+
+def test_a_back_test_sets_both_for_its_process() -> None:
+    assert _run(BACKTEST) == "True system"
