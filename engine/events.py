@@ -157,11 +157,15 @@ class OrderStatus(enum.Enum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 
-    @property
-    def is_terminal(self) -> bool:
-        # identity tests: hashing an enum member runs Python code, and this is asked on every order update
-        return (self is OrderStatus.FILLED or self is OrderStatus.CANCELLED or self is OrderStatus.REJECTED
-                or self is OrderStatus.EXPIRED)
+    # Whether the order is over (filled, cancelled, rejected, expired): a plain attribute of each member, set
+    # below, because it is asked three times an order and a property's call was a Python frame each time.
+    is_terminal: bool
+
+
+for _status in OrderStatus:
+    _status.is_terminal = _status in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED,
+                                      OrderStatus.EXPIRED)
+del _status
 
 
 class Liquidity(enum.Enum):

@@ -165,16 +165,20 @@ class PackedTable(Sequence[tuple[Any, ...]]):
         self._block_rows = block_rows
         self._blocks: list[tuple[bytes, ...]] = []
         self._tail: list[tuple[Any, ...]] = []
+        self._rows = 0  # kept, not computed: owners ask for the count several times an order
         self._cached: tuple[int, list[tuple[Any, ...]]] = (-1, [])
 
-    def append(self, row: tuple[Any, ...]) -> None:
-        """Add one row (a tuple with one value per column)."""
+    def append(self, row: tuple[Any, ...]) -> int:
+        """Add one row (a tuple with one value per column); return its row number."""
         if len(row) != self._width:
             raise ValueError(f"a row of {len(row)} values in a table of {self._width} columns: {row!r}")
+        number = self._rows
+        self._rows = number + 1
         tail = self._tail
         tail.append(row)
         if len(tail) >= self._block_rows:
             self._pack()
+        return number
 
     def _pack(self) -> None:
         columns = list(zip(*self._tail, strict=True))
@@ -201,7 +205,7 @@ class PackedTable(Sequence[tuple[Any, ...]]):
                            count=len(self))
 
     def __len__(self) -> int:
-        return len(self._blocks) * self._block_rows + len(self._tail)
+        return self._rows
 
     @overload
     def __getitem__(self, index: int) -> tuple[Any, ...]: ...

@@ -66,6 +66,7 @@ class _FillPlan:
     changes: list[tuple[str, str, Decimal, Decimal]]  # (kind, currency, amount, balance after)
     position: Position
     remaining: Decimal | None  # the order's remaining reserved quantity after the fill; None: no reservation
+    reference: str  # what the fill's journal rows name it by (_reference)
 
 
 def _check_amount(what: str, value: object, *, allow_zero: bool = False) -> Decimal:
@@ -277,18 +278,18 @@ class Ledger:
         else:
             currency, per_unit = market.base, _ONE
         needed = order.quantity * per_unit
-        free = self.free(currency)
+        free = (self._balances.get(currency, _ZERO) - self._reserved.get(currency, _ZERO)
+                - self._set_aside.get(currency, _ZERO))  # self.free(currency), written out: once an order
         if needed > free:
             raise InsufficientFunds(f"order {cid!r} ({order.side.value} {order.quantity} {order.symbol}): needs "
                                     f"{needed} {currency}, only {free} {currency} free")
-        self._reserved_ids.add(cid, len(self._journal))  # the row _reserve_changed writes below
         reservation = _Reservation(currency, per_unit, order.quantity)
         self._reservations[cid] = reservation
         holders = self._holders.get(currency)
         if holders is None:
             holders = self._holders[currency] = {}
         holders[cid] = reservation
-        self._reserve_changed(currency, needed, self._now(None), cid)
+        self._reserved_ids.add(cid, self._reserve_changed(currency, needed, self._now(None), cid))
 
     def release(self, client_order_id: str, *, ts: int | None = None) -> None:
         """Give back what is left of an order's reservation; an unknown or finished order is ignored."""
@@ -312,14 +313,14 @@ class Ledger:
         else:
             plan = self._plan_fill(fill)
         self._checked = None
-        ts, reference = fill.ts, _reference(fill)
-        balances, journal = self._balances, self._journal
-        first_row = len(journal)
+        ts, reference = fill.ts, plan.reference
+        balances, append = self._balances, self._journal.append
+        rows = []
         for kind, currency, amount, after in plan.changes:  # _book, once per change
             balances[currency] = after
-            journal.append((ts, kind, currency, amount, after, reference))
+            rows.append(append((ts, kind, currency, amount, after, reference)))
         if fill.trade_id:
-            self._booked.add(reference, first_row)
+            self._booked.add(reference, rows[0])
         self._version += len(plan.changes)
         self._positions[fill.symbol] = plan.position
         if fill.fee:
@@ -375,13 +376,21 @@ class Ledger:
         self._balances[currency] = after
         self._journal.append((ts, kind, currency, amount, after, reference))
 
-    def _reserve_changed(self, currency: str, amount: Decimal, ts: int, reference: str) -> None:
+    def _reserve_changed(self, currency: str, amount: Decimal, ts: int, reference: str) -> int:
+        """Store the new total reserved in ``currency`` and journal the change; return the journal row."""
         # Summed afresh rather than adjusted, so the total is exactly 0 once no order holds the currency.
         holders = self._holders.get(currency)
-        total = sum([r.remaining * r.per_unit for r in holders.values()], _ZERO) if holders else _ZERO
+        if not holders:
+            total = _ZERO
+        elif len(holders) == 1:  # the usual case: no list and no sum to build
+            for held in holders.values():
+                total = held.remaining * held.per_unit
+        else:
+            total = sum([r.remaining * r.per_unit for r in holders.values()], _ZERO)
         self._version += 1
         self._reserved[currency] = total
-        self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total, reference))
+        return self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total,
+                                     reference))
 
     def _plan_fill(self, fill: Fill) -> _FillPlan:
         """Validate ``fill`` and compute every booked value it leads to, without storing any."""
@@ -395,7 +404,8 @@ class Ledger:
             raise ValueError(f"{_who(fill)}: fee must be a finite Decimal, got {fee!r}")
         if fee and not fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
-        if fill.trade_id and self._was_booked(_reference(fill)):
+        reference = _reference(fill)
+        if fill.trade_id and self._was_booked(reference):
             raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         buy = fill.side is Side.BUY
@@ -418,9 +428,11 @@ class Ledger:
             net[currency] = net.get(currency, _ZERO) + amount
             changes.append((kind, currency, amount, after))
         reservation = self._reservations.get(fill.client_order_id)
+        reserved, set_aside = self._reserved, self._set_aside
         for currency, amount in net.items():
-            if amount < 0:
-                available = self.free(currency)
+            if amount < 0:  # what is free (see free), and the order's own reservation
+                available = (balances.get(currency, _ZERO) - reserved.get(currency, _ZERO)
+                             - set_aside.get(currency, _ZERO))
                 if reservation is not None and reservation.currency == currency:
                     available += reservation.amount
                 if -amount > available:
@@ -436,10 +448,10 @@ class Ledger:
         elif fee_currency == base:
             traded -= fee
             fee_value = fee * price
-        position = _trade(self.position(fill.symbol), traded, price, fee_value,
+        position = _trade(self._positions.get(fill.symbol) or Position(fill.symbol), traded, price, fee_value,
                           market.price_increment * market.size_increment)
         remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
-        return _FillPlan(changes, position, remaining)
+        return _FillPlan(changes, position, remaining, reference)
 
     def _route(self, currency: str) -> Route | None:
         """Find the shortest chain of markets that prices ``currency`` in the account currency."""

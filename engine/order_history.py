@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -108,6 +110,8 @@ _ORDER_CODECS = {"ts": I64, "client_order_id": STR, "symbol": NAME, "side": enum
                  "filled_notional": DECIMAL, "fees": DECIMAL, "reason": NAME, "updated_ts": I64,
                  "fill_rows": INT_TUPLE}
 _CID = OrderRow._fields.index("client_order_id")
+_FILLED_QUANTITY = OrderRow._fields.index("filled_quantity")
+_FILLED_NOTIONAL = OrderRow._fields.index("filled_notional")
 
 # Should Fill or Order gain, lose or reorder a field, the packed layouts must follow: fail at import, not in a run.
 if FillRow._fields != FILL_FIELDS or tuple(_FILL_CODECS) != FILL_FIELDS:
@@ -151,8 +155,7 @@ class FillLog(Sequence[Fill]):
 
     def append(self, fill: Fill) -> int:
         """Keep ``fill``; return its row number."""
-        row = len(self.table)
-        self.table.append(fill_row(fill))
+        row = self.table.append(fill_row(fill))
         if self._last_ts is not None and fill.ts < self._last_ts:
             self._time_ordered = False
         self._last_ts = fill.ts
@@ -227,8 +230,7 @@ class FinishedOrders:
 
     def add(self, record: OrderRecord, fill_rows: Sequence[int]) -> int:
         """Pack ``record``, whose fills are ``fill_rows`` of the fill log; return its row number."""
-        row = len(self._table)
-        self._table.append(record_row(record, fill_rows))
+        row = self._table.append(record_row(record, fill_rows))
         self._ids.add(record.order.client_order_id, row)
         return row
 
@@ -244,6 +246,23 @@ class FinishedOrders:
     def floats(self, index: int) -> np.ndarray:
         """Return numeric field ``index`` of every packed row as float64 (None as NaN), in packing order."""
         return self._table.floats(index)
+
+    def average_prices(self) -> np.ndarray:
+        """Return ``OrderRecord.average_price`` of every packed row as float64 (NaN for None), in packing order.
+
+        The two columns are read a block at a time: whole columns of their Decimals would take 4 MB each.
+        """
+        out = np.full(len(self._table), math.nan)
+        at = 0
+        for quantities, notionals in zip(self._table.column_blocks(_FILLED_QUANTITY),
+                                         self._table.column_blocks(_FILLED_NOTIONAL), strict=True):
+            if all(quantities):  # every order of the block filled: divided in C
+                out[at:at + len(quantities)] = list(map(float, map(operator.truediv, notionals, quantities)))
+            else:
+                out[at:at + len(quantities)] = [float(n / q) if q else math.nan
+                                                for q, n in zip(quantities, notionals, strict=True)]
+            at += len(quantities)
+        return out
 
     def row(self, row: int) -> OrderRow:
         """Return the packed row ``row``."""

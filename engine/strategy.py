@@ -177,11 +177,14 @@ class Strategy:
         """Trade toward holding ``quantity`` of ``symbol``, counting open orders; None when already there."""
         ctx = self.context
         market = ctx.markets[symbol]
-        difference = to_decimal(quantity) - self.position(symbol) - ctx.orders.open_quantity(symbol)
+        difference = (to_decimal(quantity) - ctx.ledger.position(symbol).quantity
+                      - ctx.orders.open_quantity(symbol))
         size = market.round_size(abs(difference))
         if not size:
             return None
-        return self.buy(symbol, size, price) if difference > 0 else self.sell(symbol, size, price)
+        # buy or sell, without their keyword handling: the order is the same
+        return self.submit(Side.BUY if difference > 0 else Side.SELL, symbol, size,
+                           type=OrderType.MARKET if price is None else OrderType.LIMIT, price=price)
 
     def target_percent(self, symbol: str, percent: float,
                        price: float | Decimal | None = None) -> OrderRecord | None:
