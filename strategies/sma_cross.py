@@ -37,19 +37,23 @@ class _Averages:
 
     def update(self, close: float) -> float | None:
         """Add a close; return fast SMA minus slow SMA once the slow window is full."""
+        # The sums are added to and taken from in the same order as the benchmark's bare loop, so that both
+        # reach the same floats; they live in locals between one read and one write of each attribute.
         closes = self.closes
         closes.append(close)
-        self.fast_sum += close
-        self.slow_sum += close
+        fast, slow = self.fast, self.slow
+        fast_sum = self.fast_sum + close
+        slow_sum = self.slow_sum + close
         n = len(closes)
-        if n > self.fast:
-            self.fast_sum -= closes[-self.fast - 1]
-        if n > self.slow:
-            self.slow_sum -= closes.popleft()
+        if n > fast:
+            fast_sum -= closes[-fast - 1]
+        if n > slow:
+            slow_sum -= closes.popleft()
             n -= 1
-        if n < self.slow:
+        self.fast_sum, self.slow_sum = fast_sum, slow_sum
+        if n < slow:
             return None
-        return self.fast_sum / self.fast - self.slow_sum / self.slow
+        return fast_sum / fast - slow_sum / slow
 
 
 class SmaCross(Strategy):
@@ -67,10 +71,11 @@ class SmaCross(Strategy):
         if self.p["quantity"] < 0:
             raise ConfigError(f"SmaCross: quantity must be >= 0, got {self.p['quantity']}")
         self._averages: dict[str, _Averages] = {}
+        self._only: str = self.p["symbol"]  # read every bar: an attribute, not a lookup in p
 
     def on_bar(self, bar: Bar) -> None:
         symbol = bar.symbol
-        if self.p["symbol"] and symbol != self.p["symbol"]:
+        if self._only and symbol != self._only:
             return
         averages = self._averages.get(symbol)
         if averages is None:
