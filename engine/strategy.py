@@ -150,8 +150,12 @@ class Strategy:
                       price=None if price is None else market.round_price(price),
                       stop_price=None if stop_price is None else market.round_price(stop_price),
                       time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only)
+        # The last price only prices what a buy without a price reserves, and the minimum-notional rule: it is
+        # converted (about 2 us) only when one of them will read it.
         last = ctx.ledger.last_price(symbol)
-        return ctx.orders.submit(order, None if last is None else to_decimal(last))
+        needs_reference = (side is Side.BUY and order.price is None and order.stop_price is None) \
+            or market.min_notional
+        return ctx.orders.submit(order, None if last is None or not needs_reference else to_decimal(last))
 
     def buy(self, symbol: str, quantity: float | Decimal, price: float | Decimal | None = None,
             **kwargs: Any) -> OrderRecord:

@@ -124,8 +124,8 @@ class SimulatedExchange:
         market = self._markets.get(symbol)
         if market is None:
             return self._reject(order, f"unknown symbol {symbol!r}")
-        last = self.last_price(symbol)
-        # The last price only serves the minimum-notional rule: rounded only where the market has one.
+        # The last price only serves the minimum-notional and post-only rules: read only where one applies.
+        last = self.last_price(symbol) if market.min_notional or order.post_only else None
         reference = None if last is None or not market.min_notional else market.round_price(last)
         try:
             market.check_order(cid, order.quantity, order.price, order.stop_price, reference)
