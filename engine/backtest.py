@@ -36,12 +36,9 @@ from engine.results import (
     EquityRecorder,
     data_fingerprint,
     feed_prices,
-    fees_paid,
     fills_frame,
     orders_frame,
-    position_exposure,
-    round_trips,
-    traded_notional,
+    summarize_fills,
 )
 from engine.stats import buy_and_hold, compute_stats
 from engine.strategy import Strategy
@@ -192,24 +189,22 @@ def _result(config: BacktestConfig, feeds: Sequence[BarFeed], strategies: Sequen
             ledger: Ledger) -> BacktestResult:
     """Build the result after the run: frames, prices and fingerprint of the data, stats, assumptions, extras."""
     equity = recorder.frame()
-    trades = round_trips(fills)
     interval_ns = min(feed.interval_ns for feed in feeds)
-    bar_ts = pd.DatetimeIndex(equity.index).asi8
+    summary = summarize_fills(fills, pd.DatetimeIndex(equity.index).asi8)
     prices = feed_prices(feeds, equity.index)  # a feed closing at the equity's times shares its index
     benchmark = buy_and_hold(prices, pd.DatetimeIndex(equity.index), float(config.cash)) if prices else None
     if benchmark is not None:
         equity["buy_and_hold"] = benchmark  # on the same index the column shares the benchmark's array
-    stats = compute_stats(equity["equity"], trades, initial_equity=float(config.cash), interval_ns=interval_ns,
-                          fees_paid=fees_paid(fills),
-                          exposure=position_exposure(fills, bar_ts), traded_notional=traded_notional(fills),
-                          benchmark=benchmark)
+    stats = compute_stats(equity["equity"], summary.trades, initial_equity=float(config.cash),
+                          interval_ns=interval_ns, fees_paid=summary.fees_paid, exposure=summary.exposure,
+                          traded_notional=summary.traded_notional, benchmark=benchmark)
     extras: dict[str, Any] = {}
     for contributor in contributors:
         contribute = getattr(contributor, "result_extras", None)
         if callable(contribute):
             extras.update(contribute())
     return BacktestResult(stats=stats, equity=equity, orders=orders_frame(kernel.orders), fills=fills_frame(fills),
-                          trades=trades, config={**config.to_dict(), "strategies": [
+                          trades=summary.trades, config={**config.to_dict(), "strategies": [
                               {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger,
                           prices=prices, data=data_fingerprint(feeds),
                           assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue_assumptions(config.venue)},

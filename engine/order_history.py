@@ -169,6 +169,10 @@ class FillLog(Sequence[Fill]):
         """Return one numeric field of every fill as float64, without making Decimals."""
         return self.table.floats(FILL_FIELDS.index(name))
 
+    def int64s(self, name: str) -> np.ndarray:
+        """Return one integer field of every fill (``ts``) as int64, without making ints."""
+        return self.table.int64s(FILL_FIELDS.index(name))
+
     def rows(self) -> Iterator[FillRow]:
         """Yield every fill as a ``FillRow``, unpacking one block at a time."""
         return map(FillRow._make, self.table)
@@ -246,6 +250,10 @@ class FinishedOrders:
     def floats(self, index: int) -> np.ndarray:
         """Return numeric field ``index`` of every packed row as float64 (None as NaN), in packing order."""
         return self._table.floats(index)
+
+    def int64s(self, index: int) -> np.ndarray:
+        """Return integer field ``index`` of every packed row as int64 (stamps), in packing order."""
+        return self._table.int64s(index)
 
     def average_prices(self) -> np.ndarray:
         """Return ``OrderRecord.average_price`` of every packed row as float64 (NaN for None), in packing order.

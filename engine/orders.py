@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import operator
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -169,21 +170,55 @@ class OrderManager:
         """Return one ``OrderRow`` field of every order in submission order, without making the rows."""
         index = OrderRow._fields.index(name)
         packed = self._finished.column(index)
-        held, fill_rows = self._held_by_slot(), self._fill_rows
-        return [packed[row] if row != HELD else record_row(held[slot][1], fill_rows.get(held[slot][0], ()))[index]
-                for slot, row in enumerate(self._slots)]
+        if self._in_packing_order():  # every order finished, in the order it was submitted: nothing to move
+            return packed
+        # each slot's packed row looked up in C (a held order's slot, -1, reads a value that is replaced below)
+        values = list(map(packed.__getitem__, self._slots)) if packed else [None] * len(self._slots)
+        for slot, (cid, record) in self._held_by_slot().items():
+            values[slot] = record_row(record, self._fill_rows.get(cid, ()))[index]
+        return values
 
     def floats(self, name: str) -> np.ndarray:
         """Return one numeric ``OrderRow`` field of every order as float64 (None as NaN), in submission order."""
         index = OrderRow._fields.index(name)
+
+        def held(row: OrderRow) -> float:
+            value: Any = row[index]
+            return math.nan if value is None else float(value)
+
+        return self._in_submission_order(self._finished.floats(index), held)
+
+    def int64s(self, name: str) -> np.ndarray:
+        """Return one integer ``OrderRow`` field of every order (``ts``, ``updated_ts``) as int64, in submission
+        order."""
+        index = OrderRow._fields.index(name)
+        return self._in_submission_order(self._finished.int64s(index), operator.itemgetter(index))
+
+    def average_prices(self) -> np.ndarray:
+        """Return each order's ``average_price`` as float64 (NaN where nothing filled), in submission order."""
+
+        def held(row: OrderRow) -> float:
+            return float(row.filled_notional / row.filled_quantity) if row.filled_quantity else math.nan
+
+        return self._in_submission_order(self._finished.average_prices(), held)
+
+    def _in_submission_order(self, packed: np.ndarray, held: Callable[[OrderRow], Any]) -> np.ndarray:
+        """Return the values of ``packed`` (one per packed row) by submission order, with ``held`` of the rows of the
+        orders held as objects in their slots."""
+        if self._in_packing_order():
+            return packed
         slots = np.frombuffer(self._slots, dtype=np.int64)
-        values = np.full(len(slots), math.nan)
-        packed = slots != HELD
-        values[packed] = self._finished.floats(index)[slots[packed]]
+        values = np.empty(len(slots), dtype=packed.dtype)  # every slot is set: a packed row's or a held order's
+        is_packed = slots != HELD
+        values[is_packed] = packed[slots[is_packed]]
         for slot, (cid, record) in self._held_by_slot().items():
-            value: Any = record_row(record, self._fill_rows.get(cid, ()))[index]
-            values[slot] = math.nan if value is None else float(value)
+            values[slot] = held(record_row(record, self._fill_rows.get(cid, ())))
         return values
+
+    def _in_packing_order(self) -> bool:
+        """Return whether every order is packed, each at the row of its slot (orders finished as submitted)."""
+        slots = np.frombuffer(self._slots, dtype=np.int64)
+        return not self._held and bool(np.array_equal(slots, np.arange(len(slots))))
 
     def rows(self) -> Iterator[OrderRow]:
         """Yield every order as an ``OrderRow`` (order fields, then its state) in submission order, cheaply."""

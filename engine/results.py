@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import operator
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,8 +32,9 @@ if TYPE_CHECKING:
     from engine.ledger import Ledger
 
 __all__ = ["CATEGORY_COLUMNS", "FILL_COLUMNS", "ORDER_COLUMNS", "TRADE_COLUMNS", "BacktestResult", "EquityRecorder",
-           "as_categories", "category_column", "data_fingerprint", "feed_prices", "fees_paid", "fills_frame",
-           "in_time_order", "interval_text", "orders_frame", "position_exposure", "round_trips", "traded_notional"]
+           "FillSummary", "as_categories", "category_column", "data_fingerprint", "feed_prices", "fees_paid",
+           "fills_frame", "in_time_order", "interval_text", "orders_frame", "position_exposure", "round_trips",
+           "summarize_fills", "traded_notional"]
 
 TRADE_COLUMNS = ["symbol", "entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
                  "fees", "return"]
@@ -93,23 +93,48 @@ class EquityRecorder:
         return frame[~index.duplicated(keep="last")]  # builds a hash table of the stamps
 
 
-@dataclass
+@dataclass(slots=True)
 class _OpenTrip:
+    """A round trip still open, made whole by its first fill (or by what a reversing fill leaves)."""
+
     symbol: str
     direction: int
     entry_time: int
-    quantity: Decimal = Decimal(0)  # currently open
-    entered: Decimal = Decimal(0)
-    entry_notional: Decimal = Decimal(0)
-    average_price: Decimal = Decimal(0)
+    quantity: Decimal  # currently open
+    entered: Decimal
+    entry_notional: Decimal
+    average_price: Decimal
+    fees: Decimal
     exited: Decimal = Decimal(0)
     exit_notional: Decimal = Decimal(0)
     gross_pnl: Decimal = Decimal(0)
-    fees: Decimal = Decimal(0)
 
 
 CHUNK = PIECE_BARS  # a name of this module's own, so that tests can read in smaller pieces
-_TRIP_FIELDS = ("ts", "symbol", "side", "price", "quantity", "fee")
+_FOLD_FIELDS = ("ts", "symbol", "side", "price", "quantity", "fee")
+
+
+class FillSummary(NamedTuple):
+    """What a result reads from the fills (``summarize_fills``)."""
+
+    trades: pd.DataFrame
+    exposure: float  # the share of bars (by close time) at which any position was held
+    fees_paid: float
+    traded_notional: float
+
+
+def summarize_fills(fills: Sequence[Fill], bar_ts: np.ndarray) -> FillSummary:
+    """Return the round trips, exposure at bars closing at ``bar_ts``, fees and traded notional of ``fills``, from
+    one read of them.
+
+    Read separately they took four decodes of the same packed columns and four loops of Decimal arithmetic over
+    the fills. The sums are added in booking order, as ``fees_paid`` and ``traded_notional`` add them: fills
+    booked out of time order are summed again, in that order.
+    """
+    summary = _fold(_fill_fields(fills, _FOLD_FIELDS), bar_ts)
+    if isinstance(fills, FillLog) and fills.is_time_ordered():
+        return summary
+    return summary._replace(fees_paid=fees_paid(fills), traded_notional=traded_notional(fills))
 
 
 def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
@@ -119,80 +144,156 @@ def round_trips(fills: Iterable[Fill]) -> pd.DataFrame:
     minus every fee of the trip's fills (fees in the quote currency); ``return`` is ``pnl`` over the entry
     notional.
     """
+    return _fold(_fill_fields(fills, _FOLD_FIELDS), np.empty(0, dtype=np.int64)).trades
+
+
+def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
+    """Return the share of bars (by close time) at which any position was held."""
+    if len(bar_ts) == 0:
+        return 0.0
+    return _fold(_fill_fields(fills, _FOLD_FIELDS), bar_ts, trips=False).exposure
+
+
+def _fold(rows: Iterable[tuple[Any, ...]], bar_ts: np.ndarray, *, trips: bool = True) -> FillSummary:
+    """Fold fields ``_FOLD_FIELDS`` of fills in time order into a ``FillSummary`` of exposure at ``bar_ts`` (with
+    ``trips`` false, without trips).
+
+    The Decimal arithmetic is, operation for operation, that of the separate loops it replaced, but for steps
+    whose value is known without doing them: a fill that enters or exits whole takes its fee whole (``+fee``,
+    rounded as ``fee * 1`` is) and its notional once, and a trip opens with its first fill's figures (``0 + x``
+    is ``+x``). So the figures are the same to the bit.
+    """
     open_trips: dict[str, _OpenTrip] = {}
     found = _TripColumns()
-    for ts, symbol, side, price, quantity, fee in _fill_fields(fills, _TRIP_FIELDS):
-        remaining = quantity
+    held: dict[str, Decimal] = {}  # the signed position of each symbol
+    holding = 0  # symbols with a position
+    zero = Decimal(0)
+    change_ts = array("q")
+    any_held = bytearray()  # its append takes an int without argument parsing: a third of array("b")'s
+    fees = notional_sum = zero
+    for ts, symbol, side, price, quantity, fee in rows:
+        notional = price * quantity
+        notional_sum += notional
+        fees += fee
         sign = side.sign
-        while remaining > 0:
-            trip = open_trips.get(symbol)
-            if trip is None:
-                trip = open_trips[symbol] = _OpenTrip(symbol, sign, ts)
-            share = remaining / quantity
-            if sign == trip.direction:  # entering or adding
-                trip.average_price = ((trip.average_price * trip.quantity + price * remaining)
-                                      / (trip.quantity + remaining))
-                trip.quantity += remaining
-                trip.entered += remaining
-                trip.entry_notional += price * remaining
-                trip.fees += fee * share
-                remaining = Decimal(0)
-                continue
-            closing = min(remaining, trip.quantity)
-            trip.exited += closing
-            trip.exit_notional += price * closing
-            trip.gross_pnl += trip.direction * (price - trip.average_price) * closing
-            trip.fees += fee * (closing / quantity)
-            trip.quantity -= closing
-            remaining -= closing
-            if trip.quantity == 0:
-                found.add(trip, ts)
-                del open_trips[symbol]
-    return found.frame()
+        before = held.get(symbol, zero)
+        # +q and -q are sign * q, rounded alike, without making a Decimal of the sign; a Decimal's truth is
+        # ``!= 0`` without making a Decimal of the 0
+        held[symbol] = after = before + (+quantity if sign > 0 else -quantity)
+        if not before:
+            holding += 1 if after else 0
+        elif not after:
+            holding -= 1
+        change_ts.append(ts)
+        any_held.append(holding > 0)
+        if not (trips and quantity > zero):
+            continue
+        trip = open_trips.get(symbol)
+        if trip is None:  # the whole fill opens a trip
+            entered = +quantity
+            open_trips[symbol] = _OpenTrip(symbol, sign, ts, entered, entered, notional, notional / entered, +fee)
+            continue
+        if sign == trip.direction:  # the whole fill adds to it
+            trip.average_price = (trip.average_price * trip.quantity + notional) / (trip.quantity + quantity)
+            trip.quantity += quantity
+            trip.entered += quantity
+            trip.entry_notional += notional
+            trip.fees += +fee
+            continue
+        whole = not trip.quantity < quantity  # the fill closes no more than is open (min() would return it)
+        closing = quantity if whole else trip.quantity
+        trip.exited += closing
+        trip.exit_notional += notional if whole else price * closing
+        trip.gross_pnl += trip.direction * (price - trip.average_price) * closing
+        trip.fees += +fee if whole else fee * (closing / quantity)
+        trip.quantity -= closing
+        if trip.quantity:
+            continue
+        found.add(trip, ts)
+        del open_trips[symbol]
+        remaining = quantity - closing
+        if remaining > zero:  # a reversal: the rest of the fill opens the next trip
+            part = price * remaining
+            entered = +remaining
+            open_trips[symbol] = _OpenTrip(symbol, sign, ts, entered, entered, part, part / entered,
+                                           fee * (remaining / quantity))
+    return FillSummary(found.frame(), _held_share(change_ts, any_held, bar_ts), float(fees), float(notional_sum))
+
+
+def _held_share(change_ts: array[int], any_held: bytearray, bar_ts: np.ndarray) -> float:
+    """Return the share of bars closing at ``bar_ts`` at which any position was held: after the last change of
+    positions before the bar's close, ``any_held`` of it (a change at each of ``change_ts``, in time order)."""
+    if len(bar_ts) == 0 or not change_ts:
+        return 0.0
+    changes_at = np.frombuffer(change_ts, dtype=np.int64)
+    held_after = np.frombuffer(any_held, dtype=np.int8) != 0
+    if _ascending(bar_ts):
+        # Bars in time order, as a back-test records them: the bars after each change are counted by looking the
+        # changes up among the bars (a search a change, where looking each bar up among the changes was a search
+        # a bar: 11% of folding the fills of the 1M-bar benchmark). Bars closing after change k and by the next
+        # one are held if any was held after change k.
+        after = len(bar_ts) - np.searchsorted(bar_ts, changes_at, side="right")  # bars closing after each change
+        bars_from = after - np.append(after[1:], 0)  # of those, the bars closing by the next change
+        return int(bars_from[held_after].sum()) / len(bar_ts)
+    # changes before each bar close (0: none yet), so state[k] is what was held after the k-th change
+    state = np.concatenate([[False], held_after])
+    held_bars = 0
+    for start in range(0, len(bar_ts), CHUNK):  # the positions of every bar would be 8 bytes a bar
+        changes = np.searchsorted(changes_at, bar_ts[start:start + CHUNK], side="left")
+        held_bars += int(np.count_nonzero(state[changes]))
+    return held_bars / len(bar_ts)
+
+
+def _ascending(values: np.ndarray) -> bool:
+    """Return whether ``values`` never decrease, compared ``CHUNK`` at a time (a whole comparison is a byte a value)."""
+    for start in range(0, len(values) - 1, CHUNK):
+        piece = values[start:start + CHUNK + 1]
+        if not (piece[1:] >= piece[:-1]).all():
+            return False
+    return True
 
 
 class _TripColumns:
     """The round trips found so far, a column at a time: typed arrays take 8 bytes a value where a row of
-    Python objects took about 350 bytes a trip."""
+    Python objects took about 350 bytes a trip.
+
+    The two times and the six figures of a trip go into one array each, a trip's values side by side:
+    ``fromlist`` of a trip's six floats costs a third of six ``append`` calls, which parse their argument.
+    """
 
     _FLOATS = ("quantity", "entry_price", "exit_price", "pnl", "fees", "return")
+    _TIMES = ("entry_time", "exit_time")
 
     def __init__(self) -> None:
         self.symbols: list[str] = []
         self.sides: list[str] = []
-        self.times = {"entry_time": array("q"), "exit_time": array("q")}
-        self.floats = {name: array("d") for name in self._FLOATS}
-        # the arrays' appends, in the order add() gives them values
-        self._time_appends = (self.times["entry_time"].append, self.times["exit_time"].append)
-        self._float_appends = tuple(self.floats[name].append for name in self._FLOATS)
+        self.times = array("q")  # entry and exit time of each trip
+        self.floats = array("d")  # the _FLOATS of each trip
+        self._add_times, self._add_floats = self.times.fromlist, self.floats.fromlist
 
     def add(self, trip: _OpenTrip, exit_ts: int) -> None:
         """Record a closed trip that ended at ``exit_ts``."""
         pnl = trip.gross_pnl - trip.fees
         self.symbols.append(trip.symbol)
         self.sides.append("long" if trip.direction > 0 else "short")
-        entry_ts, exit_ts_ = self._time_appends
-        quantity, entry_price, exit_price, pnl_, fees, return_ = self._float_appends
-        entry_ts(trip.entry_time)
-        exit_ts_(exit_ts)
-        quantity(float(trip.entered))
-        entry_price(float(trip.entry_notional / trip.entered))
-        exit_price(float(trip.exit_notional / trip.exited))
-        pnl_(float(pnl))
-        fees(float(trip.fees))
-        return_(float(pnl / trip.entry_notional))
+        self._add_times([trip.entry_time, exit_ts])
+        self._add_floats([float(trip.entered), float(trip.entry_notional / trip.entered),
+                          float(trip.exit_notional / trip.exited), float(pnl), float(trip.fees),
+                          float(pnl / trip.entry_notional)])
 
     def frame(self) -> pd.DataFrame:
         """Return the trips in ``TRADE_COLUMNS`` order (with no trips, the frame of an empty list of rows)."""
         if not self.symbols:
             frame = pd.DataFrame([], columns=TRADE_COLUMNS)
-            for column in self.times:
+            for column in self._TIMES:
                 frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
             return frame
         data: dict[str, Any] = {"symbol": category_column([self.symbols], len(self.symbols)),
                                 "side": category_column([self.sides], len(self.sides))}
-        data.update({name: _time_column(np.frombuffer(times, dtype=np.int64)) for name, times in self.times.items()})
-        data.update({name: np.frombuffer(values, dtype=np.float64) for name, values in self.floats.items()})
+        times = np.frombuffer(self.times, dtype=np.int64).reshape(-1, len(self._TIMES))
+        data.update({name: _time_column(times[:, i].copy()) for i, name in enumerate(self._TIMES)})
+        floats = np.frombuffer(self.floats, dtype=np.float64).reshape(-1, len(self._FLOATS))
+        data.update({name: floats[:, i] for i, name in enumerate(self._FLOATS)})
         return pd.DataFrame(data, columns=TRADE_COLUMNS)
 
 
@@ -238,6 +339,7 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
             return (block for (block,) in log.column_blocks(name))
 
         float_blocks: Callable[[str], Iterable[list[float]]] = log.float_blocks
+        stamps = log.int64s("ts")
     else:
         kept = list(fills)
 
@@ -247,13 +349,15 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
         def float_blocks(name: str) -> Iterable[list[float]]:
             return [[float(getattr(f, name)) for f in kept]]
 
+        stamps = np.array([f.ts for f in kept], dtype=np.int64)
+
     n = len(fills) if isinstance(fills, FillLog) else len(kept)
     data: dict[str, Any] = {}
     for name in FILL_COLUMNS:  # each column made whole before the next is read
         if name in ("price", "quantity", "fee"):
             data[name] = _joined(float_blocks(name), n, np.float64)
         elif name == "ts":
-            data[name] = _time_column(_joined(blocks(name), n, np.int64))
+            data[name] = _time_column(stamps)
         elif name in ("side", "liquidity"):
             data[name] = category_column(map(_values, blocks(name)), n)
         elif name in CATEGORY_COLUMNS:
@@ -264,8 +368,11 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
 
 
 def _time_column(stamps: np.ndarray) -> pd.DatetimeIndex:
-    """Return int64 nanoseconds as the frames' time columns have them (UTC; pandas makes an empty one in seconds)."""
-    return pd.to_datetime(stamps, utc=True)
+    """Return int64 nanoseconds as the frames' time columns have them: UTC, sharing their memory (``to_datetime``
+    took 20 ms for 40,000 of them), and for none what ``to_datetime`` makes, a column in seconds."""
+    if len(stamps) == 0:
+        return pd.to_datetime(stamps, utc=True)
+    return utc_index(stamps, name=None)
 
 
 def _joined(blocks: Iterable[Sequence[Any]], n: int, dtype: type[np.generic]) -> np.ndarray:
@@ -297,17 +404,16 @@ def orders_frame(orders: OrderManager) -> pd.DataFrame:
     Each column is made whole (an array, or a Series pandas has typed) before the next is read: the order
     manager hands out whole columns of Python objects, and only one of them exists at a time.
     """
-    # first, while no other column is held: it reads a whole column of Decimals
-    data: dict[str, Any] = {"average_price": _optional(_average_prices(orders))}
+    data: dict[str, Any] = {}
     for name in ORDER_COLUMNS:
-        if name == "average_price":
-            continue
-        if name in ("quantity", "filled_quantity", "fees"):
+        if name == "average_price":  # read a block at a time
+            data[name] = _optional(orders.average_prices())
+        elif name in ("quantity", "filled_quantity", "fees"):
             data[name] = orders.floats(name)
         elif name in ("price", "stop_price"):  # None where the order has none
             data[name] = _optional(orders.floats(name))
         elif name in ("ts", "updated_ts"):
-            data[name] = _time_column(np.array(orders.column(name), dtype=np.int64))
+            data[name] = _time_column(orders.int64s(name))
         elif name in ("side", "type", "time_in_force", "status"):
             data[name] = category_column([_values(orders.column(name))], len(orders))
         elif name in CATEGORY_COLUMNS:
@@ -338,7 +444,7 @@ def category_column(blocks: Iterable[Sequence[Any]], n: int) -> pd.Categorical |
             else:
                 seen[value] = len(found)
                 found.append(value)
-        codes[at:at + len(block)] = [seen[value] for value in block]
+        codes[at:at + len(block)] = list(map(seen.__getitem__, block))
         at += len(block)
     order = sorted(range(len(found)), key=found.__getitem__)
     remap = np.empty(len(found) + 1, dtype=np.int32)
@@ -365,57 +471,6 @@ def _optional(values: np.ndarray) -> np.ndarray | list[None]:
     """Return floats with NaN for None as they are, and a column of None when all are None: what pandas makes
     of a list of floats and None."""
     return [None] * len(values) if np.isnan(values).all() else values
-
-
-_TEXT_ROWS = 4096  # values written to one text by _texts
-
-
-def _average_prices(orders: OrderManager) -> np.ndarray:
-    """Return each order's filled notional over its filled quantity, divided as Decimals, NaN where none filled.
-
-    The order manager hands out whole columns of Decimals (about 80 bytes a value): the quantities are written as
-    text (a few bytes a value) before the notionals are read, so the two columns never exist at once.
-    """
-    quantities = _texts(orders.column("filled_quantity"))
-    notionals = orders.column("filled_notional")
-    out = np.full(len(notionals), math.nan)
-    for start, text in zip(range(0, len(notionals), _TEXT_ROWS), quantities, strict=True):
-        for i, quantity in enumerate(map(Decimal, text.split(" ")), start):
-            if quantity:
-                out[i] = float(notionals[i] / quantity)
-    return out
-
-
-def _texts(values: list[Decimal]) -> list[str]:
-    """Return the exact text of ``values``, ``_TEXT_ROWS`` values to a string, separated by spaces."""
-    return [" ".join(map(str, values[start:start + _TEXT_ROWS])) for start in range(0, len(values), _TEXT_ROWS)]
-
-
-def position_exposure(fills: Iterable[Fill], bar_ts: np.ndarray) -> float:
-    """Return the share of bars (by close time) at which any position was held."""
-    if len(bar_ts) == 0:
-        return 0.0
-    held: dict[str, Decimal] = {}
-    holding = 0  # symbols with a position
-    zero = Decimal(0)
-    change_ts = array("q")
-    any_held = array("b")
-    for ts, symbol, side, quantity in _fill_fields(fills, ("ts", "symbol", "side", "quantity")):
-        before = held.get(symbol, zero)
-        held[symbol] = after = before + side.sign * quantity
-        holding += (after != 0) - (before != 0)
-        change_ts.append(ts)
-        any_held.append(holding > 0)
-    if not change_ts:
-        return 0.0
-    # changes before each bar close (0: none yet), so state[k] is what was held after the k-th change
-    changes_at = np.frombuffer(change_ts, dtype=np.int64)
-    state = np.concatenate([[False], np.frombuffer(any_held, dtype=np.int8) != 0])
-    held_bars = 0
-    for start in range(0, len(bar_ts), CHUNK):  # the positions of every bar would be 8 bytes a bar
-        changes = np.searchsorted(changes_at, bar_ts[start:start + CHUNK], side="left")
-        held_bars += int(np.count_nonzero(state[changes]))
-    return held_bars / len(bar_ts)
 
 
 def traded_notional(fills: Iterable[Fill]) -> float:

@@ -175,3 +175,43 @@ def test_floats_read_packed_decimals_as_float_does_and_none_as_nan() -> None:
         blocks = list(table.float_blocks(i))
         assert [len(b) for b in blocks] == [3, 1]
         assert np.array_equal(np.concatenate(blocks), table.floats(i), equal_nan=True)
+
+
+def test_floats_of_blocks_with_no_none_all_none_and_some() -> None:
+    table = PackedTable((OPTIONAL_DECIMAL,), block_rows=2)
+    for value in (None, None, D("1.5"), D("-2"), None, D("3E-2"), None):
+        table.append((value,))
+    assert [list(map(repr, b)) for b in table.float_blocks(0)] == [
+        ["nan", "nan"], ["1.5", "-2.0"], ["nan", "0.03"], ["nan"]]
+
+
+def test_repeated_decimals_are_read_once_and_shared_keeping_each_text() -> None:
+    texts = ("1", "1.0", "0.010", "1E+2")  # equal values written differently stay apart
+    values = [D(texts[i % 4]) for i in range(150)] + [D("7.25")]
+    table = PackedTable((DECIMAL,), block_rows=100)
+    for value in values:
+        table.append((value,))
+    column = table.column(0)
+    assert all(same(got, want) for got, want in zip(column, values, strict=True))
+    assert column[0] is column[4] and column[1] is column[5] and column[0] is not column[1]  # within a block
+    scattered = [D(f"{i}.5") for i in range(100)]  # distinct values: read one by one, as before
+    table = PackedTable((DECIMAL,), block_rows=100)
+    for value in scattered:
+        table.append((value,))
+    assert all(same(got, want) for got, want in zip(table.column(0), scattered, strict=True))
+
+
+def test_int64s_read_the_packed_stamps_as_the_column_gives_them() -> None:
+    table = PackedTable((I64, DECIMAL), block_rows=3)
+    stamps = [0, -(2**63), 2**63 - 1, 5, 1_700_000_000_000_000_000, -1, 42]  # two blocks and a tail
+    for ts in stamps:
+        table.append((ts, D(1)))
+    got = table.int64s(0)
+    assert got.dtype == np.int64 and got.tolist() == stamps == table.column(0)
+    assert PackedTable((I64,)).int64s(0).tolist() == []
+    table.append((2**64, D(1)))  # beyond int64: that block is pickled, and int64 refuses it as from the column
+    table.append((1, D(1)))
+    with pytest.raises(OverflowError):
+        np.array(table.column(0), dtype=np.int64)
+    with pytest.raises(OverflowError):
+        table.int64s(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import numpy as np
 import pytest
 
 from engine import key_index
@@ -157,3 +158,42 @@ def test_finished_orders_are_found_by_id_even_when_every_fingerprint_collides(mo
     assert [f.trade_id for f in orders.get("o151").fills] == ["t151"]
     assert [r.client_order_id for r in orders.rows()] == [*(f"o{i}" for i in range(300)), "open"]
     assert orders.floats("filled_quantity")[[150, 151, 300]].tolist() == [0.02, 0.01, 0.0]
+
+
+def test_columns_of_orders_finished_out_of_order_across_blocks_with_some_held() -> None:
+    """Orders finish out of submission order over several packed blocks, some never fill, some stay open and
+    one is reopened by a late fill: each column, read through the packed blocks, is that of the rows."""
+    orders, bus, _ = manager(cash="100000000")
+    count = 2300  # two full blocks and a tail
+    for i in range(count):
+        orders.submit(limit(f"o{i}", ("1", "0.25", "3")[i % 3], f"{100 + i % 7}.5"))
+    for i in range(count):
+        if i < 1100 or i % 5:  # the first block all filled; some of the later orders never fill
+            bus.publish(fill(f"o{i}", f"t{i}", ("1", "0.25", "3")[i % 3], f"{99 + i % 11}.25", ts=i))
+    finishing = [i for i in range(count) if i % 97 != 5]  # the others stay open
+    for i in finishing[1::2] + finishing[0::2]:  # out of submission order
+        bus.publish(update(f"o{i}", OrderStatus.FILLED if i < 1100 or i % 5 else OrderStatus.CANCELLED, ts=i + 1))
+    bus.dispatch()
+    bus.publish(fill("o8", "late", "0.5", "101", ts=9000))  # reopens a packed order
+    bus.dispatch()
+    assert len(orders._held) == len([i for i in range(count) if i % 97 == 5]) + 1
+    rows = list(orders.rows())
+    for name in ("ts", "client_order_id", "side", "status", "filled_quantity", "reason", "updated_ts"):
+        assert orders.column(name) == [getattr(row, name) for row in rows]
+    for name in ("quantity", "price", "filled_quantity", "fees"):
+        assert orders.floats(name).tolist() == [float(getattr(row, name)) for row in rows]
+    for name in ("ts", "updated_ts"):
+        stamps = orders.int64s(name)
+        assert stamps.dtype == "int64" and stamps.tolist() == [getattr(row, name) for row in rows]
+    averages = orders.average_prices()
+    expected = [float(r.filled_notional / r.filled_quantity) if r.filled_quantity else float("nan") for r in rows]
+    assert np.array_equal(averages, expected, equal_nan=True) and np.isnan(averages).any()
+
+
+def test_columns_of_orders_finished_as_submitted_are_the_packed_columns() -> None:
+    orders, _ = filled_orders(1500)
+    assert orders._in_packing_order()
+    rows = list(orders.rows())
+    assert orders.column("client_order_id") == [row.client_order_id for row in rows]
+    assert orders.int64s("ts").tolist() == [row.ts for row in rows]
+    assert orders.average_prices().tolist() == [100.0] * 1500
