@@ -132,11 +132,6 @@ def _rebuild(cls: type[Any], names: Sequence[str], values: Iterable[Any]) -> Any
     return obj
 
 
-def fill_row(fill: Fill) -> FillRow:
-    return FillRow(fill.ts, fill.client_order_id, fill.trade_id, fill.symbol, fill.side, fill.price, fill.quantity,
-                   fill.fee, fill.fee_currency, fill.liquidity, fill.venue_order_id)
-
-
 def record_row(record: OrderRecord, fill_rows: Sequence[int] = ()) -> OrderRow:
     """Return a record as the ``OrderRow`` it is packed as."""
     o = record.order
@@ -155,7 +150,9 @@ class FillLog(Sequence[Fill]):
 
     def append(self, fill: Fill) -> int:
         """Keep ``fill``; return its row number."""
-        row = self.table.append(fill_row(fill))
+        # a plain tuple in FillRow's field order (readers make FillRows of what they read): no NamedTuple call
+        row = self.table.append((fill.ts, fill.client_order_id, fill.trade_id, fill.symbol, fill.side, fill.price,
+                                 fill.quantity, fill.fee, fill.fee_currency, fill.liquidity, fill.venue_order_id))
         if self._last_ts is not None and fill.ts < self._last_ts:
             self._time_ordered = False
         self._last_ts = fill.ts
