@@ -382,9 +382,9 @@ class Ledger:
         holders = self._holders.get(currency)
         if not holders:
             total = _ZERO
-        elif len(holders) == 1:  # the usual case: no list and no sum to build
+        elif len(holders) == 1:  # the usual case: no list and no sum to build (the same Decimal as sum's)
             for held in holders.values():
-                total = held.remaining * held.per_unit
+                total = _ZERO + held.remaining * held.per_unit
         else:
             total = sum([r.remaining * r.per_unit for r in holders.values()], _ZERO)
         self._version += 1

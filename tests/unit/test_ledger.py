@@ -199,6 +199,17 @@ def test_reserve_holds_quote_for_buys_with_the_fee_rate_and_base_for_sells() -> 
     assert ledger.reservation("b") == 0 and ledger.reservation("m") == D("50.05")
 
 
+def test_the_reserved_total_is_the_same_decimal_with_one_holder_or_several() -> None:
+    """One order's total skips the sum but must give the very Decimal (digits and exponent) the sum gives."""
+    ledger = Ledger(Markets([Market.from_symbol("BTC/USD")]), "USD", {"USD": D(10_000)})
+    ledger.reserve(order(BUY, "1", "1E+2", cid="a"))  # 1 x 1E+2: a positive exponent, which 0 + x drops
+    ledger.reserve(order(BUY, "1", "2E+2", cid="b"))
+    totals = [entry.balance_after for entry in ledger.journal if entry.kind == "reserve"]
+    assert [t.as_tuple() for t in totals] == [sum([D("1E+2")], D(0)).as_tuple(),
+                                              sum([D("1E+2"), D("2E+2")], D(0)).as_tuple()]
+    assert str(totals[0]) == "100"
+
+
 def test_reserve_refusals_name_the_order_and_change_nothing() -> None:
     ledger = make_ledger("100")
     ledger.reserve(order(BUY, "1", "50", cid="a"))
