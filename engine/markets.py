@@ -63,8 +63,12 @@ class Market:
         return (to_decimal(price) / self.price_increment).to_integral_value(ROUND_HALF_EVEN) * self.price_increment
 
     def check_order(self, client_order_id: str, quantity: Decimal, price: Decimal | None,
-                    stop_price: Decimal | None, reference_price: Decimal | None) -> None:
-        """Raise ``OrderRejected`` naming the rule an order breaks (increments, minimum size and notional)."""
+                    stop_price: Decimal | None, reference_price: Decimal | float | None) -> None:
+        """Raise ``OrderRejected`` naming the rule an order breaks (increments, minimum size and notional).
+
+        ``reference_price`` (the last price) serves the minimum notional of an order without a price; a float is
+        read as the Decimal of its shortest repr, only then.
+        """
         # Runs for every order twice (pre-trade and at the venue): messages are only built on failure.
         if quantity % self.size_increment:
             raise OrderRejected(f"{self._who(client_order_id)}: quantity {quantity} is not a multiple of the size "
@@ -79,8 +83,11 @@ class Market:
         if not self.min_notional:
             return
         notional_price = price if price is not None else stop_price if stop_price is not None else reference_price
-        if notional_price is not None and quantity * notional_price < self.min_notional:
-            raise OrderRejected(f"{self._who(client_order_id)}: notional {quantity * notional_price} is below the "
+        if notional_price is None:
+            return
+        notional = quantity * to_decimal(notional_price)
+        if notional < self.min_notional:
+            raise OrderRejected(f"{self._who(client_order_id)}: notional {notional} is below the "
                                 f"minimum {self.min_notional}")
 
     def _off_price_increment(self, client_order_id: str, name: str, value: Decimal) -> OrderRejected:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import operator
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -25,7 +24,7 @@ HELD = -1  # the slot of an order whose record is an object, not a packed row
 
 
 class Reserver(Protocol):
-    def reserve(self, order: Order, reference_price: Decimal | None = None) -> None: ...
+    def reserve(self, order: Order, reference_price: Decimal | float | None = None) -> None: ...
 
 
 class OrderManager:
@@ -62,7 +61,7 @@ class OrderManager:
         self._sequence[prefix] = n
         return f"{prefix}-{n}"
 
-    def submit(self, order: Order, reference_price: Decimal | None = None) -> OrderRecord:
+    def submit(self, order: Order, reference_price: Decimal | float | None = None) -> OrderRecord:
         """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
         cid = order.client_order_id
         if cid in self._held or self._finished.find(cid) is not None:
@@ -182,8 +181,8 @@ class OrderManager:
         """Return one numeric ``OrderRow`` field of every order as float64 (None as NaN), in submission order."""
         index = OrderRow._fields.index(name)
 
-        def held(row: OrderRow) -> float:
-            value: Any = row[index]
+        def held(record: OrderRecord, fill_rows: Sequence[int]) -> float:
+            value: Any = record_row(record, fill_rows)[index]
             return math.nan if value is None else float(value)
 
         return self._in_submission_order(self._finished.floats(index), held)
@@ -192,19 +191,22 @@ class OrderManager:
         """Return one integer ``OrderRow`` field of every order (``ts``, ``updated_ts``) as int64, in submission
         order."""
         index = OrderRow._fields.index(name)
-        return self._in_submission_order(self._finished.int64s(index), operator.itemgetter(index))
+        return self._in_submission_order(self._finished.int64s(index),
+                                         lambda record, fill_rows: record_row(record, fill_rows)[index])
 
     def average_prices(self) -> np.ndarray:
         """Return each order's ``average_price`` as float64 (NaN where nothing filled), in submission order."""
 
-        def held(row: OrderRow) -> float:
-            return float(row.filled_notional / row.filled_quantity) if row.filled_quantity else math.nan
+        def held(record: OrderRecord, fill_rows: Sequence[int]) -> float:
+            price = record.average_price
+            return math.nan if price is None else float(price)
 
         return self._in_submission_order(self._finished.average_prices(), held)
 
-    def _in_submission_order(self, packed: np.ndarray, held: Callable[[OrderRow], Any]) -> np.ndarray:
-        """Return the values of ``packed`` (one per packed row) by submission order, with ``held`` of the rows of the
-        orders held as objects in their slots."""
+    def _in_submission_order(self, packed: np.ndarray,
+                             held: Callable[[OrderRecord, Sequence[int]], Any]) -> np.ndarray:
+        """Return the values of ``packed`` (one per packed row) by submission order, with ``held(record, its fill
+        rows)`` of the orders held as objects in their slots."""
         if self._in_packing_order():
             return packed
         slots = np.frombuffer(self._slots, dtype=np.int64)
@@ -212,7 +214,7 @@ class OrderManager:
         is_packed = slots != HELD
         values[is_packed] = packed[slots[is_packed]]
         for slot, (cid, record) in self._held_by_slot().items():
-            values[slot] = held(record_row(record, self._fill_rows.get(cid, ())))
+            values[slot] = held(record, self._fill_rows.get(cid, ()))
         return values
 
     def _in_packing_order(self) -> bool:

@@ -150,12 +150,7 @@ class Strategy:
                       price=None if price is None else market.round_price(price),
                       stop_price=None if stop_price is None else market.round_price(stop_price),
                       time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only)
-        # The last price only prices what a buy without a price reserves, and the minimum-notional rule: it is
-        # converted (about 2 us) only when one of them will read it.
-        last = ctx.ledger.last_price(symbol)
-        needs_reference = (side is Side.BUY and order.price is None and order.stop_price is None) \
-            or market.min_notional
-        return ctx.orders.submit(order, None if last is None or not needs_reference else to_decimal(last))
+        return ctx.orders.submit(order, ctx.ledger.last_price(symbol))  # a float: read as a Decimal where needed
 
     def buy(self, symbol: str, quantity: float | Decimal, price: float | Decimal | None = None,
             **kwargs: Any) -> OrderRecord:
@@ -186,9 +181,7 @@ class Strategy:
         size = market.round_size(abs(difference))
         if not size:
             return None
-        # buy or sell, without their keyword handling: the order is the same
-        return self.submit(Side.BUY if difference > 0 else Side.SELL, symbol, size,
-                           type=OrderType.MARKET if price is None else OrderType.LIMIT, price=price)
+        return self.buy(symbol, size, price) if difference > 0 else self.sell(symbol, size, price)
 
     def target_percent(self, symbol: str, percent: float,
                        price: float | Decimal | None = None) -> OrderRecord | None:

@@ -399,11 +399,10 @@ class SimulatedExchange:
 
     def _update(self, so: SimOrder, status: OrderStatus, ts: int, reason: str = "") -> None:
         order = so.order
-        filled = so.filled
         self._publish(OrderUpdate(ts=ts, client_order_id=order.client_order_id, symbol=order.symbol, status=status,
-                                  filled_quantity=filled, remaining_quantity=so.remaining,
-                                  average_price=so.notional / filled if filled else None,  # so.average_price
-                                  reason=reason, venue_order_id=so.venue_order_id))
+                                  filled_quantity=so.filled, remaining_quantity=so.remaining,
+                                  average_price=so.average_price, reason=reason,
+                                  venue_order_id=so.venue_order_id))
 
     def _reject(self, order: Order, reason: str) -> None:
         self._publish(OrderUpdate(ts=max(order.ts, self._clock.now()), client_order_id=order.client_order_id,

@@ -34,8 +34,6 @@ def price_against(price: float, buy: bool, increment: Decimal) -> Decimal:
 
     A sell never rounds below one increment, so a fill price is always positive.
     """
-    # ceil_to and floor_to, written out: this runs for every taker fill
-    steps = _steps(price, increment)
     if buy:
-        return steps.to_integral_value(ROUND_CEILING) * increment
-    return max(steps.to_integral_value(ROUND_FLOOR) * increment, increment)
+        return ceil_to(price, increment)
+    return max(floor_to(price, increment), increment)

@@ -418,3 +418,23 @@ def test_any_sequence_of_fills_conserves_money_and_never_overdraws(ops: list[tup
         for p in positions:
             assert p.quantity * p.average_price == pytest.approx(p.cost, rel=D("1e-20"), abs=D("1e-20"))
             assert p.quantity == ledger.balance(markets[p.symbol].base) - (D("0.5") if p.symbol == "BTC/USD" else 0)
+
+
+def test_a_float_reference_price_reserves_as_the_decimal_of_its_repr() -> None:
+    """The strategy hands the last price over as the float it is; the ledger reads it only for a market buy."""
+    as_float, as_decimal = make_ledger(), make_ledger()
+    as_float.reserve(order(BUY, "2", cid="m"), reference_price=100.1)
+    as_decimal.reserve(order(BUY, "2", cid="m"), reference_price=D("100.1"))
+    assert as_float.reserved("USD") == as_decimal.reserved("USD") == D("200.2")
+    assert as_float.reservation("m").as_tuple() == as_decimal.reservation("m").as_tuple()
+    with pytest.raises(ValueError, match="order 'n': reference price must be a positive finite number, got nan"):
+        as_float.reserve(order(BUY, "1", cid="n"), reference_price=float("nan"))
+    assert as_float.reserved("USD") == D("200.2")  # the refusal changed nothing
+
+
+def test_the_minimum_notional_reads_a_float_reference_price() -> None:
+    market = Market.from_symbol("BTC/USD", min_notional=D("10"))
+    market.check_order("ok", D("0.1"), None, None, 100.0)
+    with pytest.raises(OrderRejected, match=r"notional 9\.99 is below the minimum 10"):
+        market.check_order("low", D("0.1"), None, None, 99.9)
+    market.check_order("no price yet", D("0.1"), None, None, None)
