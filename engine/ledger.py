@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -302,9 +302,16 @@ class Ledger:
         if amount:
             self._reserve_changed(reservation.currency, -amount, self._now(ts), client_order_id)
 
-    def check_fill(self, fill: Fill) -> None:
-        """Raise if ``fill`` cannot be booked (malformed, unknown symbol, unaffordable); never change anything."""
-        self._checked = (fill, self._version, self._plan_fill(fill))
+    def check_fill(self, fill: Fill, pending: Sequence[Fill]) -> None:
+        """Raise if ``fill`` cannot be booked after ``pending``; never change anything.
+
+        ``pending`` are the fills a venue published before this one that the bus has not booked yet (the earlier
+        fills of the same market event): the account must be able to pay for all of them in turn, or booking
+        the last would fail inside the bus. Raise ``InsufficientFunds`` when it cannot, ``ValueError`` for a
+        malformed fill.
+        """
+        plan = self._plan_fill(fill, pending)
+        self._checked = None if pending else (fill, self._version, plan)
 
     def apply_fill(self, fill: Fill) -> None:
         """Book ``fill``: balances, fee, the order's reservation, the position and the journal, all or nothing."""
@@ -393,8 +400,12 @@ class Ledger:
         return self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total,
                                      reference))
 
-    def _plan_fill(self, fill: Fill) -> _FillPlan:
-        """Validate ``fill`` and compute every booked value it leads to, without storing any."""
+    def _plan_fill(self, fill: Fill, pending: Sequence[Fill] = ()) -> _FillPlan:
+        """Validate ``fill`` and compute every booked value it leads to, without storing any.
+
+        Affordability is judged as if ``pending`` had been booked first; the planned balances are not (a plan made
+        with fills pending is only a check: the booking plans again once they are booked).
+        """
         market = self.markets[fill.symbol]
         price, quantity, fee, fee_currency = fill.price, fill.quantity, fill.fee, fill.fee_currency
         if not (isinstance(price, Decimal) and isinstance(quantity, Decimal) and price.is_finite()
@@ -410,19 +421,12 @@ class Ledger:
             raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         buy = fill.side is Side.BUY
-        notional = price * quantity
-        if buy:
-            moves = [("fill", quote, -notional), ("fill", base, quantity)]
-        else:
-            moves = [("fill", base, -quantity), ("fill", quote, notional)]
-        if fee:
-            moves.append(("fee", fee_currency, -fee))
         # The balance of each currency after each move, and each currency's net change.
         balances = self._balances
         running: dict[str, Decimal] = {}
         net: dict[str, Decimal] = {}
         changes = []
-        for kind, currency, amount in moves:
+        for kind, currency, amount in _moves(fill, base, quote):
             before = running.get(currency)
             after = (balances.get(currency, _ZERO) if before is None else before) + amount
             running[currency] = after
@@ -431,13 +435,17 @@ class Ledger:
         reservation = self._reservations.get(fill.client_order_id)
         for currency, amount in net.items():
             if amount < 0:  # what is free, and the order's own reservation
-                available = self.free(currency)
-                if reservation is not None and reservation.currency == currency:
-                    available += reservation.amount
+                if pending:
+                    available = self._available_after(pending, currency, fill.client_order_id)
+                else:
+                    available = self.free(currency)
+                    if reservation is not None and reservation.currency == currency:
+                        available += reservation.amount
                 if -amount > available:
                     raise InsufficientFunds(f"{_who(fill)} ({fill.side.value} {quantity} at {price}): needs {-amount} "
                                             f"{currency}, only {available} {currency} available (free plus "
-                                            f"the order's own reservation)")
+                                            f"the order's own reservation"
+                                            f"{', after the fills before it' if pending else ''})")
         # The position follows the coins actually gained or given: a fee in the base currency is valued at the
         # fill price as a fee, and the holding changes by the quantity net of it.
         traded = quantity if buy else -quantity
@@ -451,6 +459,33 @@ class Ledger:
                           market.price_increment * market.size_increment)
         remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
         return _FillPlan(changes, position, remaining, reference)
+
+    def _available_after(self, pending: Sequence[Fill], currency: str, client_order_id: str) -> Decimal:
+        """Return what the order ``client_order_id`` may spend of ``currency`` once ``pending`` are booked.
+
+        That is what would be free, plus what the order itself would still hold, each computed as booking the
+        pending fills would leave it: their moves change the balance, and each shrinks its order's reservation.
+        """
+        balance = self._balances.get(currency, _ZERO)
+        left: dict[str, Decimal] = {}  # reserved quantity each order of ``pending`` keeps after its fills
+        for earlier in pending:
+            market = self.markets[earlier.symbol]
+            for _, moved, amount in _moves(earlier, market.base, market.quote):
+                if moved == currency:
+                    balance += amount
+            held = self._reservations.get(earlier.client_order_id)
+            if held is not None:
+                cid = earlier.client_order_id
+                left[cid] = max(left.get(cid, held.remaining) - earlier.quantity, _ZERO)
+        reserved = self._reserved.get(currency, _ZERO)
+        for cid, remaining in left.items():
+            held = self._reservations[cid]
+            if held.currency == currency:
+                reserved -= (held.remaining - remaining) * held.per_unit
+        own = self._reservations.get(client_order_id)
+        if own is not None and own.currency == currency:
+            reserved -= left.get(client_order_id, own.remaining) * own.per_unit
+        return balance - reserved - self._set_aside.get(currency, _ZERO)
 
     def _route(self, currency: str) -> Route | None:
         """Find the shortest chain of markets that prices ``currency`` in the account currency."""
@@ -523,6 +558,18 @@ def _exact(what: str, value: Decimal | float | None) -> Decimal | None:
 
 def _is_positive(value: object) -> bool:
     return isinstance(value, Decimal) and value.is_finite() and value > 0
+
+
+def _moves(fill: Fill, base: str, quote: str) -> list[tuple[str, str, Decimal]]:
+    """Return the (journal kind, currency, signed amount) changes of balance that booking ``fill`` makes."""
+    notional = fill.price * fill.quantity
+    if fill.side is Side.BUY:
+        moves = [("fill", quote, -notional), ("fill", base, fill.quantity)]
+    else:
+        moves = [("fill", base, -fill.quantity), ("fill", quote, notional)]
+    if fill.fee:
+        moves.append(("fee", fill.fee_currency, -fill.fee))
+    return moves
 
 
 def _reference(fill: Fill) -> str:

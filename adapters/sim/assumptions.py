@@ -30,6 +30,7 @@ ASSUMPTIONS: list[str] = [
     "A cancel arriving after a fill is too late: the order stays live for every bar that opened before the "
     "cancel took effect, and the cancel is stamped at the open of the first bar after it.",
     "Each fill is checked against the account before it is published; a refused fill cancels the order's "
-    "remainder. Earlier fills of the same bar are passed as `pending` only to an account that accepts them.",
+    "remainder. The account judges each fill as if the earlier fills of the same market event, which the bus has "
+    "not booked yet, were booked (the ledger refuses what it could not pay after them).",
     "Quotes, funding rates and volatility prints never fill orders; reduce_only is not enforced by the venue.",
 ]

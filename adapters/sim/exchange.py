@@ -7,9 +7,8 @@ in ``adapters.sim.assumptions.ASSUMPTIONS``.
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import NoReturn, Protocol
 
@@ -53,13 +52,13 @@ class EventSink(Protocol):
 
 
 class AccountCheck(Protocol):
-    """Refuse a fill the account cannot pay for by raising ``InsufficientFunds`` (the ledger implements it).
+    """The account a venue asks before it publishes a fill (the ledger implements it)."""
 
-    If ``check_fill`` also takes a ``pending`` keyword, the exchange passes the fills it already published in the
-    same market event, which the bus has not yet applied, so the account can count them in.
-    """
+    def check_fill(self, fill: Fill, pending: Sequence[Fill]) -> None:
+        """Raise ``OrderRejected`` (``InsufficientFunds``) if ``fill`` cannot be paid after ``pending``.
 
-    def check_fill(self, fill: Fill) -> None: ...
+        ``pending`` are the fills already published in the same market event, which the bus has not booked yet.
+        """
 
 
 class _Slice:
@@ -103,7 +102,6 @@ class SimulatedExchange:
         self._touch = self.config.limit_fill == "touch"
         self._latency = self.config.latency_ns
         self._account = account
-        self._check_pending = account is not None and _takes_pending(account.check_fill)
         self._books: dict[str, SymbolBook] = {}
         self._live: dict[str, SymbolBook] = {}  # symbols with open orders or pending cancels: the only ones matched
         # Every order ever accepted: the venue's copy while open, then a packed row of _closed found by its id
@@ -362,10 +360,7 @@ class SimulatedExchange:
         account = self._account
         if account is not None:
             try:
-                if self._check_pending:
-                    account.check_fill(fill, pending=tuple(s.fills))  # type: ignore[call-arg]
-                else:
-                    account.check_fill(fill)
+                account.check_fill(fill, s.fills)
             except OrderRejected as exc:
                 self._close(s.book, so, OrderStatus.CANCELLED, ts, str(exc))
                 return False
@@ -408,13 +403,6 @@ class SimulatedExchange:
         self._publish(OrderUpdate(ts=max(order.ts, self._clock.now()), client_order_id=order.client_order_id,
                                   symbol=order.symbol, status=OrderStatus.REJECTED, remaining_quantity=order.quantity,
                                   reason=reason))
-
-
-def _takes_pending(check: Callable[..., object]) -> bool:
-    try:
-        return "pending" in inspect.signature(check).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _bad_bar(bar: Bar) -> NoReturn:

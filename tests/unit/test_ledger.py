@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from decimal import Decimal as D
 
@@ -117,7 +118,7 @@ def test_overspending_is_refused_by_name_and_changes_nothing() -> None:
     message = str(excinfo.value)
     assert "'big'" in message and "needs 501 USD" in message and "only 500 USD" in message
     with pytest.raises(InsufficientFunds):
-        ledger.check_fill(bad)
+        ledger.check_fill(bad, ())
     assert ledger.snapshot() == before
     assert ledger.equity() == equity
 
@@ -236,7 +237,7 @@ def test_fills_shrink_the_reservation_by_their_share_and_may_use_it() -> None:
     ledger.apply_fill(fill(BUY, "1", "190", fee="1", order="o1"))
     assert (ledger.reserved("USD"), ledger.free("USD")) == (D(400), D(209))
     with pytest.raises(InsufficientFunds, match="only 609 USD available"):
-        ledger.check_fill(fill(BUY, "2", "305", order="o1"))
+        ledger.check_fill(fill(BUY, "2", "305", order="o1"), ())
     ledger.apply_fill(fill(BUY, "2", "200", order="o1"))
     assert ledger.reserved("USD") == 0 and ledger.reservation("o1") == 0
     assert ledger.balance("USD") == D(1000) - 200 - 191 - 400
@@ -438,3 +439,47 @@ def test_the_minimum_notional_reads_a_float_reference_price() -> None:
     with pytest.raises(OrderRejected, match=r"notional 9\.99 is below the minimum 10"):
         market.check_order("low", D("0.1"), None, None, 99.9)
     market.check_order("no price yet", D("0.1"), None, None, None)
+
+
+_SIDES = st.sampled_from([BUY, SELL])
+
+
+@settings(max_examples=150, deadline=None)
+@given(orders=st.lists(st.tuples(_SIDES, st.integers(1, 5), st.integers(80, 120)), min_size=1, max_size=4),
+       fills=st.lists(st.tuples(st.integers(0, 4), st.integers(1, 4), st.integers(70, 130), st.integers(0, 3)),
+                      min_size=1, max_size=8),
+       usd=st.integers(0, 1500), btc=st.integers(0, 6))
+def test_a_fill_checked_after_pending_fills_is_judged_as_if_they_were_booked(orders, fills, usd, btc) -> None:
+    """``check_fill(f, pending)`` accepts exactly what booking ``pending`` first and checking ``f`` accepts."""
+
+    def setup() -> Ledger:
+        ledger = make_ledger(str(usd), BTC=str(btc))
+        for i, (side, qty, price) in enumerate(orders):
+            # an order the account cannot hold reserves nothing: its fills are paid from what is free
+            with contextlib.suppress(InsufficientFunds):
+                ledger.reserve(order(side, str(qty), str(price), cid=f"o{i}"))
+        return ledger
+
+    booked, planned = setup(), setup()
+    pending: list[Fill] = []
+    for index, qty, price, fee in fills:
+        side = orders[index][0] if index < len(orders) else BUY  # index beyond the orders: no reservation
+        candidate = fill(side, str(qty), str(price), fee=str(fee), order=f"o{index}")
+        try:
+            booked.check_fill(candidate, ())
+            sequential = None
+        except InsufficientFunds as exc:
+            sequential = exc
+        try:
+            planned.check_fill(candidate, pending)
+            with_pending = None
+        except InsufficientFunds as exc:
+            with_pending = exc
+        assert (sequential is None) == (with_pending is None), (sequential, with_pending)
+        if sequential is not None:
+            assert str(sequential).split("only ")[1].split(" ")[0] == str(with_pending).split("only ")[1].split(" ")[0]
+            event("refused")
+            continue
+        booked.apply_fill(candidate)
+        pending.append(candidate)
+    assert planned.balance("USD") == usd and planned.balance("BTC") == btc  # checking never booked anything

@@ -166,3 +166,23 @@ def test_parameters_are_checked_and_coerced() -> None:
         P(m=1)
     with pytest.raises(ConfigError, match="parameter 'on' must be a bool"):
         P(on="maybe")
+
+
+def test_two_fills_of_one_bar_that_the_cash_cannot_pay_together_cancel_the_second() -> None:
+    # Each buy of 45 at the close of 100 is affordable alone (4500 reserved each, 1000 free). The next bar gaps up
+    # to 120: the first fill takes 5400 (its 4500 and 900 of the free cash), the second would need 5400 of the
+    # 4600 left. The real ledger must count the first fill before the bus books it, and refuse the second.
+    frame = bars([100, 120, 121])
+    frame.loc[frame.index[1], ["open", "low"]] = [120.0, 119.0]  # a gap: bar 1 opens at 120, not at 100
+    strategy = Scripted({0: lambda s, b: (s.buy(SYMBOL, 45), s.buy(SYMBOL, 45))})
+    result = run_backtest(strategy, frame, BacktestConfig(fee_bps=0, slippage="none"), symbol=SYMBOL)
+    orders = result.orders.set_index("client_order_id")
+    assert orders.loc["Scripted-1", "status"] == "filled"
+    assert orders.loc["Scripted-2", "status"] == "cancelled"
+    reason = next(r for c, (cid, status, r) in ((c[0], c[1]) for c in strategy.calls if c[0] == "update")
+                  if cid == "Scripted-2" and status is OrderStatus.CANCELLED)
+    assert "USD" in reason and "5400" in reason
+    ledger = result.ledger
+    assert ledger.balance("USD") == Decimal("4600") and ledger.balance("BTC") == Decimal("45")
+    assert ledger.reserved("USD") == 0
+    assert [c[0] for c in strategy.calls][-1] == "stop"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -18,7 +18,8 @@ def venue() -> Venue:
 
 @pytest.fixture
 def make_venue() -> Callable[..., Venue]:
-    def make(account: Any = None, markets: Sequence[Market] | None = None, **config: Any) -> Venue:
-        return Venue(default_config(**config), account, markets)
+    def make(balances: Mapping[str, str] | None = None, markets: Sequence[Market] | None = None,
+             **config: Any) -> Venue:
+        return Venue(default_config(**config), balances, markets)
 
     return make

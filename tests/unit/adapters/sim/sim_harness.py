@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from adapters.sim import SimConfig, SimulatedExchange
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
-from engine.errors import InsufficientFunds
 from engine.events import (
     Bar,
     CancelOrder,
@@ -23,6 +22,7 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
+from engine.ledger import Ledger
 from engine.markets import Market, Markets
 
 MIN = 60_000_000_000  # one-minute bars, in ns
@@ -43,7 +43,7 @@ def default_config(**overrides: Any) -> SimConfig:
 class Venue:
     """A simulated exchange on a real bus; every event it publishes is kept in ``events``."""
 
-    def __init__(self, config: SimConfig | None = None, account: Any = None,
+    def __init__(self, config: SimConfig | None = None, balances: Mapping[str, str] | None = None,
                  markets: Sequence[Market] | None = None) -> None:
         self.bus = EventBus()
         self.clock = SimulatedClock(self.bus)
@@ -51,8 +51,14 @@ class Venue:
             markets = [Market(symbol=SYMBOL, base="BTC", quote="USD", price_increment=Decimal("0.01"),
                               size_increment=Decimal("0.001"), min_size=Decimal("0.001"),
                               min_notional=Decimal("10"))]
-        self.exchange = SimulatedExchange(self.bus, self.clock, Markets(list(markets)),
-                                          config if config is not None else default_config(), account)
+        self.markets = Markets(list(markets))
+        # With balances, the real ledger checks every fill and books it first, as the kernel wires it.
+        self.ledger = None if balances is None else ledger(self.markets, **balances)
+        self.exchange = SimulatedExchange(self.bus, self.clock, self.markets,
+                                          config if config is not None else default_config(), self.ledger)
+        if self.ledger is not None:
+            self.bus.subscribe(Fill, self.ledger.on_fill)
+            self.bus.subscribe(OrderUpdate, self.ledger.on_order_update)
         self.events: list[Event] = []
         self.bus.subscribe(Order, self.exchange.on_order)
         self.bus.subscribe(CancelOrder, self.exchange.on_cancel_order)
@@ -113,50 +119,7 @@ class Venue:
         self.events.clear()
 
 
-class FakeAccount:
-    """Balances that refuse fills they cannot pay for; counts the fills of the same bar not yet applied.
-
-    Buys spend quote (notional plus fee), sells spend base. ``apply`` books a fill, as the ledger would when
-    the bus dispatches it.
-    """
-
-    def __init__(self, quote: str, base: str, pending_aware: bool = True) -> None:
-        self.balances = {"USD": Decimal(quote), "BTC": Decimal(base)}
-        self.pending_aware = pending_aware
-        self.checked: list[Fill] = []
-
-    def _needs(self, fills: Sequence[Fill]) -> dict[str, Decimal]:
-        spent = {"USD": Decimal(0), "BTC": Decimal(0)}
-        for fill in fills:
-            if fill.side is Side.BUY:
-                spent["USD"] += fill.price * fill.quantity + fill.fee
-            else:
-                spent["BTC"] += fill.quantity
-        return spent
-
-    def check_fill(self, fill: Fill, pending: Sequence[Fill] = ()) -> None:
-        self.checked.append(fill)
-        earlier = pending if self.pending_aware else ()
-        already = self._needs(earlier)
-        needs = self._needs([fill])
-        for currency, amount in needs.items():
-            free = self.balances[currency] - already[currency]
-            if amount > free:
-                raise InsufficientFunds(f"fill of order {fill.client_order_id!r} needs {amount} {currency}, "
-                                        f"free {free}")
-
-    def apply(self, fill: Fill) -> None:
-        sign = 1 if fill.side is Side.BUY else -1
-        self.balances["BTC"] += sign * fill.quantity
-        self.balances["USD"] -= sign * fill.price * fill.quantity + fill.fee
-
-
-class PlainAccount:
-    """An account whose ``check_fill`` takes only the fill, as the ``AccountCheck`` protocol requires."""
-
-    def __init__(self, quote: str) -> None:
-        self.quote = Decimal(quote)
-
-    def check_fill(self, fill: Fill) -> None:
-        if fill.side is Side.BUY and fill.price * fill.quantity + fill.fee > self.quote:
-            raise InsufficientFunds(f"needs more than {self.quote} USD")
+def ledger(markets: Markets, usd: str, btc: str = "0") -> Ledger:
+    """Return the real ledger with ``usd`` USD and ``btc`` BTC, reserving nothing: the venue's orders bypass
+    the order manager, so every fill is paid from free funds."""
+    return Ledger(markets, "USD", {"USD": Decimal(usd), "BTC": Decimal(btc)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim_harness import FakeAccount, Venue
+from sim_harness import Venue
 
 from adapters.sim import ASSUMPTIONS, FixedBpsSlippage, SimulatedExchange
 from engine.events import Event
@@ -11,7 +11,7 @@ from engine.execution import ExecutionClient
 
 def _session(make_venue) -> list[Event]:
     venue: Venue = make_venue(volume_share=0.2, slippage=FixedBpsSlippage(5), latency_ns=1,
-                              account=FakeAccount(quote="100000", base="100"))
+                              balances={"usd": "100000", "btc": "100"})
     venue.bar(0, 100, 101, 99, 100)
     venue.order("m", "buy", "3")
     venue.order("l", "sell", "2", "limit", price="101.5")

@@ -6,7 +6,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from sim_harness import FakeAccount
+from sim_harness import ledger
 
 from adapters.sim import (
     FixedBpsSlippage,
@@ -57,8 +57,8 @@ def test_unknown_slippage_or_limit_fill_is_a_config_error() -> None:
 
 def test_build_venue_checks_fills_against_the_ledger() -> None:
     bus = EventBus()
-    account = FakeAccount(quote="100", base="0")
-    venue = build_venue(bus, SimulatedClock(bus), Markets([Market.from_symbol("BTC/USD")]), account, settings())
+    markets = Markets([Market.from_symbol("BTC/USD")])
+    venue = build_venue(bus, SimulatedClock(bus), markets, ledger(markets, "100"), settings())
     assert isinstance(venue, SimulatedExchange)
     updates: list[OrderUpdate] = []
     bus.subscribe(OrderUpdate, updates.append)
@@ -69,4 +69,5 @@ def test_build_venue_checks_fills_against_the_ledger() -> None:
     bus.dispatch()
     assert [(u.status, u.reason) for u in updates] == [
         (OrderStatus.ACCEPTED, ""),
-        (OrderStatus.CANCELLED, "fill of order 'x' needs 150.1900400000 USD, free 100")]  # 150.04 (2.5 bps up) + fee
+        (OrderStatus.CANCELLED, "fill 'sim-1' of order 'x' on BTC/USD (buy 1.00000000 at 150.04): needs 150.1900400000 "
+                                "USD, only 100 USD available (free plus the order's own reservation)")]  # 2.5 bps up

@@ -1,14 +1,15 @@
-"""Rejections with reasons, funds checks through a fake account, and guards against bad market data."""
+"""Rejections with reasons, funds checks through the real ledger, and guards against bad market data."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
-from sim_harness import FakeAccount, PlainAccount, Venue, t
+from sim_harness import Venue, t
 
 from engine.errors import DataError
-from engine.events import Bar, FundingRate, OrderStatus, OrderUpdate, Quote, Side, Trade, VolIndex
+from engine.events import Bar, FundingRate, OrderStatus, OrderUpdate, Quote, Trade, VolIndex
 from engine.markets import Market
 
 S = OrderStatus
@@ -56,7 +57,7 @@ def test_unknown_symbol_and_duplicate_id_are_rejected(venue: Venue) -> None:
 
 
 def test_insufficient_funds_cancels_the_order_without_a_fill(make_venue) -> None:
-    venue = make_venue(account=FakeAccount(quote="150", base="0"))
+    venue = make_venue(balances={"usd": "150"})
     venue.bar(0, 100, 101, 99, 100)
     venue.order("m1", "buy", "2")
     venue.bar(1, 100, 101, 99, 100)
@@ -64,11 +65,12 @@ def test_insufficient_funds_cancels_the_order_without_a_fill(make_venue) -> None
     assert venue.statuses("m1") == [S.ACCEPTED, S.CANCELLED]
     last = venue.last("m1")
     assert (last.ts, last.remaining_quantity, last.reason) == (
-        t(1), Decimal("2"), "fill of order 'm1' needs 200.40000000 USD, free 150")
+        t(1), Decimal("2"), "fill 'sim-1' of order 'm1' on BTC/USD (buy 2.000 at 100.00): needs 200.40000000 USD, only "
+        "150 USD available (free plus the order's own reservation)")
 
 
 def test_insufficient_base_for_a_resting_sell_cancels_it(make_venue) -> None:
-    venue = make_venue(account=FakeAccount(quote="0", base="0.5"))
+    venue = make_venue(balances={"usd": "0", "btc": "0.5"})
     venue.bar(0, 100, 101, 99, 100)
     venue.order("l", "sell", "1", "limit", price="100.5")
     venue.bar(1, 100, 101, 99, 100)
@@ -78,38 +80,49 @@ def test_insufficient_base_for_a_resting_sell_cancels_it(make_venue) -> None:
 
 
 def test_fills_of_the_same_bar_are_counted_before_the_ledger_applies_them(make_venue) -> None:
-    account = FakeAccount(quote="250", base="0")
-    venue = make_venue(account=account)
+    venue = make_venue(balances={"usd": "250"})
     venue.bar(0, 100, 101, 99, 100)
     for cid in ("a", "b", "c"):
         venue.order(cid, "buy", "1")  # each needs 100.2 USD
     venue.bar(1, 100, 101, 99, 100)
     assert [f.client_order_id for f in venue.fills()] == ["a", "b"]
     assert venue.statuses("c") == [S.ACCEPTED, S.CANCELLED]
-    assert venue.last("c").reason == "fill of order 'c' needs 100.20000000 USD, free 49.60000000"
+    assert venue.last("c").reason == ("fill 'sim-3' of order 'c' on BTC/USD (buy 1.000 at 100.00): needs 100.20000000 "
+                                      "USD, only 49.60000000 USD available (free plus the order's own reservation, "
+                                      "after the fills before it)")
+    assert venue.ledger.balance("USD") == Decimal("49.60000000") and venue.ledger.balance("BTC") == 2
 
 
-def test_plain_account_check_is_called_with_the_fill_only(make_venue) -> None:
-    venue = make_venue(account=PlainAccount(quote="150"))
+def test_a_sell_and_a_buy_of_one_bar_are_counted_in_turn(make_venue) -> None:
+    # The sell's proceeds are not in the balance until the bus books it, but the account counts them in: the buy
+    # after it is affordable only with them.
+    venue = make_venue(balances={"usd": "60", "btc": "1"})
     venue.bar(0, 100, 101, 99, 100)
-    venue.order("a", "buy", "1")
+    venue.order("s", "sell", "1")
     venue.order("b", "buy", "1")
-    venue.order("c", "buy", "2")
     venue.bar(1, 100, 101, 99, 100)
-    # Without ``pending`` the account cannot see a and b until the bus applies them (the documented limitation).
-    assert [f.client_order_id for f in venue.fills()] == ["a", "b"]
-    assert venue.last("c").reason == "needs more than 150 USD"
+    assert [f.client_order_id for f in venue.fills()] == ["s", "b"]
+    assert venue.ledger.balance("USD") == Decimal("60") - Decimal("0.2") - Decimal("0.2")
+    assert venue.ledger.balance("BTC") == 1
 
 
-def test_account_sees_each_fill_before_it_is_published(make_venue) -> None:
-    account = FakeAccount(quote="1000", base="10")
-    venue = make_venue(account=account)
+def test_the_account_is_asked_about_each_fill_with_the_fills_before_it(make_venue) -> None:
+    venue = make_venue(balances={"usd": "1000", "btc": "10"})
+    asked: list[tuple[str, list[str]]] = []
+    check = venue.ledger.check_fill
+
+    def watch(fill, pending):
+        asked.append((fill.trade_id, [f.trade_id for f in pending]))
+        assert fill not in venue.events  # asked before it is published
+        check(fill, pending)
+
+    venue.exchange._account = SimpleNamespace(check_fill=watch)
     venue.bar(0, 100, 101, 99, 100)
     venue.order("a", "buy", "1")
     venue.order("b", "sell", "1")
     venue.bar(1, 100, 101, 99, 100)
-    assert account.checked == venue.fills()
-    assert [(f.side, f.trade_id) for f in account.checked] == [(Side.BUY, "sim-1"), (Side.SELL, "sim-2")]
+    assert asked == [("sim-1", []), ("sim-2", ["sim-1"])]
+    assert [f.trade_id for f in venue.fills()] == ["sim-1", "sim-2"]
 
 
 @pytest.mark.parametrize(("field", "values", "message"), [
