@@ -9,10 +9,12 @@ base class receives every subclass while each concrete event stays a plain datac
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 
 class Event:
@@ -213,7 +215,7 @@ class Order(Command):
 
     def _check_in_full(self) -> None:
         """Raise ``ValueError`` naming the first field that breaks a rule of the order's shape."""
-        who = f"order {self.client_order_id!r}"
+        who = f"order {self.client_order_id!r} on {self.symbol}"
         if not _is_positive(self.quantity):
             raise ValueError(f"{who}: quantity must be a positive finite Decimal, got {self.quantity!r}")
         needs_price = self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
@@ -229,6 +231,23 @@ class Order(Command):
             raise ValueError(f"{who}: post_only applies to limit orders only, not {self.type.value}")
         if self.post_only and self.time_in_force is not TimeInForce.GTC:
             raise ValueError(f"{who}: post_only needs GTC, got {self.time_in_force.value}")
+
+
+def refused_order(**fields: Any) -> Order:
+    """Return the record of a request that breaks a rule of an order's shape, unchecked.
+
+    Such a request is never sent: it is only kept, as asked, beside the rejection that names the rule.
+    """
+    order = object.__new__(Order)
+    for field_ in dataclasses.fields(Order):
+        if field_.name in fields:
+            value = fields[field_.name]
+        elif field_.default_factory is not dataclasses.MISSING:
+            value = field_.default_factory()
+        else:
+            value = field_.default
+        object.__setattr__(order, field_.name, value)
+    return order
 
 
 def _is_positive(value: object) -> bool:

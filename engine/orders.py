@@ -66,23 +66,28 @@ class OrderManager:
         cid = order.client_order_id
         if cid in self._held or self._finished.find(cid) is not None:
             raise ConfigError(f"duplicate client order id {cid!r}")
-        record = OrderRecord(order=order, updated_ts=order.ts)
         try:
             market = self._markets[order.symbol]
             market.check_order(cid, order.quantity, order.price, order.stop_price, reference_price)
             self._ledger.reserve(order, reference_price)
         except (OrderRejected, ConfigError) as exc:
-            record.status = OrderStatus.REJECTED
-            record.reason = str(exc)
-            self._slots.append(self._finished.add(record, ()))
-            self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=cid, symbol=order.symbol,
-                                          status=OrderStatus.REJECTED, remaining_quantity=order.quantity,
-                                          reason=str(exc)))
-            return record
+            return self.refuse(order, str(exc))
+        record = OrderRecord(order=order, updated_ts=order.ts)
         self._held[cid] = (len(self._slots), record)
         self._slots.append(HELD)
         self._open[cid] = record
         self._bus.publish(order)
+        return record
+
+    def refuse(self, order: Order, reason: str) -> OrderRecord:
+        """Record ``order`` as REJECTED for ``reason`` without sending it, and publish the rejection."""
+        cid = order.client_order_id
+        if cid in self._held or self._finished.find(cid) is not None:
+            raise ConfigError(f"duplicate client order id {cid!r}")
+        record = OrderRecord(order=order, status=OrderStatus.REJECTED, reason=reason, updated_ts=order.ts)
+        self._slots.append(self._finished.add(record, ()))
+        self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=cid, symbol=order.symbol,
+                                      status=OrderStatus.REJECTED, remaining_quantity=order.quantity, reason=reason))
         return record
 
     def cancel(self, client_order_id: str) -> None:

@@ -6,15 +6,26 @@ read-only ledger and an order manager, the same objects in both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from engine.bus import EventBus
 from engine.clock import Clock
 from engine.errors import ConfigError
-from engine.events import Bar, Fill, Order, OrderType, OrderUpdate, Side, Signal, TimeInForce, Timer
+from engine.events import (
+    Bar,
+    Fill,
+    Order,
+    OrderType,
+    OrderUpdate,
+    Side,
+    Signal,
+    TimeInForce,
+    Timer,
+    refused_order,
+)
 from engine.markets import Markets, to_decimal
 from engine.orders import OrderManager, OrderRecord
 
@@ -145,11 +156,21 @@ class Strategy:
         """
         ctx = self.context
         market = ctx.markets[symbol]
-        order = Order(ts=ctx.clock.now(), client_order_id=ctx.orders.next_id(self.name), symbol=symbol,
-                      side=side, type=type, quantity=market.round_size(quantity),
-                      price=None if price is None else market.round_price(price),
-                      stop_price=None if stop_price is None else market.round_price(stop_price),
-                      time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only)
+        cid = ctx.orders.next_id(self.name)
+        shape: dict[str, Any] = {"ts": ctx.clock.now(), "client_order_id": cid, "symbol": symbol, "side": side,
+                                 "type": type, "time_in_force": time_in_force, "post_only": post_only,
+                                 "reduce_only": reduce_only}
+        who = f"order {cid!r} on {symbol}"
+        try:
+            order = Order(quantity=_rounded(who, "quantity", quantity, market.round_size, market.size_increment),
+                          price=_rounded(who, "price", price, market.round_price, market.price_increment),
+                          stop_price=_rounded(who, "stop_price", stop_price, market.round_price,
+                                              market.price_increment),
+                          **shape)
+        except ValueError as exc:  # a value or a shape no venue takes: the strategy hears of it as a rejection
+            requested = refused_order(quantity=_as_requested(quantity), price=_as_requested(price),
+                                      stop_price=_as_requested(stop_price), **shape)
+            return ctx.orders.refuse(requested, str(exc))
         return ctx.orders.submit(order, ctx.ledger.last_price(symbol))  # a float: read as a Decimal where needed
 
     def buy(self, symbol: str, quantity: float | Decimal, price: float | Decimal | None = None,
@@ -176,8 +197,11 @@ class Strategy:
         """Trade toward holding ``quantity`` of ``symbol``, counting open orders; None when already there."""
         ctx = self.context
         market = ctx.markets[symbol]
-        difference = (to_decimal(quantity) - ctx.ledger.position(symbol).quantity
-                      - ctx.orders.open_quantity(symbol))
+        try:
+            target = to_decimal(quantity)
+        except ValueError:  # refused as a buy of what was asked: no side can be told from it
+            return self.buy(symbol, quantity, price)
+        difference = target - ctx.ledger.position(symbol).quantity - ctx.orders.open_quantity(symbol)
         size = market.round_size(abs(difference))
         if not size:
             return None
@@ -194,6 +218,39 @@ class Strategy:
         if price is None:
             raise ConfigError(f"{self.name}: no price seen yet for {symbol!r}")
         return float(price)
+
+
+@overload
+def _rounded(who: str, name: str, value: float | Decimal, round_: Callable[[float | Decimal], Decimal],
+             increment: Decimal) -> Decimal: ...
+@overload
+def _rounded(who: str, name: str, value: None, round_: Callable[[float | Decimal], Decimal],
+             increment: Decimal) -> None: ...
+def _rounded(who: str, name: str, value: float | Decimal | None, round_: Callable[[float | Decimal], Decimal],
+             increment: Decimal) -> Decimal | None:
+    """Return ``value`` rounded by ``round_`` (None stays None); raise ``ValueError`` naming it if it is not a
+    finite number or not positive once rounded."""
+    if value is None:
+        return None
+    try:
+        rounded = round_(value)
+    except (ValueError, TypeError, ArithmeticError):
+        raise ValueError(f"{who}: {name} {value!r} is not a finite number") from None
+    if rounded <= 0:
+        if value <= 0:
+            raise ValueError(f"{who}: {name} {value!r} is not positive")
+        raise ValueError(f"{who}: {name} {value!r} rounds to {rounded} at the increment {increment}")
+    return rounded
+
+
+def _as_requested(value: float | Decimal | None) -> Decimal | None:
+    """Return a value of a refused request as a Decimal, as asked (NaN and infinities included)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(float.__repr__(float(value)))
+    except (TypeError, ValueError):
+        return Decimal("NaN")
 
 
 def _coerce(owner: str, key: str, value: Any, default: Any) -> Any:

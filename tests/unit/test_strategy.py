@@ -186,3 +186,29 @@ def test_two_fills_of_one_bar_that_the_cash_cannot_pay_together_cancel_the_secon
     assert ledger.balance("USD") == Decimal("4600") and ledger.balance("BTC") == Decimal("45")
     assert ledger.reserved("USD") == 0
     assert [c[0] for c in strategy.calls][-1] == "stop"
+
+
+@pytest.mark.parametrize(("action", "reason"), [
+    (lambda s: s.buy(SYMBOL, 1e-9), "quantity 1e-09 rounds to 0E-8 at the increment 1E-8"),
+    (lambda s: s.buy(SYMBOL, float("nan")), "quantity nan is not a finite number"),
+    (lambda s: s.sell(SYMBOL, float("inf")), "quantity inf is not a finite number"),
+    (lambda s: s.buy(SYMBOL, -2), "quantity -2 is not positive"),
+    (lambda s: s.buy(SYMBOL, 1, price=float("nan")), "price nan is not a finite number"),
+    (lambda s: s.buy(SYMBOL, 1, price=0.004), "price 0.004 rounds to 0.00 at the increment 0.01"),
+    (lambda s: s.submit(Side.BUY, SYMBOL, 1, type=OrderType.STOP_MARKET, stop_price=float("-inf")),
+     "stop_price -inf is not a finite number"),
+    (lambda s: s.submit(Side.BUY, SYMBOL, 1, type=OrderType.LIMIT), "limit order needs price"),
+    (lambda s: s.target_position(SYMBOL, float("nan")), "quantity nan is not a finite number"),
+])
+def test_an_order_that_cannot_be_sent_comes_back_rejected_and_the_run_goes_on(action: Any, reason: str) -> None:
+    script = {0: lambda s, b: action(s), 1: lambda s, b: s.buy(SYMBOL, 1)}
+    strategy, result = run(script, [100, 101, 102])
+    first = strategy.calls[1]
+    assert first[0] == "update"
+    cid, status, said = first[1]
+    assert (cid, status) == ("Scripted-1", OrderStatus.REJECTED)
+    assert said == f"order 'Scripted-1' on {SYMBOL}: {reason}"
+    orders = result.orders.set_index("client_order_id")
+    assert orders.loc["Scripted-1", "status"] == "rejected" and orders.loc["Scripted-1", "reason"] == said
+    assert orders.loc["Scripted-2", "status"] == "filled"  # the next order of the run went through
+    assert result.ledger.position(SYMBOL).quantity == 1 and result.ledger.reserved("USD") == 0
