@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from engine.clock import SimulatedClock
-from engine.errors import HandlerError
+from engine.errors import DataError, EngineError, HandlerError
 from engine.events import Event, HandlerFailed
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,9 @@ class EventBus:
     Parameters
     ----------
     halt_on_error
-        True (back-test): a handler that raises stops the run with a ``HandlerError`` naming the handler and the
-        event. False (live): the error is logged, a ``HandlerFailed`` event is published, and the loop goes on.
+        True (back-test): a handler that raises stops the run with an error naming the handler and the event: an
+        ``EngineError`` for the kernel's components (``name_component``), a ``HandlerError`` for user code.
+        False (live): the error is logged, a ``HandlerFailed`` event is published, and the loop goes on.
     """
 
     def __init__(self, *, halt_on_error: bool = True) -> None:
@@ -45,6 +46,7 @@ class EventBus:
         # ``publish`` is the queue's own append, a C call: the Python method it replaces was 4 frames an order.
         self.publish: Callable[[Event], None] = self._queue.append
         self._has_async = False
+        self._components: dict[object, str] = {}
 
     # -- subscriptions -------------------------------------------------------------------------------------
     def subscribe(self, event_type: type[Event], handler: Handler) -> None:
@@ -57,6 +59,11 @@ class EventBus:
         self._has_async = self._has_async or inspect.iscoroutinefunction(handler)
         self._routes.clear()
         self._sync_routes.clear()
+
+    def name_component(self, handler: object, component: str) -> None:
+        """Mark ``handler`` as the kernel's ``component`` (ledger, order manager, venue): its failures are
+        ``EngineError``s, a fault of the engine; every other handler's are user code's ``HandlerError``s."""
+        self._components[handler] = component
 
     def unsubscribe(self, event_type: type[Event], handler: Handler) -> None:
         """Remove one subscription made with ``subscribe``."""
@@ -122,7 +129,7 @@ class EventBus:
                 try:
                     handler(event)
                 except Exception as exc:  # every failure is named, then raised or published
-                    self._handler_failed(handler, event, exc)
+                    self.handler_failed(handler, event, exc)
 
     def replay(self, events: Iterable[E], clock: SimulatedClock, see: Callable[[E], None]) -> None:
         """Handle a back-test's events in their order, as the kernel's general path would, without awaiting.
@@ -145,7 +152,12 @@ class EventBus:
                     dispatch()
             if ts > clock.now_ns:
                 clock.now_ns = ts
-            see(event)
+            try:
+                see(event)
+            except DataError:  # the market data itself is wrong: the caller names the file it came from
+                raise
+            except Exception as exc:
+                self.handler_failed(see, event, exc)
             if queue:
                 dispatch()
             try:
@@ -156,7 +168,7 @@ class EventBus:
                 try:
                     handler(event)
                 except Exception as exc:
-                    self._handler_failed(handler, event, exc)
+                    self.handler_failed(handler, event, exc)
             if queue:
                 dispatch()
 
@@ -183,10 +195,16 @@ class EventBus:
                     if is_async and inspect.isawaitable(result):
                         await result
                 except Exception as exc:
-                    self._handler_failed(handler, event, exc)
+                    self.handler_failed(handler, event, exc)
 
-    def _handler_failed(self, handler: object, event: Event, exc: Exception) -> None:
-        error = HandlerError(handler, event, exc)
+    def handler_failed(self, handler: object, event: Event, exc: Exception) -> None:
+        """Name a handler's failure by whose it is (a kernel component's or user code's), then raise or publish it.
+
+        Also called by the drivers for the venue's ``on_market_data``, which they call before the bus dispatches.
+        """
+        component = self._components.get(handler)
+        error: EngineError | HandlerError
+        error = HandlerError(handler, event, exc) if component is None else EngineError(component, handler, event, exc)
         if self.halt_on_error:
             self._queue.clear()
             raise error from exc

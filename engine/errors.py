@@ -31,19 +31,37 @@ class RateLimited(TransientVenueError):
     """The venue asked us to slow down."""
 
 
+class EngineError(MlctError):
+    """A component of the kernel (ledger, order manager, venue) failed on an event: a fault of the engine, not of
+    the user's code or data. The message names the component, its handler and the event."""
+
+    def __init__(self, component: str, handler: object, event: object, cause: BaseException) -> None:
+        super().__init__(f"engine error in the {component} ({handler_name(handler)}) on {event!r}: "
+                         f"{type(cause).__name__}: {cause}")
+        self.component = component
+        self.handler = handler
+        self.event = event
+        self.cause = cause
+
+
 class StrategyError(MlctError):
     """User code (a strategy or handler) raised while handling an event."""
 
 
 class HandlerError(StrategyError):
-    """A bus handler raised; the message names the handler and the event."""
+    """A user's bus handler raised; the message names the handler and the event."""
 
     def __init__(self, handler: object, event: object, cause: BaseException) -> None:
-        name = getattr(handler, "__qualname__", repr(handler))
-        owner = getattr(handler, "__self__", None)
-        if owner is not None:
-            name = f"{type(owner).__name__}.{getattr(handler, '__name__', name)}"
-        super().__init__(f"handler {name} failed on {event!r}: {type(cause).__name__}: {cause}")
+        super().__init__(f"handler {handler_name(handler)} failed on {event!r}: {type(cause).__name__}: {cause}")
         self.handler = handler
         self.event = event
         self.cause = cause
+
+
+def handler_name(handler: object) -> str:
+    """Return ``Class.method`` for a bound method, else the callable's qualified name."""
+    name = getattr(handler, "__qualname__", repr(handler))
+    owner = getattr(handler, "__self__", None)
+    if owner is not None:
+        name = f"{type(owner).__name__}.{getattr(handler, '__name__', name)}"
+    return name

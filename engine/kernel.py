@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.bus import EventBus
 from engine.clock import Clock, SimulatedClock
+from engine.errors import DataError
 from engine.events import Bar, CancelOrder, Fill, MarketData, Order, OrderUpdate
 from engine.execution import ExecutionClient
 from engine.markets import Markets
@@ -44,13 +45,15 @@ class Kernel:
 
     def _wire(self) -> None:
         bus = self.bus
-        bus.subscribe(Fill, self.ledger.on_fill)
-        bus.subscribe(OrderUpdate, self.ledger.on_order_update)
-        bus.subscribe(Bar, self.ledger.on_bar)
-        bus.subscribe(OrderUpdate, self.orders.on_order_update)
-        bus.subscribe(Fill, self.orders.on_fill)
-        bus.subscribe(Order, self.execution.on_order)
-        bus.subscribe(CancelOrder, self.execution.on_cancel_order)
+        ledger, orders, execution = self.ledger, self.orders, self.execution
+        for event_type, handler, component in (
+                (Fill, ledger.on_fill, "ledger"), (OrderUpdate, ledger.on_order_update, "ledger"),
+                (Bar, ledger.on_bar, "ledger"), (OrderUpdate, orders.on_order_update, "order manager"),
+                (Fill, orders.on_fill, "order manager"), (Order, execution.on_order, "venue"),
+                (CancelOrder, execution.on_cancel_order, "venue")):
+            bus.subscribe(event_type, handler)
+            bus.name_component(handler, component)
+        bus.name_component(execution.on_market_data, "venue")
         for handler in self.handlers:
             attach = getattr(handler, "attach", None)
             if callable(attach):
@@ -87,7 +90,12 @@ class Kernel:
             while clock.fire_next_due(event.ts):
                 await self.bus.drain()
             clock.set_time(event.ts)
-        self.execution.on_market_data(event)
+        try:
+            self.execution.on_market_data(event)
+        except DataError:
+            raise
+        except Exception as exc:
+            self.bus.handler_failed(self.execution.on_market_data, event, exc)
         await self.bus.drain()
         self.bus.publish(event)
         await self.bus.drain()

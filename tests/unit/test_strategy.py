@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from adapters.sim import SimulatedExchange
 from engine.backtest import BacktestConfig, run_backtest
-from engine.errors import ConfigError, HandlerError
-from engine.events import Bar, Fill, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce, Timer
+from engine.errors import ConfigError, EngineError, HandlerError, StrategyError
+from engine.events import Bar, Fill, MarketData, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce, Timer
+from engine.ledger import Ledger
+from engine.orders import OrderManager
 from engine.strategy import Strategy
 
 HOUR = 3600 * 10**9
@@ -212,3 +216,49 @@ def test_an_order_that_cannot_be_sent_comes_back_rejected_and_the_run_goes_on(ac
     assert orders.loc["Scripted-1", "status"] == "rejected" and orders.loc["Scripted-1", "reason"] == said
     assert orders.loc["Scripted-2", "status"] == "filled"  # the next order of the run went through
     assert result.ledger.position(SYMBOL).quantity == 1 and result.ledger.reserved("USD") == 0
+
+
+def test_a_failing_kernel_component_is_an_engine_error_naming_it_and_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    def on_bar(self: Ledger, bar: Bar) -> None:
+        raise ArithmeticError("a broken invariant")
+
+    monkeypatch.setattr(Ledger, "on_bar", on_bar)
+    with pytest.raises(EngineError) as info:
+        run({}, [100, 101])
+    assert not isinstance(info.value, StrategyError)
+    assert info.value.component == "ledger" and isinstance(info.value.event, Bar)
+    assert re.match(r"engine error in the ledger \(Ledger\.on_bar\) on Bar\(ts=.*ArithmeticError: a broken invariant",
+                    str(info.value))
+
+
+def test_a_failing_venue_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def on_market_data(self: SimulatedExchange, event: MarketData) -> None:
+        raise KeyError("lost book")
+
+    class AsyncAudit:  # a coroutine handler: the kernel's general path instead of the replay loop
+        async def on_bar(self, bar: Bar) -> None: ...
+
+    monkeypatch.setattr(SimulatedExchange, "on_market_data", on_market_data)
+    for handlers in ([], [AsyncAudit()]):
+        with pytest.raises(EngineError, match=r"engine error in the venue \(SimulatedExchange\.on_market_data\) "
+                                              r"on Bar.*KeyError: 'lost book'"):
+            run_backtest(Scripted({}), bars([100, 101]), BacktestConfig(), symbol=SYMBOL, handlers=handlers)
+
+
+def test_a_failing_order_manager_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def on_order_update(self: OrderManager, update: OrderUpdate) -> None:
+        raise RuntimeError("no record")
+
+    monkeypatch.setattr(OrderManager, "on_order_update", on_order_update)
+    with pytest.raises(EngineError, match=r"in the order manager \(OrderManager\.on_order_update\) on OrderUpdate"):
+        run({0: lambda s, b: s.buy(SYMBOL, 1)}, [100, 101])
+
+
+def test_a_failing_user_handler_is_a_strategy_error() -> None:
+    class Audit:
+        def on_bar(self, bar: Bar) -> None:
+            raise ValueError("user bug")
+
+    with pytest.raises(StrategyError, match=r"Audit\.on_bar.*ValueError: user bug") as info:
+        run_backtest(Scripted({}), bars([100, 101]), BacktestConfig(), symbol=SYMBOL, handlers=[Audit()])
+    assert not isinstance(info.value, EngineError)
