@@ -3,7 +3,9 @@
 ``CcxtSource(exchange_id).fetch(query, on_page)`` pages through the exchange by ``since``/``limit`` from
 ``query.start`` (inclusive) to ``query.end`` (exclusive), with ccxt's rate limiter on and retries with
 exponential backoff on network errors, timeouts and HTTP 429/418. Errors leave this module as
-``engine.errors`` types, the ccxt error chained (``raise ... from e``).
+``engine.errors`` types, the ccxt error chained (``raise ... from e``). Every ccxt call goes through
+``engine.redact``: the chained error is a copy with the client's credentials replaced by ``***``, and the
+client's logger is fitted with a filter that keeps them (and header values) out of ccxt's DEBUG lines.
 
 Pages and resuming
 ------------------
@@ -37,6 +39,7 @@ from engine.datagen.ccxt_frames import bars_frame, events_frame, trades_frame
 from engine.datagen.query import Query, timeframe_delta
 from engine.datagen.schemas import EVENT_RESOLUTION, Schema, schema
 from engine.errors import ConfigError, DataError, RateLimited, TransientVenueError
+from engine.redact import call_redacted, guard_logger
 
 __all__ = ["CcxtSource", "FetchReport", "Gap", "exponential_backoff"]
 
@@ -54,7 +57,6 @@ CAPABILITY: dict[str, str] = {
     "trades": "fetchTrades",
 }
 _CONTRACT_KINDS = ("mark", "index", "funding", "open_interest")
-_SECRET_FIELDS = ("apiKey", "secret", "password", "uid", "login", "privateKey", "walletAddress", "token")
 _MS = 1_000_000  # nanoseconds per millisecond
 _ONE_HOUR = pd.Timedelta(hours=1)
 
@@ -140,6 +142,7 @@ class CcxtSource:
             if getattr(exchange, "id", None) != exchange_id:
                 raise ConfigError(f"exchange client is {getattr(exchange, 'id', None)!r}, not {exchange_id!r}")
         self.exchange.enableRateLimit = True
+        guard_logger(self.exchange)
         self.page_limit = page_limit
         self.max_retries = max_retries
         self.backoff = backoff
@@ -244,12 +247,12 @@ class CcxtSource:
 
     # -- calls and errors -------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, symbol: str, **kwargs: Any) -> T:
-        """Call ccxt, retrying transient failures with backoff; translate its errors to ours."""
+        """Call ccxt through ``call_redacted``, retrying transient failures with backoff; translate its errors."""
         attempt = 0
         while True:
             self.requests += 1
             try:
-                return fn(*args, **kwargs)
+                return call_redacted(self.exchange, fn, *args, **kwargs)
             except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
                 error: ccxt.BaseError = exc
                 limited = True
@@ -259,9 +262,9 @@ class CcxtSource:
                 raise self._translate(exc, what, symbol) from exc
             except (TypeError, KeyError, ValueError, IndexError) as exc:  # ccxt could not parse the answer
                 raise DataError(f"{self.id} {what} {symbol}: malformed response "
-                                f"({type(exc).__name__}: {self._scrub(str(exc))})") from exc
+                                f"({type(exc).__name__}: {exc})") from exc
             attempt += 1
-            message = f"{type(error).__name__}: {self._scrub(str(error))}"
+            message = f"{type(error).__name__}: {error}"
             if attempt > self.max_retries:
                 kind = RateLimited if limited else TransientVenueError
                 raise kind(f"{self.id} {what} {symbol}: gave up after {attempt} attempts; last error {message}"
@@ -283,7 +286,7 @@ class CcxtSource:
             return 0.0
 
     def _translate(self, exc: ccxt.BaseError, what: str, symbol: str) -> Exception:
-        text = self._scrub(str(exc))
+        text = str(exc)
         if isinstance(exc, ccxt.BadSymbol):
             return ConfigError(f"{self.id} does not know symbol {symbol!r}: {text}")
         if isinstance(exc, ccxt.AuthenticationError):
@@ -292,14 +295,6 @@ class CcxtSource:
         if isinstance(exc, ccxt.NotSupported | ccxt.BadRequest | ccxt.ArgumentsRequired):
             return ConfigError(f"{self.id} rejected {what} {symbol} ({type(exc).__name__}): {text}")
         return DataError(f"{self.id} {what} {symbol} failed ({type(exc).__name__}): {text}")
-
-    def _scrub(self, text: str) -> str:
-        """Blank any credential of the client out of ``text``: secrets never reach a log or a message."""
-        for name in _SECRET_FIELDS:
-            value = getattr(self.exchange, name, None)
-            if isinstance(value, str) and len(value) >= 4:
-                text = text.replace(value, "***")
-        return text
 
     # -- paging -----------------------------------------------------------------------------------------------
     def _limit(self, market: dict[str, Any], bars: bool) -> int | None:

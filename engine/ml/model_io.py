@@ -13,6 +13,8 @@ A model directory (``mlct ml train --out DIR``)::
 
 Loading rebuilds the feature set from the code's registry and refuses the model if the definition changed
 since training (a different formula would feed the booster columns it never saw), naming what differs.
+Nothing in a model directory is executed: the boosters are xgboost JSON, the rest JSON and CSV, and the
+booster files the metadata names must lie inside the directory (``DataError`` otherwise).
 ``ModelBundle.model_at(ts)`` is the schedule the handler follows: the newest booster valid at ``ts``, so a
 back-test over the training data replays the walk-forward, and bars after it get the final model.
 """
@@ -135,8 +137,8 @@ class ModelBundle:
                               f"{features.fingerprint()[:12]} now): retrain it")
         label = LabelSpec(horizon=int(meta["label"]["horizon"]), cost=float(meta["label"]["cost"]))
         folds, final = [], None
-        for entry in meta["models"]:
-            model = _model(root, entry)
+        for number, entry in enumerate(meta["models"]):
+            model = _model(root, entry, _inside(root, path, f"models[{number}].file", entry.get("file")))
             if entry["kind"] == "final":
                 final = model
             else:
@@ -161,8 +163,23 @@ def _entry(model: FoldModel, name: str, kind: str) -> dict[str, Any]:
             "scores": model.scores}
 
 
-def _model(root: Path, entry: dict[str, Any]) -> FoldModel:
-    path = root / entry["file"]
+def _inside(root: Path, metadata: Path, field: str, value: object) -> Path:
+    """Return the file ``value`` names inside the model directory ``root``; DataError if it could lead elsewhere.
+
+    A model directory may come from someone else: its metadata must not make us read any file outside it, so a
+    name is refused when it is absolute, climbs with ``..``, or resolves (through symbolic links) outside.
+    """
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{metadata}: {field} must name a file inside {root}, got {value!r}")
+    path = Path(value)
+    if path.is_absolute() or path.drive or ".." in path.parts:
+        raise DataError(f"{metadata}: {field} {value!r} is not a relative path inside {root}")
+    if not (root / path).resolve().is_relative_to(root.resolve()):
+        raise DataError(f"{metadata}: {field} {value!r} resolves to {(root / path).resolve()}, outside {root}")
+    return root / path
+
+
+def _model(root: Path, entry: dict[str, Any], path: Path) -> FoldModel:
     if not path.is_file():
         raise ConfigError(f"{root}: booster file {entry['file']} is missing")
     booster = xgb.Booster(model_file=str(path))

@@ -6,7 +6,9 @@ The server answers the public spot endpoints a historical download uses, the way
 - ``GET /api/v3/klines``: bars the test gives as a standard OHLCV frame, aggregated on request to any coarser
   Binance interval (``symbol``, ``interval``, ``startTime``, ``endTime``, ``limit`` default 500, max 1000);
 - ``GET /api/v3/aggTrades``: trades the test gives (``symbol``, ``fromId``, ``startTime``, ``endTime``
-  within one hour of each other, ``limit`` default 500, max 1000).
+  within one hour of each other, ``limit`` default 500, max 1000);
+- ``GET /api/v3/account``: the balances the test gives, to a request signed with the test's API key and
+  secret (``X-MBX-APIKEY`` header, HMAC-SHA256 ``signature`` of the query), Binance's errors otherwise.
 
 Faults are injected on purpose: ``fail_next`` answers 429 (with ``Retry-After``) or 418 to the next requests,
 ``drop_next`` closes the connection in the middle of a response body. ``requests`` counts requests by path
@@ -22,6 +24,8 @@ Example
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import threading
 from collections import Counter
@@ -134,11 +138,18 @@ class BinanceServer:
         Further unified symbols to list in ``exchangeInfo`` with no data.
     interval
         Binance interval of every ``bars`` frame (``"1m"``); inferred from the frames when not given.
+    credentials
+        The ``(api_key, secret)`` that ``/api/v3/account`` accepts; without them it refuses every request.
+    balances
+        Asset -> free amount that ``/api/v3/account`` reports.
     """
 
     def __init__(self, bars: Mapping[str, pd.DataFrame] | None = None, *,
                  trades: Mapping[str, pd.DataFrame] | None = None, symbols: Iterable[str] = (),
-                 interval: str | None = None) -> None:
+                 interval: str | None = None, credentials: tuple[str, str] | None = None,
+                 balances: Mapping[str, float] | None = None) -> None:
+        self._credentials = credentials
+        self._balances = dict(balances or {})
         self._bars = dict(bars or {})
         self._trades = dict(trades or {})
         self._symbols = list(dict.fromkeys([*self._bars, *self._trades, *symbols]))
@@ -159,6 +170,7 @@ class BinanceServer:
         self.app.router.add_get("/api/v3/klines", self._klines)
         self.app.router.add_get("/api/v3/aggTrades", self._agg_trades)
         self.app.router.add_get("/api/v3/ping", self._ping)
+        self.app.router.add_get("/api/v3/account", self._account)
         self.app.middlewares.append(self._middleware)
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -285,6 +297,20 @@ class BinanceServer:
     # -- endpoints --------------------------------------------------------------------------------------------
     async def _ping(self, request: web.Request) -> web.Response:
         return web.json_response({})
+
+    async def _account(self, request: web.Request) -> web.Response:
+        key = request.headers.get("X-MBX-APIKEY")
+        if self._credentials is None or key != self._credentials[0]:
+            return _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        payload, _, signature = request.query_string.rpartition("&signature=")
+        expected = hmac.new(self._credentials[1].encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not payload or not hmac.compare_digest(signature, expected):
+            return _error(400, -1022, "Signature for this request is not valid.")
+        return web.json_response({
+            "makerCommission": 10, "takerCommission": 10, "canTrade": True, "canWithdraw": True,
+            "canDeposit": True, "updateTime": 0, "accountType": "SPOT", "permissions": ["SPOT"],
+            "balances": [{"asset": asset, "free": _num(free), "locked": "0"} for asset, free in self._balances.items()],
+        })
 
     async def _exchange_info(self, request: web.Request) -> web.Response:
         return web.json_response({

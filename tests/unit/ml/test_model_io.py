@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, DataError
 from engine.ml import features as features_module
 from engine.ml.model_io import FORMAT, ModelBundle
 
@@ -76,3 +78,27 @@ def test_a_changed_feature_definition_refuses_the_model(small_run: SmallRun,
 def test_a_directory_without_a_model_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match=r"no metadata\.json"):
         ModelBundle.load(tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["absolute", "parent", "symlink"])
+def test_metadata_cannot_point_outside_the_model_directory(small_run: SmallRun, tmp_path: Path, kind: str) -> None:
+    model = shutil.copytree(small_run.directory, tmp_path / "model")
+    outside = shutil.copy(model / "model.json", tmp_path / "outside.json")  # a valid booster: it would load
+    named = {"absolute": str(outside), "parent": "../outside.json", "symlink": "folds/link.json"}[kind]
+    (model / "folds" / "link.json").symlink_to(outside)
+    meta = json.loads((model / "metadata.json").read_text())
+    meta["models"][1]["file"] = named
+    (model / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError) as info:
+        ModelBundle.load(model)
+    assert str(info.value).startswith(f"{model / 'metadata.json'}: models[1].file {named!r} ")
+    assert "outside" in str(info.value) or "not a relative path" in str(info.value)
+
+
+def test_metadata_must_name_each_booster_file(small_run: SmallRun, tmp_path: Path) -> None:
+    model = shutil.copytree(small_run.directory, tmp_path / "model")
+    meta = json.loads((model / "metadata.json").read_text())
+    meta["models"][0]["file"] = None
+    (model / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"models\[0\]\.file must name a file inside .*, got None"):
+        ModelBundle.load(model)
