@@ -47,3 +47,18 @@ class HandlerError(StrategyError):
         self.handler = handler
         self.event = event
         self.cause = cause
+
+
+# Characters of a bad value an error message quotes: a malformed file can hold a cell of megabytes.
+QUOTE_LIMIT = 80
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Return ``text`` as it is when it fits in ``limit`` characters, else its start, ``...`` and its length.
+
+    Every message that quotes data (a cell, a header, a list of columns) passes it through here, so a bad value
+    of any size still makes a one-line error.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 3]}... ({len(text):,} characters)"
