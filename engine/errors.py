@@ -65,3 +65,18 @@ def handler_name(handler: object) -> str:
     if owner is not None:
         name = f"{type(owner).__name__}.{getattr(handler, '__name__', name)}"
     return name
+
+
+# Characters of a bad value an error message quotes: a malformed file can hold a cell of megabytes.
+QUOTE_LIMIT = 80
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Return ``text`` as it is when it fits in ``limit`` characters, else its start, ``...`` and its length.
+
+    Every message that quotes data (a cell, a header, a list of columns) passes it through here, so a bad value
+    of any size still makes a one-line error.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 3]}... ({len(text):,} characters)"

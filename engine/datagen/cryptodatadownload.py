@@ -31,7 +31,7 @@ from engine.datagen.textio import (
     read_table,
     to_float,
 )
-from engine.errors import DataError
+from engine.errors import DataError, shorten
 
 TIME_FORMATS: tuple[str, ...] = ("%Y-%m-%d %I-%p", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 # Quote currencies tried, longest first, to split a compact pair such as "BTCUSDT" when the file does not say.
@@ -71,7 +71,7 @@ def looks_like_cryptodatadownload(lines: list[str]) -> bool:
     return "symbol" in names and ("date" in names or "unix" in names) and any(n.startswith("volume") for n in names)
 
 
-def load_cryptodatadownload(path: str | Path, symbol: str | None = None, *, order: Order = "sort"
+def load_cryptodatadownload(path: str | Path, symbol: str | None = None, *, order: Order = "raise"
                             ) -> tuple[pd.DataFrame, BarsMeta]:
     """Load a CryptoDataDownload CSV (plain or gzip) as a standard OHLCV frame in ascending time.
 
@@ -83,10 +83,10 @@ def load_cryptodatadownload(path: str | Path, symbol: str | None = None, *, orde
         For the wide layout, the asset to take (``"BTC"`` or ``"BTC/USD"``); needed when the file holds several.
         For the long layout, optional: when given it must match the file's ``symbol`` column.
     order
-        A newest-first or oldest-first file is normal. Rows against the file's own direction (the real Coinbase
-        hourly file has ten, see ``engine.datagen.sample``) are sorted into place with ``"sort"`` (default),
-        which logs a warning and records it in ``meta.notes``; ``"strict"`` makes them a ``DataError`` naming
-        the line. Duplicate timestamps are an error either way.
+        A newest-first or oldest-first file is normal. Rows against the file's own direction (the publisher's
+        Coinbase hourly file has ten, see ``engine.datagen.sample``) are a ``DataError`` naming the line with
+        ``"raise"`` (default); ``"sort"`` sorts them into place, logs a warning and records it in
+        ``meta.notes``. Duplicate timestamps are an error either way.
 
     Returns
     -------
@@ -123,7 +123,7 @@ def _time_column(table: pd.DataFrame, header_line: int, source: str) -> str:
 def _require(table: pd.DataFrame, names: list[str], header_line: int, source: str) -> None:
     missing = [n for n in names if n not in table.columns]
     if missing:
-        raise DataError(f"{source} line {header_line}: missing column(s) {', '.join(missing)}")
+        raise DataError(f"{source} line {header_line}: missing column(s) {shorten(', '.join(missing))}")
 
 
 def _split_pair(compact: str, bases: list[str]) -> tuple[str, str]:
@@ -153,11 +153,11 @@ def _load_long(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: P
         differs = (names != names.iloc[0]).to_numpy()
         if differs.any():
             i = int(np.argmax(differs))
-            raise DataError(f"{source} line {int(lines[i])}: symbol = {names.iloc[i]!r} differs from "
-                            f"{names.iloc[0]!r} on line {int(lines[0])}: one pair per file")
+            raise DataError(f"{source} line {int(lines[i])}: symbol = {shorten(repr(names.iloc[i]))} differs from "
+                            f"{shorten(repr(names.iloc[0]))} on line {int(lines[0])}: one pair per file")
         file_symbol = str(names.iloc[0])
     if symbol is not None and file_symbol is not None and _compact(symbol) != _compact(file_symbol):
-        raise DataError(f"{source}: holds {file_symbol}, not the requested {symbol}")
+        raise DataError(f"{source}: holds {shorten(file_symbol)}, not the requested {shorten(symbol)}")
     base, quote = _split_pair(symbol or file_symbol or _pair_from_name(path) or "", suffixes)
 
     base_col = f"volume_{base.lower()}"
@@ -170,8 +170,9 @@ def _load_long(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: P
     elif "volume" in table.columns and not suffixes:
         volume_col, quote_volume_col = "volume", None
     else:
-        raise DataError(f"{source} line {header_line}: no base volume column volume_{base.lower() or '<base>'} "
-                        f"(columns: {', '.join(table.columns)})")
+        wanted = shorten(f"volume_{base.lower() or '<base>'}")
+        raise DataError(f"{source} line {header_line}: no base volume column {wanted} "
+                        f"(columns: {shorten(', '.join(table.columns))})")
 
     fields = {name: name for name in _PRICES}
     fields["volume"] = volume_col
@@ -191,11 +192,11 @@ def _load_wide(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: P
                                 if ":" in c and not c.startswith("unnamed:")))
     if symbol is None:
         if len(assets) != 1:
-            raise DataError(f"{source}: holds {', '.join(assets)}: pass symbol= to choose one")
+            raise DataError(f"{source}: holds {shorten(', '.join(assets))}: pass symbol= to choose one")
         symbol = assets[0]
     base, _, quote = symbol.upper().partition("/")
     if base not in assets:
-        raise DataError(f"{source}: no {base} columns (assets: {', '.join(assets)})")
+        raise DataError(f"{source}: no {shorten(base)} columns (assets: {shorten(', '.join(assets))})")
     quote = quote or _quote_from_name(path, assets)
     time_col = _time_column(table, header_line, source)
     prefix = base.lower()

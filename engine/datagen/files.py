@@ -22,7 +22,7 @@ from engine.datagen.textio import (
     read_table,
     to_float,
 )
-from engine.errors import ConfigError, DataError
+from engine.errors import ConfigError, DataError, shorten
 
 FORMATS: tuple[str, ...] = ("cryptodatadownload", "csv", "parquet")
 _ALIASES = {"cdd": "cryptodatadownload", "pq": "parquet"}
@@ -32,7 +32,7 @@ _META_KEY = b"mlct"
 
 
 def load_bars(path: str | Path, *, symbol: str | None = None, format: str | None = None,
-              columns: Mapping[str, str] | None = None, order: Order = "sort") -> tuple[pd.DataFrame, BarsMeta]:
+              columns: Mapping[str, str] | None = None, order: Order = "raise") -> tuple[pd.DataFrame, BarsMeta]:
     """Load OHLCV bars from ``path`` as a standard frame in ascending time, validated.
 
     Parameters
@@ -49,7 +49,7 @@ def load_bars(path: str | Path, *, symbol: str | None = None, format: str | None
         ``{"time": "ts", "vol": "volume"}``. Giving it implies the generic CSV reader. Unmapped columns whose
         lower-cased name is standard are taken as they are; the time column may be any of ``TIME_NAMES``.
     order
-        ``"sort"`` (default) or ``"strict"``: what to do with CSV rows against the file's own time direction
+        ``"raise"`` (default) or ``"sort"``: what to do with CSV rows against the file's own time direction
         (see ``load_cryptodatadownload``). Newest-first files are always accepted.
 
     Raises
@@ -73,7 +73,7 @@ def _format(path: Path, format: str | None, columns: Mapping[str, str] | None) -
     if format is not None:
         kind = _ALIASES.get(format.lower(), format.lower())
         if kind not in FORMATS:
-            raise DataError(f"{path}: unknown format {format!r} (known: {', '.join(FORMATS)})")
+            raise DataError(f"{path}: unknown format {shorten(repr(format))} (known: {', '.join(FORMATS)})")
         return kind
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".parquet", ".pq")):
@@ -87,7 +87,7 @@ def _format(path: Path, format: str | None, columns: Mapping[str, str] | None) -
 
 
 def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[str, str] | None = None,
-             order: Order = "sort") -> tuple[pd.DataFrame, BarsMeta]:
+             order: Order = "raise") -> tuple[pd.DataFrame, BarsMeta]:
     """Load a CSV with a header on line 1: timestamps as ISO strings or epoch s/ms/us/ns (naive = UTC)."""
     path = check_file(path)
     source = str(path)
@@ -98,8 +98,8 @@ def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[st
         raise ConfigError(f"columns: {wrong} maps to no standard name ({', '.join((INDEX_NAME, *STANDARD_COLUMNS))})")
     absent = [theirs for theirs in renames if theirs not in table.columns]
     if absent:
-        raise DataError(f"{source} line 1: no column(s) {', '.join(map(repr, absent))} "
-                        f"(columns: {', '.join(table.columns)})")
+        raise DataError(f"{source} line 1: no column(s) {shorten(', '.join(map(repr, absent)))} "
+                        f"(columns: {shorten(', '.join(table.columns))})")
     fields: dict[str, str] = {ours: theirs for theirs, ours in renames.items()}
     lower = {c.lower(): c for c in table.columns}
     for name in STANDARD_COLUMNS:
@@ -114,7 +114,7 @@ def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[st
     missing = [name for name in STANDARD_COLUMNS[:5] if name not in fields]
     if missing:
         raise DataError(f"{source} line 1: missing column(s) {', '.join(missing)} (columns: "
-                        f"{', '.join(table.columns)}; map them with columns=)")
+                        f"{shorten(', '.join(table.columns))}; map them with columns=)")
 
     time_col = fields.pop(INDEX_NAME)
     stamps = parse_times(table[time_col], field=time_col, source=source, lines=lines)
@@ -158,7 +158,9 @@ def load_parquet(path: str | Path, *, symbol: str | None = None) -> tuple[pd.Dat
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{source}: not a readable Parquet file ({exc})") from exc
+        raise DataError(f"{source}: not a readable Parquet file ({shorten(str(exc))})") from exc
+    if table.num_rows == 0:
+        raise DataError(f"{source}: no rows")
     extra = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
     frame = table.to_pandas()
     if INDEX_NAME in frame.columns:

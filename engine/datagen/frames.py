@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError
+from engine.errors import DataError, shorten
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
@@ -113,7 +113,8 @@ def validate_ohlcv(frame: pd.DataFrame, source: str, *, lines: Sequence[int] | n
         raise ValueError(f"{source}: {len(lines)} line numbers for {len(frame)} rows")
     missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})")
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} "
+                        f"(has: {shorten(', '.join(map(str, frame.columns)))})")
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex) or str(index.tz) != "UTC":
         raise DataError(f"{source}: index must be a UTC DatetimeIndex of bar open times, "
@@ -122,7 +123,7 @@ def validate_ohlcv(frame: pd.DataFrame, source: str, *, lines: Sequence[int] | n
         i = int(np.argmax(index.isna()))
         raise DataError(f"{_where(source, i, index, lines)}: ts is missing (NaT)")
     if index.name != INDEX_NAME:
-        raise DataError(f"{source}: index must be named {INDEX_NAME!r}, got {index.name!r}")
+        raise DataError(f"{source}: index must be named {INDEX_NAME!r}, got {shorten(repr(index.name))}")
     columns = [c for c in STANDARD_COLUMNS if c in frame.columns]
     for name in columns:
         if frame[name].dtype != np.float64:

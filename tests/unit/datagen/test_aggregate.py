@@ -64,7 +64,7 @@ def test_optional_columns_are_summed_and_weeks_start_on_monday() -> None:
 
 
 def test_real_hourly_to_four_hours_and_days(hourly_path: Path) -> None:
-    frame, _ = load_bars(hourly_path)
+    frame, _ = load_bars(hourly_path, order="sort")
     for timeframe, rule in (("4h", "4h"), ("1d", "1D")):
         out = resample_bars(frame, timeframe)
         # An independent computation with pandas' resampler (left-closed, labelled at the open, UTC midnight).

@@ -12,7 +12,7 @@ import pytest
 
 from engine.datagen.cryptodatadownload import load_cryptodatadownload
 from engine.datagen.frames import OHLCV_COLUMNS
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
 
 from .helpers import CDD_ROWS, write_cdd
 
@@ -20,7 +20,7 @@ from .helpers import CDD_ROWS, write_cdd
 
 
 def test_hourly_file_loads_in_ascending_utc_time(hourly_path: Path) -> None:
-    frame, meta = load_cryptodatadownload(hourly_path)
+    frame, meta = load_cryptodatadownload(hourly_path, order="sort")
     assert len(frame) == 20_111
     assert frame.index[0] == pd.Timestamp("2017-07-01 11:00", tz="UTC")
     assert frame.index[-1] == pd.Timestamp("2019-10-17 09:00", tz="UTC")
@@ -34,7 +34,7 @@ def test_hourly_file_loads_in_ascending_utc_time(hourly_path: Path) -> None:
 
 
 def test_hourly_file_values_map_volume_btc_to_volume(hourly_path: Path) -> None:
-    frame, _ = load_cryptodatadownload(hourly_path)
+    frame, _ = load_cryptodatadownload(hourly_path, order="sort")
     # line 3 of the file: 2019-10-17 09-AM,BTCUSD,8051,8056.83,8021.23,8035.88,61.25,492394.56
     last = frame.iloc[-1]
     assert last.tolist() == [8051.0, 8056.83, 8021.23, 8035.88, 61.25, 492394.56]
@@ -46,13 +46,13 @@ def test_hourly_file_values_map_volume_btc_to_volume(hourly_path: Path) -> None:
 
 
 def test_hourly_file_quirk_interleaved_rows(hourly_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Lines 16900-16909 are out of the file's newest-first order: sorted with a warning, or refused."""
+    """Lines 16900-16909 are out of the file's newest-first order: refused, or sorted with a warning if asked."""
+    with pytest.raises(DataError, match=r"Coinbase_BTCUSD_1h\.csv line 16901: date = 2017-11-12T08:00:00"):
+        load_cryptodatadownload(hourly_path)
     with caplog.at_level(logging.WARNING):
-        _, meta = load_cryptodatadownload(hourly_path)
+        _, meta = load_cryptodatadownload(hourly_path, order="sort")
     assert meta.notes == ("sorted 10 row(s) out of order between lines 16900 and 16909",)
     assert "16900" in caplog.text
-    with pytest.raises(DataError, match=r"Coinbase_BTCUSD_1h\.csv line 16901: date = 2017-11-12T08:00:00"):
-        load_cryptodatadownload(hourly_path, order="strict")
 
 
 @pytest.mark.parametrize(("symbol", "rows", "first"), [
@@ -215,17 +215,20 @@ def test_missing_base_volume_names_the_header_line(tmp_path: Path) -> None:
 
 def test_duplicate_timestamp_names_both_lines(tmp_path: Path) -> None:
     path = write_cdd(tmp_path, _edit(1, 0, "2019-10-17 02-AM"))
-    for order in ("sort", "strict"):
+    for order in ("sort", "raise"):
         with pytest.raises(DataError, match=rf"^{path} line 4: date = 2019-10-17T02:00:00\+00:00 duplicates line 3"):
             load_cryptodatadownload(path, order=order)  # type: ignore[arg-type]
 
 
-def test_shuffled_rows_are_an_error_when_strict_and_noted_when_sorted(tmp_path: Path) -> None:
+def test_shuffled_rows_are_an_error_by_default_and_noted_when_sorted(tmp_path: Path) -> None:
     rows = [CDD_ROWS[1], CDD_ROWS[0], CDD_ROWS[2], "2019-10-16 11-PM,BTCUSD,99,100,98,100,1,100"]
     path = write_cdd(tmp_path, rows)
-    with pytest.raises(DataError, match=rf"^{path} line 4: date = 2019-10-17T02:00:00\+00:00 is out of order"):
-        load_cryptodatadownload(path, order="strict")
-    frame, meta = load_cryptodatadownload(path)
+    for order in ({}, {"order": "raise"}):
+        with pytest.raises(DataError, match=rf"^{path} line 4: date = 2019-10-17T02:00:00\+00:00 is out of order"):
+            load_cryptodatadownload(path, **order)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="order must be 'raise' or 'sort', got 'strict'"):
+        load_cryptodatadownload(path, order="strict")  # type: ignore[arg-type]
+    frame, meta = load_cryptodatadownload(path, order="sort")
     assert frame.index.is_monotonic_increasing and frame["open"].tolist() == [99.0, 100.0, 101.0, 102.0]
     assert meta.notes == ("sorted 2 row(s) out of order between lines 3 and 4",)
 

@@ -35,7 +35,7 @@ def test_cryptodatadownload_is_detected_by_its_header(tmp_path: Path) -> None:
 
 
 def test_real_files_through_load_bars(hourly_path: Path, daily_path: Path) -> None:
-    assert len(load_bars(hourly_path)[0]) == 20_111
+    assert len(load_bars(hourly_path, order="sort")[0]) == 20_111
     assert len(load_bars(daily_path, symbol="ETH")[0]) == 788
 
 
