@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.datagen.catalog import Catalog, DatasetInfo, check_spacing, default_data_dir, describe_range
+from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range
+from engine.datagen.frames import check_spacing
 from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, timeframe_of, to_utc
 from engine.datagen.schemas import schema
 from engine.errors import ConfigError
@@ -192,7 +193,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if "/" not in symbol:
         raise ConfigError(f"{args.file}: symbol {symbol or 'unknown'!r}: pass --symbol BASE/QUOTE")
     timeframe = args.timeframe or timeframe_of(meta.interval)
-    check_spacing(frame.index, timeframe, str(args.file))
+    check_spacing(frame.index, timeframe_delta(timeframe), str(args.file))
     source = "parquet" if meta.format == "parquet" else "csv"
     query = Query(source=source, exchange=args.exchange or meta.exchange or "", symbol=symbol, timeframe=timeframe)
     for note in meta.notes:

@@ -27,7 +27,6 @@ it is complete. A damaged partition file is a ``DataError`` naming it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -41,8 +40,9 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.datagen import storage
-from engine.datagen.frames import infer_interval
-from engine.datagen.query import Query, Source, floor_time, format_time, timeframe_delta, timeframe_of
+from engine.datagen.frames import check_spacing
+from engine.datagen.pages import PageWriter
+from engine.datagen.query import Query, Source, floor_time, format_time, timeframe_delta
 from engine.datagen.schemas import next_start, schema
 from engine.datagen.storage import Range, stamp
 from engine.datagen.validate import ValidationReport, check_bars
@@ -207,24 +207,17 @@ class Catalog:
         """Return the partition files present in ``directory`` meeting ``[start, end)``, in time order."""
         if not directory.is_dir():
             return []
-        unit = self._unit(query)
-        out = []
-        for path in sorted(directory.glob("[0-9]*.parquet")):
-            a, b = storage.label_range(path.stem, unit)
-            if (start is None or b > start) and (end is None or a < end):
-                out.append(path)
-        return out
+        return [path for path in sorted(directory.glob("[0-9]*.parquet"))
+                if self._meets(query, path.stem, start, end)]
 
     def _lost(self, query: Query, directory: Path, start: int | None = None, end: int | None = None) -> list[str]:
         """Return the partitions meeting ``[start, end)`` that the record lists but whose files are gone."""
-        unit = self._unit(query)
-        out = []
-        for label in self._meta(query, directory).get("partitions") or ():
-            a, b = storage.label_range(label, unit)
-            if (start is None or b > start) and (end is None or a < end) and not (
-                    directory / f"{label}.parquet").exists():
-                out.append(label)
-        return out
+        return [label for label in self._meta(query, directory).get("partitions") or ()
+                if self._meets(query, label, start, end) and not (directory / f"{label}.parquet").exists()]
+
+    def _meets(self, query: Query, label: str, start: int | None, end: int | None) -> bool:
+        a, b = storage.label_range(label, self._unit(query))
+        return (start is None or b > start) and (end is None or a < end)
 
     # --- reading ----------------------------------------------------------------------------------------------
 
@@ -325,10 +318,11 @@ class Catalog:
         directory = self.path(query)
         with storage.locked(directory):
             storage.recover(directory)
+            self.files(query)  # a lost partition first: stores around it would hide it
             directory.mkdir(exist_ok=True)
             todo = storage.subtract_ranges((query.start.value, end), self.coverage(query))
             for a, b in todo:
-                writer = _PageWriter(self, query, a, b, on_page)
+                writer = PageWriter(self, query, a, b, on_page)
                 try:
                     result = source.fetch(query.with_range(stamp(a), stamp(b)), on_page=writer.page)
                 except BaseException:
@@ -360,10 +354,12 @@ class Catalog:
         if schema(query.kind).bars:
             frame = storage.with_ns_index(frame)
             storage.check_frame(frame, f"storing {query.dataset}", unique=True)
-            check_spacing(frame.index, query.timeframe, f"storing {query.dataset}")
+            check_spacing(frame.index, timeframe_delta(query.timeframe), f"storing {query.dataset}")
         directory = self.path(query)
         with storage.locked(directory):
             storage.recover(directory)
+            if not replace:
+                self.files(query)  # a lost partition first: a partial rewrite of it would hide it
             staging = storage.stage(directory, keep=not replace)
             try:
                 stored = self._write_rows(query, frame, staging)
@@ -446,7 +442,7 @@ class Catalog:
             raise ConfigError(f"no data set {query.dataset} in {self.root}")
         if query.start is None and query.end is None:
             with storage.locked(directory):
-                rows = _readable_rows(self._partitions(query, directory))  # a damaged data set is deleted too
+                rows = storage.readable_rows(self._partitions(query, directory))  # damaged, it goes too
                 storage.remove_directory(directory)
             return rows
         start = query.start.value if query.start is not None else np.iinfo(np.int64).min
@@ -476,55 +472,6 @@ class Catalog:
         return removed
 
 
-class _PageWriter:
-    """Receive a source's pages for ``[start, end)``, store them in batches, and grow the coverage."""
-
-    def __init__(self, catalog: Catalog, query: Query, start: int, end: int,
-                 on_page: Callable[[pd.DataFrame], None] | None) -> None:
-        self.catalog, self.query, self.start, self.end, self.on_page = catalog, query, start, end, on_page
-        self.unit = catalog._unit(query)
-        self.buffer: list[pd.DataFrame] = []
-        self.buffered = 0
-        self.pages = 0
-        self.proven = self.pending = start  # coverage so far: [start, proven); after the buffer: pending
-
-    def page(self, chunk: pd.DataFrame) -> None:
-        self.pages += 1
-        chunk = storage.with_ns_index(chunk)
-        stamps = pd.DatetimeIndex(chunk.index).asi8 if len(chunk) else np.empty(0, dtype=np.int64)
-        inside = (stamps >= self.start) & (stamps < self.end)  # what was asked for; a forming bar is not
-        if not inside.all():
-            chunk, stamps = chunk.iloc[np.flatnonzero(inside)], stamps[inside]
-        if len(chunk):
-            if self.buffer and storage.partition_labels(stamps[-1:], self.unit)[0] != storage.partition_labels(
-                    pd.DatetimeIndex(self.buffer[0].index).asi8[:1], self.unit)[0]:
-                self.flush()  # a partition is complete: store it before starting the next
-            self.buffer.append(chunk)
-            self.buffered += len(chunk)
-            last = stamp(int(stamps[-1]))
-            self.pending = min(next_start(self.query.kind, self.query.timeframe, last).value, self.end)
-            if self.buffered >= self.catalog.flush_rows:
-                self.flush()
-        if self.on_page is not None:
-            self.on_page(chunk)
-
-    def flush(self) -> None:
-        """Store the buffered pages, then extend coverage to the resume point after them."""
-        if not self.buffer:
-            return
-        frame = self.buffer[0] if len(self.buffer) == 1 else pd.concat(self.buffer)
-        stored = self.catalog._write_rows(self.query, frame)
-        self.buffer, self.buffered = [], 0
-        self.proven = self.pending
-        self.catalog._save_coverage(self.query, [*self.catalog.coverage(self.query), (self.start, self.proven)],
-                                    stored=stored)
-
-    def finish(self) -> None:
-        """The source answered for the whole range: store the rest and cover all of it, rows or none."""
-        self.flush()
-        self.catalog._save_coverage(self.query, [*self.catalog.coverage(self.query), (self.start, self.end)])
-
-
 def _bar_gaps(stamps: np.ndarray, covered: list[Range], timeframe: str
               ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Return the stretches inside covered ranges where no bar opens: ``[first missing open, next bar open)``.
@@ -541,30 +488,6 @@ def _bar_gaps(stamps: np.ndarray, covered: list[Range], timeframe: str
         for k in np.flatnonzero(np.diff(edges) > step):
             out.append((stamp(int(edges[k]) + step), stamp(int(edges[k + 1]))))
     return out
-
-
-def _readable_rows(files: list[Path]) -> int:
-    """Return the rows of the partition files whose footers read (a damaged file counts none)."""
-    rows = 0
-    for path in files:
-        with contextlib.suppress(DataError):
-            rows += storage.read_metadata(path).num_rows
-    return rows
-
-
-def check_spacing(index: pd.Index, timeframe: str, where: str) -> None:
-    """Refuse bars that are not ``timeframe`` apart, the most common step between them (gaps allowed).
-
-    Hourly bars stored as ``1d`` would be read back as daily ones and pass every check; fewer than two bars
-    show no spacing and pass.
-    """
-    if len(index) < 2 or len(index.unique()) < 2:
-        return
-    observed = infer_interval(index, source=where)
-    declared = timeframe_delta(timeframe)
-    if observed != declared:
-        raise DataError(f"{where}: timeframe {timeframe} declared, but the bars are {timeframe_of(observed)} apart "
-                        f"(the most common step between them)")
 
 
 def _ns(value: pd.Timestamp | None) -> int | None:

@@ -326,6 +326,15 @@ def file_stats(files: list[Path]) -> tuple[int, int | None, int | None]:
     return rows, first, last
 
 
+def readable_rows(files: list[Path]) -> int:
+    """Return the rows of the partition files whose footers read (a damaged file counts none)."""
+    rows = 0
+    for path in files:
+        with contextlib.suppress(DataError):
+            rows += read_metadata(path).num_rows
+    return rows
+
+
 def read_stamps(path: Path) -> np.ndarray:
     """Return the ``ts`` column of a partition file as int64 nanoseconds, reading no other column."""
     table = read_table(path, columns=[INDEX_NAME])

@@ -215,6 +215,9 @@ def test_a_deleted_partition_is_reported_missing_not_as_a_gap(tmp_path: Path,
         assert code == 2 and err.count("\n") == 1, (command, err)
         assert err.startswith(f"error: {lost}: partition file missing, though dataset.json records it as stored; "
                               f"delete its range (mlct data delete csv:kraken:ETH/USD:1h:ohlcv@2024-02-01..2024-03-01)")
+    # Nothing is stored around it (a partial February would hide the loss), not even the same bars again.
+    code, _, err = _import_eth(tmp_path, capsys, hourly(n=24 * 90))
+    assert code == 2 and err.startswith(f"error: {lost}: partition file missing")
     # March is still whole and readable on its own.
     code, _, _ = run(capsys, "backtest", "--data", "csv:kraken:ETH/USD:1h@2024-03-01..2024-03-30",
                      "--data-dir", str(tmp_path / "d"))
