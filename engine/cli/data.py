@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range
+from engine.datagen.frames import check_spacing
 from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, timeframe_of, to_utc
 from engine.datagen.schemas import schema
 from engine.errors import ConfigError
@@ -157,7 +158,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
     query = Query.parse(args.query)
-    if not (catalog.path(query) / "dataset.json").exists():
+    if not catalog.exists(query):
         raise ConfigError(f"no data set {query.dataset} in {catalog.root} (see: mlct data list)")
     info = catalog.info(query)
     print(f"data set  {info.query}")
@@ -192,6 +193,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if "/" not in symbol:
         raise ConfigError(f"{args.file}: symbol {symbol or 'unknown'!r}: pass --symbol BASE/QUOTE")
     timeframe = args.timeframe or timeframe_of(meta.interval)
+    check_spacing(frame.index, timeframe_delta(timeframe), str(args.file))
     source = "parquet" if meta.format == "parquet" else "csv"
     query = Query(source=source, exchange=args.exchange or meta.exchange or "", symbol=symbol, timeframe=timeframe)
     for note in meta.notes:
@@ -215,11 +217,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
                            seed=args.seed, price=args.price, volatility=args.volatility,
                            regimes=None if args.plain else DEFAULT_REGIMES)
     catalog = open_catalog(args)
-    replaced = (catalog.path(query) / "dataset.json").exists()
-    if replaced:  # a generated data set is whole: a new one replaces it rather than merging with it
-        catalog.delete(query)
+    replaced = catalog.exists(query)
     end = frame.index[-1] + timeframe_delta(args.timeframe)
-    catalog.put(query, frame, covered=(frame.index[0], end))
+    # A generated data set is whole: the new one replaces the old rather than merging with it, once complete.
+    catalog.put(query, frame, covered=(frame.index[0], end), replace=True)
     print(f"{'replaced' if replaced else 'stored'} {len(frame):,} synthetic bars (seed {args.seed}"
           f"{', plain' if args.plain else ', regimes ' + '/'.join(r.name for r in DEFAULT_REGIMES)}) as {query} "
           f"{describe_range(frame.index[0], end)}; data set: {_summary(catalog.info(query))}")

@@ -15,9 +15,14 @@ symbol is written ``-`` and any other character outside ``[A-Za-z0-9._]`` as ``%
 Coverage is what makes the catalog trustworthy: a range is covered once the source has answered for it, with
 rows or without. So "fetched and empty" (an exchange had no trading) differs from "never fetched", a repeated
 query asks the source nothing, and a widened one asks only for what is new. Coverage never claims more than the
-files hold: rows are written first, coverage after. Every file is replaced atomically (``storage``), so a crash
-leaves the old state or the new one; a download that fails mid-way keeps the pages it stored and the next
-request resumes after them.
+files hold: rows are written first, coverage after. ``dataset.json`` also records the partitions stored, so a
+file deleted by hand is reported missing rather than read as a stretch without data.
+
+Every file is replaced atomically (``storage``). A download stores page by page in place, so one that fails or
+is killed mid-way keeps the pages it stored and the next request resumes after them. ``put`` (import, synth)
+changes a data set as a whole: the new state is built in a staging directory beside it and swapped in by
+renames, so a crash leaves the old data set or the new one, never a mix, and a new data set is not seen before
+it is complete. A damaged partition file is a ``DataError`` naming it.
 """
 
 from __future__ import annotations
@@ -26,16 +31,17 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from engine.datagen import storage
+from engine.datagen.frames import check_spacing
+from engine.datagen.pages import PageWriter
 from engine.datagen.query import Query, Source, floor_time, format_time, timeframe_delta
 from engine.datagen.schemas import next_start, schema
 from engine.datagen.storage import Range, stamp
@@ -131,11 +137,26 @@ class Catalog:
         bars = schema(query.kind).bars
         return storage.partition_unit(timeframe_delta(query.timeframe).total_seconds() if bars else None)
 
-    def _meta(self, query: Query) -> dict:
-        path = self.path(query) / META
+    def exists(self, query: Query) -> bool:
+        """Tell whether the catalog holds the data set of ``query``."""
+        return (self._settled(query) / META).exists()
+
+    def _settled(self, query: Query) -> Path:
+        """Return the directory of ``query``'s data set, first undoing a swap a killed writer left half done."""
+        directory = self.path(query)
+        storage.settle(directory)
+        return directory
+
+    def _meta(self, query: Query, directory: Path | None = None) -> dict:
+        """Return the record of the data set in ``directory`` (default: its own); a fresh one when there is none.
+
+        ``partitions`` lists the partition files stored; a record written before it existed has none, and is
+        given the files present when it is next saved.
+        """
+        path = (directory or self.path(query)) / META
         if not path.exists():
             return {"format": FORMAT_VERSION, "query": str(query.dataset), "partition": self._unit(query),
-                    "covered": []}
+                    "covered": [], "partitions": []}
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -146,26 +167,57 @@ class Catalog:
 
     def coverage(self, query: Query) -> list[Range]:
         """Return the ranges (ns) the source has answered for, merged and sorted."""
-        meta = self._meta(query)
+        return self._coverage(query, self._settled(query))
+
+    def _coverage(self, query: Query, directory: Path) -> list[Range]:
+        meta = self._meta(query, directory)
         return [(pd.Timestamp(a).value, pd.Timestamp(b).value) for a, b in meta["covered"]]
 
-    def _save_coverage(self, query: Query, ranges: list[Range]) -> None:
-        meta = self._meta(query)
+    def _save_coverage(self, query: Query, ranges: list[Range], directory: Path | None = None, *,
+                       stored: Iterable[str] = (), dropped: Iterable[str] = ()) -> None:
+        """Record the coverage ``ranges`` and the partitions ``stored`` (written) or ``dropped`` (deleted)."""
+        directory = directory or self.path(query)
+        meta = self._meta(query, directory)
         meta["covered"] = [[stamp(a).isoformat(), stamp(b).isoformat()] for a, b in storage.merge_ranges(ranges)]
-        storage.atomic_write_json(meta, self.path(query) / META)
+        recorded = meta.get("partitions")
+        if recorded is None:  # a record from before partitions were listed: what is there now
+            recorded = [path.stem for path in self._partitions(query, directory)]
+        meta["partitions"] = sorted((set(recorded) | set(stored)) - set(dropped))
+        storage.atomic_write_json(meta, directory / META)
 
     def files(self, query: Query, start: int | None = None, end: int | None = None) -> list[Path]:
-        """Return the partition files of the data set, in time order; those meeting ``[start, end)`` if given."""
-        directory = self.path(query)
+        """Return the partition files of the data set, in time order; those meeting ``[start, end)`` if given.
+
+        A partition the record lists as stored but whose file is gone is a ``DataError`` naming that file: its
+        range is covered, so reading on without it would pass the hole off as a stretch without data.
+        """
+        directory = self._settled(query)
+        found = self._partitions(query, directory, start, end)
+        lost = self._lost(query, directory, start, end)
+        if lost:
+            more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+            a, b = storage.label_range(lost[0], self._unit(query))
+            raise DataError(f"{directory / lost[0]}.parquet: partition file missing{more}, though {META} records "
+                            f"it as stored; delete its range (mlct data delete {query.with_range(stamp(a), stamp(b))})"
+                            f" and fetch or import it again")
+        return found
+
+    def _partitions(self, query: Query, directory: Path, start: int | None = None, end: int | None = None
+                    ) -> list[Path]:
+        """Return the partition files present in ``directory`` meeting ``[start, end)``, in time order."""
         if not directory.is_dir():
             return []
-        unit = self._unit(query)
-        out = []
-        for path in sorted(directory.glob("[0-9]*.parquet")):
-            a, b = storage.label_range(path.stem, unit)
-            if (start is None or b > start) and (end is None or a < end):
-                out.append(path)
-        return out
+        return [path for path in sorted(directory.glob("[0-9]*.parquet"))
+                if self._meets(query, path.stem, start, end)]
+
+    def _lost(self, query: Query, directory: Path, start: int | None = None, end: int | None = None) -> list[str]:
+        """Return the partitions meeting ``[start, end)`` that the record lists but whose files are gone."""
+        return [label for label in self._meta(query, directory).get("partitions") or ()
+                if self._meets(query, label, start, end) and not (directory / f"{label}.parquet").exists()]
+
+    def _meets(self, query: Query, label: str, start: int | None, end: int | None) -> bool:
+        a, b = storage.label_range(label, self._unit(query))
+        return (start is None or b > start) and (end is None or a < end)
 
     # --- reading ----------------------------------------------------------------------------------------------
 
@@ -176,9 +228,9 @@ class Catalog:
         if not paths:
             return schema(query.kind).empty()
         try:
-            frame = storage.read_files(paths)
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"{self.path(query)}: unreadable catalog partition ({exc})") from exc
+            frame = storage.read_files(paths)  # a damaged file is named there; this is for files that disagree
+        except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+            raise DataError(f"{self.path(query)}: unreadable catalog partitions ({exc})") from exc
         stamps = pd.DatetimeIndex(frame.index).asi8
         lo = 0 if start is None else int(np.searchsorted(stamps, start, side="left"))
         hi = len(stamps) if end is None else int(np.searchsorted(stamps, end, side="left"))
@@ -186,10 +238,9 @@ class Catalog:
 
     @staticmethod
     def _read_file(path: Path) -> pd.DataFrame:
-        try:
-            return storage.table_to_frame(pq.read_table(path))
-        except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
-            raise DataError(f"{path}: unreadable catalog partition ({exc})") from exc
+        table = storage.read_table(path)
+        with storage.reading(path):
+            return storage.table_to_frame(table)
 
     def check(self, query: Query) -> ValidationReport:
         """Validate the stored bars of ``query`` (see ``validate.check_bars``); problems name their file and row."""
@@ -266,10 +317,12 @@ class Catalog:
             return []
         directory = self.path(query)
         with storage.locked(directory):
-            storage.remove_stale_temps(directory)
+            storage.recover(directory)
+            self.files(query)  # a lost partition first: stores around it would hide it
+            directory.mkdir(exist_ok=True)
             todo = storage.subtract_ranges((query.start.value, end), self.coverage(query))
             for a, b in todo:
-                writer = _PageWriter(self, query, a, b, on_page)
+                writer = PageWriter(self, query, a, b, on_page)
                 try:
                     result = source.fetch(query.with_range(stamp(a), stamp(b)), on_page=writer.page)
                 except BaseException:
@@ -280,11 +333,14 @@ class Catalog:
                 writer.finish()
         return [(stamp(a), stamp(b)) for a, b in todo]
 
-    def put(self, query: Query, frame: pd.DataFrame, *, covered: tuple[object, object] | None = None) -> int:
+    def put(self, query: Query, frame: pd.DataFrame, *, covered: tuple[object, object] | None = None,
+            replace: bool = False) -> int:
         """Store ``frame`` (a standard frame of ``query.kind``, ascending) as the data of its time span.
 
-        The frame replaces the stored rows of the span it covers. Coverage grows by ``covered`` (start, end),
-        else by ``query``'s range when it has both ends, else by the span of the rows. Returns the rows stored.
+        The frame replaces the stored rows of the span it covers; with ``replace`` it is the whole new data set.
+        Coverage grows by ``covered`` (start, end), else by ``query``'s range when it has both ends, else by the
+        span of the rows. Bars must be ``query.timeframe`` apart. The data set changes as a whole: a crash
+        leaves it old or new (see the module docstring). Returns the rows stored.
         """
         if covered is not None:
             span = (pd.Timestamp(covered[0]).value, pd.Timestamp(covered[1]).value)  # type: ignore[arg-type]
@@ -295,21 +351,35 @@ class Catalog:
             span = (stamps[0].value, next_start(query.kind, query.timeframe, stamps[-1]).value)
         else:
             return 0
+        if schema(query.kind).bars:
+            frame = storage.with_ns_index(frame)
+            storage.check_frame(frame, f"storing {query.dataset}", unique=True)
+            check_spacing(frame.index, timeframe_delta(query.timeframe), f"storing {query.dataset}")
         directory = self.path(query)
         with storage.locked(directory):
-            storage.remove_stale_temps(directory)
-            self._write_rows(query, frame)
-            self._save_coverage(query, [*self.coverage(query), span])
+            storage.recover(directory)
+            if not replace:
+                self.files(query)  # a lost partition first: a partial rewrite of it would hide it
+            staging = storage.stage(directory, keep=not replace)
+            try:
+                stored = self._write_rows(query, frame, staging)
+                self._save_coverage(query, [*self._coverage(query, staging), span], staging, stored=stored)
+                storage.swap_in(staging, directory)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
         return len(frame)
 
-    def _write_rows(self, query: Query, frame: pd.DataFrame) -> None:
-        """Merge ``frame`` into the partition files: within its span, its rows replace the stored ones."""
+    def _write_rows(self, query: Query, frame: pd.DataFrame, directory: Path | None = None) -> list[str]:
+        """Merge ``frame`` into the partition files of ``directory`` (default: the data set's own): within its
+        span, its rows replace the stored ones. Return the partitions written."""
         if len(frame) == 0:
-            return
+            return []
         frame = storage.with_ns_index(frame)
         storage.check_frame(frame, f"storing {query.dataset}", unique=schema(query.kind).unique_index)
-        directory = self.path(query)
+        directory = directory or self.path(query)
         unit = self._unit(query)
+        written = []
         stamps = pd.DatetimeIndex(frame.index).asi8
         for label, first, stop in storage.split_by_partition(stamps, unit):
             part = frame.iloc[first:stop]
@@ -322,7 +392,9 @@ class Catalog:
                 pieces = [p for p in (old.iloc[:lo], part, old.iloc[hi:]) if len(p)]
                 part = pd.concat(pieces) if len(pieces) > 1 else pieces[0]
             storage.atomic_write_table(storage.frame_to_table(part), path)
+            written.append(label)
         storage.sync_dir(directory)
+        return written
 
     # --- listing and deleting ---------------------------------------------------------------------------------
 
@@ -330,10 +402,12 @@ class Catalog:
         """Return every data set of the catalog (rows and range from file metadata: no data is read)."""
         if not self.root.is_dir():
             return []
+        for old in self.root.rglob(f"{storage.OLD}*"):  # a data set swapped out by a killed writer comes back
+            storage.settle(old.with_name(old.name.removeprefix(storage.OLD)))
         found = []
         for meta in sorted(self.root.rglob(META)):
             if any(part.startswith(".") for part in meta.relative_to(self.root).parts):
-                continue  # a data set being deleted (or left half-deleted by a crash)
+                continue  # a data set being built, replaced or deleted (or left so by a crash)
             try:
                 query = Query.parse(json.loads(meta.read_text(encoding="utf-8"))["query"])
             except (OSError, ValueError, KeyError, ConfigError) as exc:
@@ -364,24 +438,23 @@ class Catalog:
     def delete(self, query: Query) -> int:
         """Delete the data set of ``query``, or only its range when it has one; return the rows removed."""
         directory = self.path(query)
-        if not (directory / META).exists():
+        if not self.exists(query):
             raise ConfigError(f"no data set {query.dataset} in {self.root}")
         if query.start is None and query.end is None:
-            rows = self.info(query, gaps=False).rows
-            # Rename first: the data set disappears in one step, and a crash mid-removal leaves no half of it.
-            doomed = directory.with_name(f".deleted-{directory.name}-{os.getpid()}")
             with storage.locked(directory):
-                os.replace(directory, doomed)
-            shutil.rmtree(doomed)
+                rows = storage.readable_rows(self._partitions(query, directory))  # damaged, it goes too
+                storage.remove_directory(directory)
             return rows
         start = query.start.value if query.start is not None else np.iinfo(np.int64).min
         end = query.end.value if query.end is not None else np.iinfo(np.int64).max
         removed = 0
         with storage.locked(directory):
+            storage.recover(directory)
             # Coverage shrinks first: rows without coverage are only fetched again, coverage without rows lies.
-            self._save_coverage(query, [r for a, b in self.coverage(query)
-                                        for r in storage.subtract_ranges((a, b), [(start, end)])])
-            for path in self.files(query, start, end):
+            covered = [r for a, b in self.coverage(query) for r in storage.subtract_ranges((a, b), [(start, end)])]
+            self._save_coverage(query, covered)
+            emptied = []
+            for path in self._partitions(query, directory, start, end):
                 frame = self._read_file(path)
                 stamps = pd.DatetimeIndex(frame.index).asi8
                 keep = (stamps < start) | (stamps >= end)
@@ -389,57 +462,14 @@ class Catalog:
                 if keep.any():
                     storage.atomic_write_table(storage.frame_to_table(frame[keep]), path)
                 else:
-                    path.unlink()
+                    emptied.append(path)
+            # The record lets go of emptied and lost partitions before their files go: it never lists too few.
+            self._save_coverage(query, covered, dropped=[*(p.stem for p in emptied),
+                                                         *self._lost(query, directory, start, end)])
+            for path in emptied:
+                path.unlink()
             storage.sync_dir(directory)
         return removed
-
-
-class _PageWriter:
-    """Receive a source's pages for ``[start, end)``, store them in batches, and grow the coverage."""
-
-    def __init__(self, catalog: Catalog, query: Query, start: int, end: int,
-                 on_page: Callable[[pd.DataFrame], None] | None) -> None:
-        self.catalog, self.query, self.start, self.end, self.on_page = catalog, query, start, end, on_page
-        self.unit = catalog._unit(query)
-        self.buffer: list[pd.DataFrame] = []
-        self.buffered = 0
-        self.pages = 0
-        self.proven = self.pending = start  # coverage so far: [start, proven); after the buffer: pending
-
-    def page(self, chunk: pd.DataFrame) -> None:
-        self.pages += 1
-        chunk = storage.with_ns_index(chunk)
-        stamps = pd.DatetimeIndex(chunk.index).asi8 if len(chunk) else np.empty(0, dtype=np.int64)
-        inside = (stamps >= self.start) & (stamps < self.end)  # what was asked for; a forming bar is not
-        if not inside.all():
-            chunk, stamps = chunk.iloc[np.flatnonzero(inside)], stamps[inside]
-        if len(chunk):
-            if self.buffer and storage.partition_labels(stamps[-1:], self.unit)[0] != storage.partition_labels(
-                    pd.DatetimeIndex(self.buffer[0].index).asi8[:1], self.unit)[0]:
-                self.flush()  # a partition is complete: store it before starting the next
-            self.buffer.append(chunk)
-            self.buffered += len(chunk)
-            last = stamp(int(stamps[-1]))
-            self.pending = min(next_start(self.query.kind, self.query.timeframe, last).value, self.end)
-            if self.buffered >= self.catalog.flush_rows:
-                self.flush()
-        if self.on_page is not None:
-            self.on_page(chunk)
-
-    def flush(self) -> None:
-        """Store the buffered pages, then extend coverage to the resume point after them."""
-        if not self.buffer:
-            return
-        frame = self.buffer[0] if len(self.buffer) == 1 else pd.concat(self.buffer)
-        self.catalog._write_rows(self.query, frame)
-        self.buffer, self.buffered = [], 0
-        self.proven = self.pending
-        self.catalog._save_coverage(self.query, [*self.catalog.coverage(self.query), (self.start, self.proven)])
-
-    def finish(self) -> None:
-        """The source answered for the whole range: store the rest and cover all of it, rows or none."""
-        self.flush()
-        self.catalog._save_coverage(self.query, [*self.catalog.coverage(self.query), (self.start, self.end)])
 
 
 def _bar_gaps(stamps: np.ndarray, covered: list[Range], timeframe: str

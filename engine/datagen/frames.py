@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError, shorten
+from engine.datagen.query import timeframe_of
+from engine.errors import ConfigError, DataError, shorten
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
@@ -246,3 +247,25 @@ def infer_interval(index: pd.Index, interval: str | pd.Timedelta | int | None = 
         return pd.Timedelta(int(first), unit="ns")
     uniques, counts = np.unique(steps, return_counts=True)
     return pd.Timedelta(int(uniques[int(np.argmax(counts))]), unit="ns")
+
+
+def check_spacing(index: pd.Index, interval: pd.Timedelta, where: str) -> None:
+    """Refuse bars that are not ``interval`` apart, the most common step between them (gaps allowed).
+
+    Hourly bars stored as daily ones would be read back as days and pass every check; fewer than two distinct
+    times show no spacing and pass.
+    """
+    if len(index) < 2 or len(index.unique()) < 2:
+        return
+    observed = infer_interval(index, source=where)
+    if observed != interval:
+        raise DataError(f"{where}: timeframe {_short(interval)} declared, but the bars are {_short(observed)} apart "
+                        f"(the most common step between them)")
+
+
+def _short(delta: pd.Timedelta) -> str:
+    """Write a spacing as a timeframe when it is one (``1h``), else as pandas writes it."""
+    try:
+        return timeframe_of(delta)
+    except ConfigError:  # a spacing that is no whole number of seconds
+        return str(delta)

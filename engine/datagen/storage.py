@@ -1,4 +1,5 @@
-"""Low-level pieces of the catalog: atomic files, time partitions, time ranges, a per-data-set lock.
+"""Low-level pieces of the catalog: atomic files, whole directories swapped in, time partitions, time ranges,
+a per-data-set lock.
 
 Kept apart from ``catalog`` so that each can be read (and tested) on its own; nothing here knows about queries.
 """
@@ -9,6 +10,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 TMP_SUFFIX = ".tmp"
+# Hidden directories beside a data set's own: the next state being built, the state being replaced, a deleted one.
+STAGING, OLD, DELETED = ".staging-", ".old-", ".deleted-"
 Range = tuple[int, int]  # [start, end) in integer nanoseconds UTC
 _UNITS = {"day": "D", "month": "M", "year": "Y"}
 
@@ -98,23 +102,108 @@ def remove_stale_temps(directory: Path) -> int:
     return count
 
 
+def beside(directory: Path, prefix: str) -> Path:
+    """Return the hidden sibling ``prefix + name`` of ``directory``: same file system, so renames are atomic."""
+    return directory.with_name(prefix + directory.name)
+
+
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory`` (a ``.lock`` file in it): one writer per data set at a time.
+    """Hold an exclusive lock on ``directory`` (a ``.<name>.lock`` file beside it): one writer at a time.
 
-    A second writer, in this process or another, waits for the first; the lock goes with the process, so a
-    writer killed mid-way never leaves the data set locked.
+    The lock file lives beside the directory, not in it, so that it stays put while a new state of the directory
+    is swapped in. A second writer, in this process or another, waits for the first; the lock goes with the
+    process, so a writer killed mid-way never leaves the data set locked.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:  # pragma: no cover
         yield
         return
-    with (directory / ".lock").open("a") as fh:
+    with directory.with_name(f".{directory.name}.lock").open("a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+# --- whole directories -------------------------------------------------------------------------------------------
+
+def stage(directory: Path, *, keep: bool) -> Path:
+    """Return a new, empty staging directory beside ``directory``; with ``keep``, holding its files already.
+
+    Kept files are hard links (a copy where the file system has none): files are only ever replaced, never
+    written in place, so rewriting one in the staging directory leaves the one in ``directory`` as it was.
+    Call it holding the lock, after ``recover``.
+    """
+    staging = beside(directory, STAGING)
+    staging.mkdir()
+    if keep and directory.is_dir():
+        for path in directory.iterdir():
+            if path.is_file() and not path.name.startswith("."):
+                _link(path, staging / path.name)
+    return staging
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        with target.open("rb+") as fh:
+            os.fsync(fh.fileno())
+
+
+def swap_in(staging: Path, directory: Path) -> None:
+    """Put ``staging`` in the place of ``directory``, whose old state is removed only once the new one stands.
+
+    Two renames: ``directory`` to its ``.old-`` sibling, then ``staging`` to ``directory``. A crash between them
+    leaves no ``directory`` but a whole ``.old-`` one, which ``recover`` (or a reader through ``settle``) puts
+    back; before them the old state stands, after them the new.
+    """
+    sync_dir(staging)
+    old = beside(directory, OLD)
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(staging, directory)
+    sync_dir(directory.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_directory(directory: Path) -> None:
+    """Remove ``directory`` in one step for readers: renamed away first, then deleted; call it holding the lock."""
+    doomed = beside(directory, DELETED)
+    os.replace(directory, doomed)
+    sync_dir(directory.parent)
+    shutil.rmtree(doomed)
+
+
+def recover(directory: Path) -> None:
+    """Undo what a writer killed mid-way left; call it holding the lock, before writing.
+
+    Killed between the two renames of ``swap_in``, it left the old state beside: that is put back. Then the
+    staging, old and deleted siblings and the temporary files in ``directory`` are removed.
+    """
+    old = beside(directory, OLD)
+    if old.exists() and not directory.exists():
+        os.replace(old, directory)
+        sync_dir(directory.parent)
+    for prefix in (STAGING, OLD, DELETED):
+        shutil.rmtree(beside(directory, prefix), ignore_errors=True)
+    if directory.is_dir():
+        remove_stale_temps(directory)
+
+
+def settle(directory: Path) -> None:
+    """Before reading ``directory``: put back its old state if a writer was killed in the middle of a swap.
+
+    Costs two ``stat`` calls when there is nothing to do; takes the lock only when ``directory`` is missing and
+    an old state lies beside it (a live writer finishes its swap first, holding the lock).
+    """
+    if directory.exists() or not beside(directory, OLD).exists():
+        return
+    with locked(directory):
+        recover(directory)
 
 
 # --- frames <-> Parquet ------------------------------------------------------------------------------------------
@@ -147,6 +236,27 @@ def utc_index(stamps: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(stamps, dtype="datetime64[ns, UTC]", name=INDEX_NAME)
 
 
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn a failure to read partition ``path`` (truncated, empty, not Parquet) into a ``DataError`` naming it."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise DataError(f"{path}: unreadable catalog partition ({exc})") from exc
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Return the table of one partition file; a damaged file is a ``DataError`` naming it."""
+    with reading(path):
+        return pq.read_table(path, columns=columns)
+
+
+def read_metadata(path: Path) -> pq.FileMetaData:
+    """Return the footer of one partition file; a damaged file is a ``DataError`` naming it."""
+    with reading(path):
+        return pq.read_metadata(path)
+
+
 def read_files(paths: list[Path]) -> pd.DataFrame:
     """Read partition files into one frame, with a single copy of each value.
 
@@ -155,22 +265,23 @@ def read_files(paths: list[Path]) -> pd.DataFrame:
     differ (a column added later) go through Arrow's concatenation instead, absent values being NaN.
     """
     # Footers only: a ParquetFile kept open holds on to the buffers it read, about one file's size each.
-    metas = [pq.read_metadata(path) for path in paths]
+    metas = [read_metadata(path) for path in paths]
     names = [m.schema.to_arrow_schema().names for m in metas]
     if any(n != names[0] for n in names) or names[0][:1] != [INDEX_NAME]:
-        table = pa.concat_tables([pq.read_table(path) for path in paths], promote_options="default")
+        table = pa.concat_tables([read_table(path) for path in paths], promote_options="default")
         return table_to_frame(table)
     columns = names[0][1:]
     rows = sum(m.num_rows for m in metas)
     stamps = np.empty(rows, dtype=np.int64)
     block = np.empty((len(columns), rows), dtype=np.float64)
     at = 0
-    for path in paths:
-        table = pq.read_table(path)
-        n = table.num_rows
-        stamps[at:at + n] = table.column(0).cast(pa.int64()).to_numpy()
-        for j in range(len(columns)):
-            block[j, at:at + n] = table.column(j + 1).to_numpy()
+    for path, meta in zip(paths, metas, strict=True):
+        n = meta.num_rows
+        with reading(path):  # the footer may read and the pages not: a file cut or overwritten inside
+            table = pq.read_table(path)
+            stamps[at:at + n] = table.column(0).cast(pa.int64()).to_numpy()
+            for j in range(len(columns)):
+                block[j, at:at + n] = table.column(j + 1).to_numpy()
         at += n
         del table
     # The frame adopts the block (rows x columns view of it) without copying, as synthetic_bars does.
@@ -201,7 +312,7 @@ def file_stats(files: list[Path]) -> tuple[int, int | None, int | None]:
     """Return rows, first and last time (ns) of partition files, from their footers' statistics of ``ts``."""
     rows, first, last = 0, None, None
     for path in files:
-        meta = pq.read_metadata(path)
+        meta = read_metadata(path)
         rows += meta.num_rows
         for g in range(meta.num_row_groups):
             stats = meta.row_group(g).column(0).statistics
@@ -215,9 +326,20 @@ def file_stats(files: list[Path]) -> tuple[int, int | None, int | None]:
     return rows, first, last
 
 
+def readable_rows(files: list[Path]) -> int:
+    """Return the rows of the partition files whose footers read (a damaged file counts none)."""
+    rows = 0
+    for path in files:
+        with contextlib.suppress(DataError):
+            rows += read_metadata(path).num_rows
+    return rows
+
+
 def read_stamps(path: Path) -> np.ndarray:
     """Return the ``ts`` column of a partition file as int64 nanoseconds, reading no other column."""
-    return pq.read_table(path, columns=[INDEX_NAME]).column(INDEX_NAME).cast(pa.int64()).to_numpy()
+    table = read_table(path, columns=[INDEX_NAME])
+    with reading(path):
+        return table.column(INDEX_NAME).cast(pa.int64()).to_numpy()
 
 
 # --- time partitions ---------------------------------------------------------------------------------------------

@@ -160,3 +160,83 @@ def test_backtest_reads_the_catalog_named_by_data_dir(tmp_path: Path, capsys: py
     code, out, _ = run(capsys, "backtest", "--data", "csv:coinbase:BTC/USD:1h@2018-01-01..2018-02-01",
                        "--data-dir", str(catalog), "--json")
     assert code == 0 and json.loads(out)["stats"]["n_bars"] == 31 * 24
+
+
+def _import_eth(tmp_path: Path, capsys: pytest.CaptureFixture[str], frame: pd.DataFrame, *extra: str
+                ) -> tuple[int, str, str]:
+    path = tmp_path / "eth.csv"
+    frame.to_csv(path)
+    return run(capsys, "data", "import", str(path), "--format", "csv", "--symbol", "ETH/USD", "--exchange", "kraken",
+               "--data-dir", str(tmp_path / "d"), *extra)
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "garbage":
+        path.write_bytes(bytes(range(256)) * (len(data) // 256 + 1))
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "garbage"])
+def test_a_damaged_partition_is_a_one_line_error_naming_it(tmp_path: Path, how: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_eth(tmp_path, capsys, hourly(n=24 * 60))[0] == 0
+    catalog = Catalog(tmp_path / "d")
+    damaged = catalog.path(Query.parse("csv:kraken:ETH/USD:1h")) / "2024-02.parquet"
+    _damage(damaged, how)
+    commands = [("data", "list"), ("data", "info", "csv:kraken:ETH/USD:1h"),
+                ("data", "info", "csv:kraken:ETH/USD:1h", "--check"),
+                ("backtest", "--data", "csv:kraken:ETH/USD:1h@2024-01-01..2024-03-01")]
+    for command in commands:
+        code, _, err = run(capsys, *command, "--data-dir", str(tmp_path / "d"))
+        assert code == 2, command
+        assert err.startswith("error: ") and err.count("\n") == 1, (command, err)
+        assert f"{damaged}: unreadable catalog partition" in err, (command, err)
+    # The way out: delete the data set, damaged as it is, and import it again.
+    code, out, _ = run(capsys, "data", "delete", "csv:kraken:ETH/USD:1h", "--data-dir", str(tmp_path / "d"))
+    assert code == 0 and out.startswith("deleted 744 rows")  # January's; February's file is unreadable
+    assert _import_eth(tmp_path, capsys, hourly(n=24 * 60))[0] == 0
+
+
+def test_a_deleted_partition_is_reported_missing_not_as_a_gap(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_eth(tmp_path, capsys, hourly(n=24 * 90))[0] == 0
+    catalog = Catalog(tmp_path / "d")
+    lost = catalog.path(Query.parse("csv:kraken:ETH/USD:1h")) / "2024-02.parquet"
+    _damage(lost, "deleted")
+    for command in [("data", "info", "csv:kraken:ETH/USD:1h", "--check"), ("data", "info", "csv:kraken:ETH/USD:1h"),
+                    ("backtest", "--data", "csv:kraken:ETH/USD:1h@2024-01-01..2024-03-01")]:
+        code, _, err = run(capsys, *command, "--data-dir", str(tmp_path / "d"))
+        assert code == 2 and err.count("\n") == 1, (command, err)
+        assert err.startswith(f"error: {lost}: partition file missing, though dataset.json records it as stored; "
+                              f"delete its range (mlct data delete csv:kraken:ETH/USD:1h:ohlcv@2024-02-01..2024-03-01)")
+    # Nothing is stored around it (a partial February would hide the loss), not even the same bars again.
+    code, _, err = _import_eth(tmp_path, capsys, hourly(n=24 * 90))
+    assert code == 2 and err.startswith(f"error: {lost}: partition file missing")
+    # March is still whole and readable on its own.
+    code, _, _ = run(capsys, "backtest", "--data", "csv:kraken:ETH/USD:1h@2024-03-01..2024-03-30",
+                     "--data-dir", str(tmp_path / "d"))
+    assert code == 0
+    # Deleting the lost range, as the message says, leaves a data set that knows February is not there.
+    run(capsys, "data", "delete", "csv:kraken:ETH/USD:1h@2024-02-01..2024-03-01", "--data-dir", str(tmp_path / "d"))
+    code, out, _ = run(capsys, "data", "info", "csv:kraken:ETH/USD:1h", "--check", "--data-dir", str(tmp_path / "d"))
+    assert code == 0 and "covered   2024-01-01 .. 2024-02-01, 2024-03-01 .. 2024-03-31" in out
+
+
+def test_import_refuses_a_timeframe_the_bars_do_not_have(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    frame = hourly(n=24 * 10)
+    frame = frame.drop(frame.index[[5, 6, 7, 30, 100, 101]])  # gaps: the most common step is still an hour
+    code, _, err = _import_eth(tmp_path, capsys, frame, "--timeframe", "1d")
+    assert code == 2 and err == (f"error: {tmp_path / 'eth.csv'}: timeframe 1d declared, but the bars are 1h apart "
+                                 f"(the most common step between them)\n")
+    assert run(capsys, "data", "list", "--data-dir", str(tmp_path / "d"))[1].startswith("no data sets")
+    code, out, _ = _import_eth(tmp_path, capsys, frame, "--timeframe", "1h")
+    assert code == 0 and out.startswith("imported 234 bars of csv:kraken:ETH/USD:1h:ohlcv")
+    code, _, err = _import_eth(tmp_path, capsys, hourly(n=24 * 10).iloc[::24], "--timeframe", "4h")
+    assert code == 2 and "timeframe 4h declared, but the bars are 1d apart" in err

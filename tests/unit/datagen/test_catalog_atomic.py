@@ -1,19 +1,23 @@
-"""Catalog writes are atomic: a failure between write and rename, or a writer killed mid-way, corrupts nothing."""
+"""Catalog writes are atomic: a failure between write and rename, or a writer killed mid-way, corrupts nothing;
+an import or a synth killed at any point leaves the old data set or the new one, never a mix."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from engine.cli import main
 from engine.datagen import storage
 from engine.datagen.catalog import Catalog
 from engine.datagen.query import Query
@@ -122,3 +126,129 @@ def test_a_writer_killed_mid_way_leaves_whole_files(tmp_path: Path, delay: float
     # A new writer clears what the dead one left half-written and carries on.
     catalog.put(query, synthetic_bars(10, interval="1min", seed=1))
     assert not [p for p in catalog.path(query).iterdir() if p.name.endswith(storage.TMP_SUFFIX)]
+
+
+# Runs ``mlct`` with the arguments after the first; pauses before the first argument's os.replace (1 = the first,
+# past the last = never) and says "paused", so the test can kill it there; says "done N" if it ran to the end.
+PAUSING = textwrap.dedent("""
+    import os
+    import sys
+    import time
+
+    from engine.cli import main
+
+    real, calls, stop = os.replace, 0, int(sys.argv[1])
+
+    def replace(src, dst):
+        global calls
+        calls += 1
+        if calls == stop:
+            print("paused", flush=True)
+            time.sleep(600)
+        real(src, dst)
+
+    os.replace = replace
+    code = main(sys.argv[2:])
+    print(f"done {calls}", flush=True)
+    sys.exit(code)
+""")
+
+
+def run_paused(argv: list[str], stop: int) -> str:
+    """Run ``mlct argv`` in a child; if it pauses at os.replace number ``stop``, kill it by its pid there.
+
+    Return "paused" (killed) or "done N" (it finished, after N renames).
+    """
+    child = subprocess.Popen([sys.executable, "-c", PAUSING, str(stop), *argv], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    try:
+        for line in child.stdout:
+            if line.startswith(("paused", "done")):
+                if line.startswith("paused"):
+                    os.kill(child.pid, signal.SIGKILL)
+                return line.strip()
+        raise AssertionError(f"the child ended without pausing or finishing (exit {child.wait()})")
+    finally:
+        if child.poll() is None and stop > 0:
+            child.wait(timeout=120)
+        child.stdout.close()
+
+
+def state(root: Path, query: Query) -> tuple[list[tuple[int, int]], pd.DataFrame, list[str]]:
+    """Return what readers see of a data set: its coverage, its rows, and the data sets listed."""
+    catalog = Catalog(root, now=lambda: NOW)
+    return catalog.coverage(query), catalog.read(query), [str(i.query) for i in catalog.list()]
+
+
+def assert_same(seen: tuple[list[tuple[int, int]], pd.DataFrame, list[str]],
+                expected: tuple[list[tuple[int, int]], pd.DataFrame, list[str]], label: str) -> None:
+    assert seen[0] == expected[0], label
+    pd.testing.assert_frame_equal(seen[1], expected[1], check_freq=False, obj=label)
+    assert seen[2] == expected[2], label
+
+
+def assert_killed_anywhere_leaves_old_or_new(tmp_path: Path, prepare: Callable[[Path], None], argv: list[str],
+                                            query: Query, *, every: bool) -> None:
+    """Kill ``mlct argv`` before its renames: the data set reads back as before; run whole, as after.
+
+    ``every`` rename, else the first, one in the middle and the last two (where a directory swap does its two).
+    """
+    old_root, new_root = tmp_path / "old", tmp_path / "new"
+    prepare(old_root)
+    shutil.copytree(old_root, new_root)
+    done = run_paused([*argv, "--data-dir", str(new_root)], stop=10**9)
+    assert done.startswith("done ")
+    renames = int(done.split()[1])
+    old, new = state(old_root, query), state(new_root, query)
+    assert not new[1].equals(old[1])
+    stops = range(1, renames + 1) if every else sorted({1, renames // 2, renames - 1, renames})
+    for stop in stops:
+        root = tmp_path / f"killed-{stop}"
+        shutil.copytree(old_root, root)
+        assert run_paused([*argv, "--data-dir", str(root)], stop) == "paused"
+        assert_same(state(root, query), old, f"killed before rename {stop} of {renames}")
+        # The next writer clears what the killed one left, and its own run lands whole.
+        assert main([*argv, "--data-dir", str(root), "--quiet"]) == 0
+        assert_same(state(root, query), new, f"run again after a kill before rename {stop}")
+        leftovers = [p.name for p in catalog_dirs(root) if p.name.startswith((".staging-", ".old-", ".deleted-"))]
+        assert leftovers == []
+
+
+def catalog_dirs(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_dir()]
+
+
+def write_bars(path: Path, frame: pd.DataFrame) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path)
+    return path
+
+
+IMPORT = ["data", "import", "--format", "csv", "--symbol", "ETH/USD", "--exchange", "kraken", "--timeframe", "1h"]
+ETH = Query.parse("csv:kraken:ETH/USD:1h")
+
+
+def test_an_import_killed_at_any_point_leaves_the_old_data_set_or_the_new(tmp_path: Path) -> None:
+    old_file = write_bars(tmp_path / "files" / "old.csv", hourly(n=24 * 90))  # January to March
+    new_file = write_bars(tmp_path / "files" / "new.csv", hourly("2024-02-15", n=24 * 90, seed=1))  # to mid-May
+
+    def prepare(root: Path) -> None:
+        assert main([*IMPORT, str(old_file), "--data-dir", str(root), "--quiet"]) == 0
+
+    assert_killed_anywhere_leaves_old_or_new(tmp_path / "runs", prepare, [*IMPORT, str(new_file)], ETH, every=True)
+
+
+def test_an_import_of_a_new_data_set_killed_at_any_point_leaves_nothing(tmp_path: Path) -> None:
+    new_file = write_bars(tmp_path / "files" / "new.csv", hourly(n=24 * 90))
+    assert_killed_anywhere_leaves_old_or_new(tmp_path / "runs", lambda root: root.mkdir(parents=True),
+                                             [*IMPORT, str(new_file)], ETH, every=False)
+
+
+def test_synth_killed_at_any_point_keeps_the_old_data_set(tmp_path: Path) -> None:
+    synth = ["data", "synth", "--bars", "60000", "--timeframe", "1m", "--symbol", "SYN/USD"]
+
+    def prepare(root: Path) -> None:
+        assert main([*synth, "--seed", "1", "--data-dir", str(root), "--quiet"]) == 0
+
+    assert_killed_anywhere_leaves_old_or_new(tmp_path / "runs", prepare, [*synth, "--seed", "2"],
+                                             Query.parse("synthetic:SYN/USD:1m"), every=False)
