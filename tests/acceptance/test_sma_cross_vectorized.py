@@ -8,7 +8,6 @@ quantity = (cash * size / signal close) rounded down to the 1e-8 size step.
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,19 +15,15 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.backtest import BacktestConfig, run_backtest
-from engine.datagen.files import load_bars
-from engine.datagen.sample import sample_path
+from engine.testing.data import real_hourly
 from strategies.sma_cross import SmaCross
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "Coinbase_BTCUSD_1h.csv"
 STEP = Decimal("0.00000001")
 
 
 def hourly_data() -> tuple[pd.DataFrame, str]:
     """The real Coinbase hourly file from ../shared/data, else the bundled copy of the same file."""
-    path = SHARED if SHARED.exists() else sample_path()
-    frame, meta = load_bars(path)
-    return frame, meta.symbol
+    return real_hourly(), "BTC/USD"
 
 
 def vectorized_reference(frame: pd.DataFrame, fast: int, slow: int, fee: float, size: float,
