@@ -24,7 +24,6 @@ from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
 from engine.journal import Journal, journal_table
 from engine.journal import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
-from engine.key_index import KeyIndex
 from engine.markets import Markets, to_decimal
 
 _ZERO = Decimal(0)
@@ -110,10 +109,6 @@ class Ledger:
         self._set_aside: dict[str, Decimal] = {}
         self._reservations: dict[str, _Reservation] = {}
         self._holders: dict[str, dict[str, _Reservation]] = {}  # the same reservations by currency, then order id
-        # Every client order id ever reserved (ids are never reused) and the reference of every fill booked
-        # (``_reference``), each found through the journal row that records it: its reservation, its fill's first.
-        self._reserved_ids = KeyIndex()
-        self._booked = KeyIndex()
         self._positions: dict[str, Position] = {}
         self._fees: dict[str, Decimal] = {}
         self._marks: dict[str, float] = {}
@@ -212,7 +207,7 @@ class Ledger:
         return {
             "balances": dict(self._balances), "reserved": dict(self._reserved), "set_aside": dict(self._set_aside),
             "reservations": {k: (r.currency, r.per_unit, r.remaining) for k, r in self._reservations.items()},
-            "reserved_ids": len(self._reserved_ids), "booked": len(self._booked), "positions": dict(self._positions),
+            "positions": dict(self._positions),
             "fees": dict(self._fees), "marks": dict(self._marks), "journal": list(self.journal),
         }
 
@@ -265,7 +260,7 @@ class Ledger:
         """
         market = self.markets[order.symbol]
         cid = order.client_order_id
-        if cid in self._reservations or self._was_reserved(cid):
+        if cid in self._reservations:  # ids are the order manager's to keep unique: this only guards the books
             raise OrderRejected(f"order {cid!r}: duplicate client order id")
         if order.side is Side.BUY:
             price = order.price if order.price is not None else order.stop_price
@@ -290,7 +285,7 @@ class Ledger:
         if holders is None:
             holders = self._holders[currency] = {}
         holders[cid] = reservation
-        self._reserved_ids.add(cid, self._reserve_changed(currency, needed, self._now(None), cid))
+        self._reserve_changed(currency, needed, self._now(None), cid)
 
     def release(self, client_order_id: str, *, ts: int | None = None) -> None:
         """Give back what is left of an order's reservation; an unknown or finished order is ignored."""
@@ -323,12 +318,9 @@ class Ledger:
         self._checked = None
         ts, reference = fill.ts, plan.reference
         balances, append = self._balances, self._journal.append
-        rows = []
         for kind, currency, amount, after in plan.changes:  # _book, once per change
             balances[currency] = after
-            rows.append(append((ts, kind, currency, amount, after, reference)))
-        if fill.trade_id:
-            self._booked.add(reference, rows[0])
+            append((ts, kind, currency, amount, after, reference))
         self._version += len(plan.changes)
         self._positions[fill.symbol] = plan.position
         if fill.fee:
@@ -360,20 +352,6 @@ class Ledger:
         self._marks[bar.symbol] = bar.close
 
     # -- internals -----------------------------------------------------------------------------------------
-    def _was_reserved(self, client_order_id: str) -> bool:
-        journal = self.journal
-        found = self._reserved_ids.find(client_order_id, lambda row: journal[row].reference == client_order_id)
-        return found is not None
-
-    def _was_booked(self, reference: str) -> bool:
-        journal = self.journal
-
-        def holds(row: int) -> bool:
-            entry = journal[row]
-            return entry.kind == "fill" and entry.reference == reference
-
-        return self._booked.find(reference, holds) is not None
-
     def _now(self, ts: int | None) -> int:
         if ts is not None:
             return ts
@@ -417,8 +395,6 @@ class Ledger:
         if fee and not fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
         reference = _reference(fill)
-        if fill.trade_id and self._was_booked(reference):
-            raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         buy = fill.side is Side.BUY
         # The balance of each currency after each move, and each currency's net change.
@@ -573,7 +549,7 @@ def _moves(fill: Fill, base: str, quote: str) -> list[tuple[str, str, Decimal]]:
 
 
 def _reference(fill: Fill) -> str:
-    """Return what the journal's rows of a fill name it by, and the key its booking is found by."""
+    """Return what the journal's rows of a fill name it by."""
     return f"{fill.client_order_id}/{fill.trade_id}"
 
 

@@ -53,7 +53,7 @@ def test_unknown_symbol_and_duplicate_id_are_rejected(venue: Venue) -> None:
     venue.order("y", "buy", "1")
     venue.order("y", "sell", "1")
     assert venue.statuses("y") == [S.ACCEPTED, S.REJECTED]
-    assert venue.last("y").reason == "duplicate client order id 'y'"
+    assert venue.last("y").reason == "duplicate client order id 'y': an order with it is open"
 
 
 def test_insufficient_funds_cancels_the_order_without_a_fill(make_venue) -> None:
