@@ -119,10 +119,6 @@ class Ledger:
         self._indirect: list[tuple[float, tuple[tuple[str, bool, float], ...]]] = []
         self._unvalued: list[str] = []
         self._slow = False
-        # The plan of the last checked fill, reused by apply_fill when nothing was booked in between: a venue
-        # checks each fill just before publishing it, so booking it need not plan it twice.
-        self._version = 0
-        self._checked: tuple[Fill, int, _FillPlan] | None = None
         for currency, amount in initial_balances.items():
             if amount:
                 self.deposit(currency, amount, note="initial")
@@ -235,7 +231,6 @@ class Ledger:
         if amount > free:
             raise InsufficientFunds(f"set aside {amount} {currency}: only {free} {currency} free")
         after = self.set_aside_amount(currency) + amount
-        self._version += 1
         self._set_aside[currency] = after
         self._journal.append((self._now(None), "set_aside", currency, amount, after, ""))
 
@@ -246,7 +241,6 @@ class Ledger:
         held = self.set_aside_amount(currency)
         if amount > held:
             raise ValueError(f"release of set-aside {amount} {currency}: only {held} {currency} set aside")
-        self._version += 1
         self._set_aside[currency] = held - amount
         self._journal.append((self._now(None), "release_set_aside", currency, -amount, held - amount, ""))
 
@@ -305,23 +299,16 @@ class Ledger:
         the last would fail inside the bus. Raise ``InsufficientFunds`` when it cannot, ``ValueError`` for a
         malformed fill.
         """
-        plan = self._plan_fill(fill, pending)
-        self._checked = None if pending else (fill, self._version, plan)
+        self._plan_fill(fill, pending)
 
     def apply_fill(self, fill: Fill) -> None:
         """Book ``fill``: balances, fee, the order's reservation, the position and the journal, all or nothing."""
-        checked = self._checked
-        if checked is not None and checked[0] is fill and checked[1] == self._version:
-            plan = checked[2]
-        else:
-            plan = self._plan_fill(fill)
-        self._checked = None
+        plan = self._plan_fill(fill)
         ts, reference = fill.ts, plan.reference
         balances, append = self._balances, self._journal.append
         for kind, currency, amount, after in plan.changes:  # _book, once per change
             balances[currency] = after
             append((ts, kind, currency, amount, after, reference))
-        self._version += len(plan.changes)
         self._positions[fill.symbol] = plan.position
         if fill.fee:
             self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, _ZERO) + fill.fee
@@ -358,7 +345,6 @@ class Ledger:
         return self._clock.now() if self._clock is not None else 0
 
     def _book(self, kind: str, currency: str, amount: Decimal, after: Decimal, ts: int, reference: str) -> None:
-        self._version += 1
         self._balances[currency] = after
         self._journal.append((ts, kind, currency, amount, after, reference))
 
@@ -373,7 +359,6 @@ class Ledger:
                 total = _ZERO + held.remaining * held.per_unit
         else:
             total = sum([r.remaining * r.per_unit for r in holders.values()], _ZERO)
-        self._version += 1
         self._reserved[currency] = total
         return self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total,
                                      reference))
@@ -410,17 +395,15 @@ class Ledger:
             changes.append((kind, currency, amount, after))
         reservation = self._reservations.get(fill.client_order_id)
         for currency, amount in net.items():
-            if amount < 0:  # what is free, and the order's own reservation
-                if pending:
-                    available = self._available_after(pending, currency, fill.client_order_id)
-                else:
-                    available = self.free(currency)
-                    if reservation is not None and reservation.currency == currency:
-                        available += reservation.amount
+            if amount < 0:  # what is free, and what this fill releases of its order's reservation
+                available = self._free_after(pending, currency) if pending else self.free(currency)
+                if reservation is not None and reservation.currency == currency:
+                    held = self._held_after(pending, fill.client_order_id) if pending else reservation.remaining
+                    available += min(quantity, held) * reservation.per_unit
                 if -amount > available:
                     raise InsufficientFunds(f"{_who(fill)} ({fill.side.value} {quantity} at {price}): needs {-amount} "
-                                            f"{currency}, only {available} {currency} available (free plus "
-                                            f"the order's own reservation"
+                                            f"{currency}, only {available} {currency} available (free plus what "
+                                            f"the fill releases of its order's reservation"
                                             f"{', after the fills before it' if pending else ''})")
         # The position follows the coins actually gained or given: a fee in the base currency is valued at the
         # fill price as a fee, and the holding changes by the quantity net of it.
@@ -436,12 +419,9 @@ class Ledger:
         remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
         return _FillPlan(changes, position, remaining, reference)
 
-    def _available_after(self, pending: Sequence[Fill], currency: str, client_order_id: str) -> Decimal:
-        """Return what the order ``client_order_id`` may spend of ``currency`` once ``pending`` are booked.
-
-        That is what would be free, plus what the order itself would still hold, each computed as booking the
-        pending fills would leave it: their moves change the balance, and each shrinks its order's reservation.
-        """
+    def _free_after(self, pending: Sequence[Fill], currency: str) -> Decimal:
+        """Return what would be free in ``currency`` once ``pending`` are booked: their moves change the balance,
+        and each shrinks its order's reservation."""
         balance = self._balances.get(currency, _ZERO)
         left: dict[str, Decimal] = {}  # reserved quantity each order of ``pending`` keeps after its fills
         for earlier in pending:
@@ -458,10 +438,15 @@ class Ledger:
             held = self._reservations[cid]
             if held.currency == currency:
                 reserved -= (held.remaining - remaining) * held.per_unit
-        own = self._reservations.get(client_order_id)
-        if own is not None and own.currency == currency:
-            reserved -= left.get(client_order_id, own.remaining) * own.per_unit
         return balance - reserved - self._set_aside.get(currency, _ZERO)
+
+    def _held_after(self, pending: Sequence[Fill], client_order_id: str) -> Decimal:
+        """Return the quantity the order ``client_order_id`` still holds funds for once ``pending`` are booked."""
+        held = self._reservations[client_order_id].remaining
+        for earlier in pending:
+            if earlier.client_order_id == client_order_id:
+                held = max(held - earlier.quantity, _ZERO)
+        return held
 
     def _route(self, currency: str) -> Route | None:
         """Find the shortest chain of markets that prices ``currency`` in the account currency."""

@@ -216,6 +216,19 @@ def test_fills_shrink_the_reservation_by_their_share_and_may_use_it() -> None:
     assert ledger.balance("USD") == D(1000) - 200 - 191 - 400
 
 
+def test_a_partial_fill_uses_only_its_share_of_the_reservation_so_the_rest_stays_backed() -> None:
+    # 4 reserved at 200 (800 held, 200 free). A fill of 1 at 450 releases 200 of the reservation: with the 200 free,
+    # 400 may pay for it. Counting the whole reservation would book it and leave the other 3's 600 unbacked.
+    ledger = make_ledger("1000")
+    ledger.reserve(order(BUY, "4", "200", cid="o1"))
+    before = ledger.snapshot()
+    with pytest.raises(InsufficientFunds, match="needs 450 USD, only 400 USD available"):
+        ledger.apply_fill(fill(BUY, "1", "450", order="o1"))
+    assert ledger.snapshot() == before
+    ledger.apply_fill(fill(BUY, "1", "390", order="o1"))
+    assert (ledger.balance("USD"), ledger.reserved("USD"), ledger.free("USD")) == (D(610), D(600), D(10))
+
+
 def test_set_aside_blocks_spending_but_counts_in_equity() -> None:
     ledger = make_ledger("1000")
     ledger.set_aside(D(700))
