@@ -88,8 +88,8 @@ def test_fills_of_the_same_bar_are_counted_before_the_ledger_applies_them(make_v
     assert [f.client_order_id for f in venue.fills()] == ["a", "b"]
     assert venue.statuses("c") == [S.ACCEPTED, S.CANCELLED]
     assert venue.last("c").reason == ("fill 'sim-3' of order 'c' on BTC/USD (buy 1.000 at 100.00): needs 100.20000000 "
-                                      "USD, only 49.60000000 USD available (free plus what the fill releases of its order's reservation, "
-                                      "after the fills before it)")
+                                      "USD, only 49.60000000 USD available (free plus what the fill releases of "
+                                      "its order's reservation, after the fills before it)")
     assert venue.ledger.balance("USD") == Decimal("49.60000000") and venue.ledger.balance("BTC") == 2
 
 
