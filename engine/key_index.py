@@ -1,7 +1,7 @@
 """Find where a key was stored at about 14 bytes a key, for the ids a long session must keep searchable.
 
 A session keeps every order and fill (engine.history packs them), and must still find one by its id: a late
-fill of a finished order, a cancel of a closed one, a client order id or trade reused. A dict or a set of the
+fill of a finished order, a client order id reused. A dict or a set of the
 ids costs about 150 bytes a key with the id's string; this index keeps a 64-bit fingerprint of each key and
 the position its owner stored it at (32 bits while positions fit) in sorted arrays, and a bitmap of 2 bytes a
 key. A lookup returns candidate positions, which the owner confirms against what it stored there: two keys
@@ -26,7 +26,7 @@ class KeyIndex:
     """Map hashable keys (ids, tuples of ids) to the positions they were added with; several per key allowed.
 
     Fingerprints are Python's ``hash``, stable within a process (the index is never saved). Most lookups are
-    of keys never added (each new order's id is checked against every earlier one, four times on its way), so
+    of keys never added (each new order's id is checked against every earlier one), so
     a bitmap of the merged fingerprints' low bits, 16 bits a key, answers most of them without searching the
     arrays: a searchsorted costs microseconds, a bit test a tenth of one.
     """

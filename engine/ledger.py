@@ -24,7 +24,6 @@ from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
 from engine.journal import Journal, journal_table
 from engine.journal import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
-from engine.key_index import KeyIndex
 from engine.markets import Markets, to_decimal
 
 _ZERO = Decimal(0)
@@ -110,10 +109,6 @@ class Ledger:
         self._set_aside: dict[str, Decimal] = {}
         self._reservations: dict[str, _Reservation] = {}
         self._holders: dict[str, dict[str, _Reservation]] = {}  # the same reservations by currency, then order id
-        # Every client order id ever reserved (ids are never reused) and the reference of every fill booked
-        # (``_reference``), each found through the journal row that records it: its reservation, its fill's first.
-        self._reserved_ids = KeyIndex()
-        self._booked = KeyIndex()
         self._positions: dict[str, Position] = {}
         self._fees: dict[str, Decimal] = {}
         self._marks: dict[str, float] = {}
@@ -124,10 +119,6 @@ class Ledger:
         self._indirect: list[tuple[float, tuple[tuple[str, bool, float], ...]]] = []
         self._unvalued: list[str] = []
         self._slow = False
-        # The plan of the last checked fill, reused by apply_fill when nothing was booked in between: a venue
-        # checks each fill just before publishing it, so booking it need not plan it twice.
-        self._version = 0
-        self._checked: tuple[Fill, int, _FillPlan] | None = None
         for currency, amount in initial_balances.items():
             if amount:
                 self.deposit(currency, amount, note="initial")
@@ -212,7 +203,7 @@ class Ledger:
         return {
             "balances": dict(self._balances), "reserved": dict(self._reserved), "set_aside": dict(self._set_aside),
             "reservations": {k: (r.currency, r.per_unit, r.remaining) for k, r in self._reservations.items()},
-            "reserved_ids": len(self._reserved_ids), "booked": len(self._booked), "positions": dict(self._positions),
+            "positions": dict(self._positions),
             "fees": dict(self._fees), "marks": dict(self._marks), "journal": list(self.journal),
         }
 
@@ -240,7 +231,6 @@ class Ledger:
         if amount > free:
             raise InsufficientFunds(f"set aside {amount} {currency}: only {free} {currency} free")
         after = self.set_aside_amount(currency) + amount
-        self._version += 1
         self._set_aside[currency] = after
         self._journal.append((self._now(None), "set_aside", currency, amount, after, ""))
 
@@ -251,7 +241,6 @@ class Ledger:
         held = self.set_aside_amount(currency)
         if amount > held:
             raise ValueError(f"release of set-aside {amount} {currency}: only {held} {currency} set aside")
-        self._version += 1
         self._set_aside[currency] = held - amount
         self._journal.append((self._now(None), "release_set_aside", currency, -amount, held - amount, ""))
 
@@ -265,7 +254,7 @@ class Ledger:
         """
         market = self.markets[order.symbol]
         cid = order.client_order_id
-        if cid in self._reservations or self._was_reserved(cid):
+        if cid in self._reservations:  # ids are the order manager's to keep unique: this only guards the books
             raise OrderRejected(f"order {cid!r}: duplicate client order id")
         if order.side is Side.BUY:
             price = order.price if order.price is not None else order.stop_price
@@ -290,7 +279,7 @@ class Ledger:
         if holders is None:
             holders = self._holders[currency] = {}
         holders[cid] = reservation
-        self._reserved_ids.add(cid, self._reserve_changed(currency, needed, self._now(None), cid))
+        self._reserve_changed(currency, needed, self._now(None), cid)
 
     def release(self, client_order_id: str, *, ts: int | None = None) -> None:
         """Give back what is left of an order's reservation; an unknown or finished order is ignored."""
@@ -310,26 +299,16 @@ class Ledger:
         the last would fail inside the bus. Raise ``InsufficientFunds`` when it cannot, ``ValueError`` for a
         malformed fill.
         """
-        plan = self._plan_fill(fill, pending)
-        self._checked = None if pending else (fill, self._version, plan)
+        self._plan_fill(fill, pending)
 
     def apply_fill(self, fill: Fill) -> None:
         """Book ``fill``: balances, fee, the order's reservation, the position and the journal, all or nothing."""
-        checked = self._checked
-        if checked is not None and checked[0] is fill and checked[1] == self._version:
-            plan = checked[2]
-        else:
-            plan = self._plan_fill(fill)
-        self._checked = None
+        plan = self._plan_fill(fill)
         ts, reference = fill.ts, plan.reference
         balances, append = self._balances, self._journal.append
-        rows = []
         for kind, currency, amount, after in plan.changes:  # _book, once per change
             balances[currency] = after
-            rows.append(append((ts, kind, currency, amount, after, reference)))
-        if fill.trade_id:
-            self._booked.add(reference, rows[0])
-        self._version += len(plan.changes)
+            append((ts, kind, currency, amount, after, reference))
         self._positions[fill.symbol] = plan.position
         if fill.fee:
             self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, _ZERO) + fill.fee
@@ -360,27 +339,12 @@ class Ledger:
         self._marks[bar.symbol] = bar.close
 
     # -- internals -----------------------------------------------------------------------------------------
-    def _was_reserved(self, client_order_id: str) -> bool:
-        journal = self.journal
-        found = self._reserved_ids.find(client_order_id, lambda row: journal[row].reference == client_order_id)
-        return found is not None
-
-    def _was_booked(self, reference: str) -> bool:
-        journal = self.journal
-
-        def holds(row: int) -> bool:
-            entry = journal[row]
-            return entry.kind == "fill" and entry.reference == reference
-
-        return self._booked.find(reference, holds) is not None
-
     def _now(self, ts: int | None) -> int:
         if ts is not None:
             return ts
         return self._clock.now() if self._clock is not None else 0
 
     def _book(self, kind: str, currency: str, amount: Decimal, after: Decimal, ts: int, reference: str) -> None:
-        self._version += 1
         self._balances[currency] = after
         self._journal.append((ts, kind, currency, amount, after, reference))
 
@@ -395,7 +359,6 @@ class Ledger:
                 total = _ZERO + held.remaining * held.per_unit
         else:
             total = sum([r.remaining * r.per_unit for r in holders.values()], _ZERO)
-        self._version += 1
         self._reserved[currency] = total
         return self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total,
                                      reference))
@@ -417,8 +380,6 @@ class Ledger:
         if fee and not fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
         reference = _reference(fill)
-        if fill.trade_id and self._was_booked(reference):
-            raise ValueError(f"{_who(fill)}: already booked")
         base, quote = market.base, market.quote
         buy = fill.side is Side.BUY
         # The balance of each currency after each move, and each currency's net change.
@@ -434,17 +395,15 @@ class Ledger:
             changes.append((kind, currency, amount, after))
         reservation = self._reservations.get(fill.client_order_id)
         for currency, amount in net.items():
-            if amount < 0:  # what is free, and the order's own reservation
-                if pending:
-                    available = self._available_after(pending, currency, fill.client_order_id)
-                else:
-                    available = self.free(currency)
-                    if reservation is not None and reservation.currency == currency:
-                        available += reservation.amount
+            if amount < 0:  # what is free, and what this fill releases of its order's reservation
+                available = self._free_after(pending, currency) if pending else self.free(currency)
+                if reservation is not None and reservation.currency == currency:
+                    held = self._held_after(pending, fill.client_order_id) if pending else reservation.remaining
+                    available += min(quantity, held) * reservation.per_unit
                 if -amount > available:
                     raise InsufficientFunds(f"{_who(fill)} ({fill.side.value} {quantity} at {price}): needs {-amount} "
-                                            f"{currency}, only {available} {currency} available (free plus "
-                                            f"the order's own reservation"
+                                            f"{currency}, only {available} {currency} available (free plus what "
+                                            f"the fill releases of its order's reservation"
                                             f"{', after the fills before it' if pending else ''})")
         # The position follows the coins actually gained or given: a fee in the base currency is valued at the
         # fill price as a fee, and the holding changes by the quantity net of it.
@@ -460,12 +419,9 @@ class Ledger:
         remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
         return _FillPlan(changes, position, remaining, reference)
 
-    def _available_after(self, pending: Sequence[Fill], currency: str, client_order_id: str) -> Decimal:
-        """Return what the order ``client_order_id`` may spend of ``currency`` once ``pending`` are booked.
-
-        That is what would be free, plus what the order itself would still hold, each computed as booking the
-        pending fills would leave it: their moves change the balance, and each shrinks its order's reservation.
-        """
+    def _free_after(self, pending: Sequence[Fill], currency: str) -> Decimal:
+        """Return what would be free in ``currency`` once ``pending`` are booked: their moves change the balance,
+        and each shrinks its order's reservation."""
         balance = self._balances.get(currency, _ZERO)
         left: dict[str, Decimal] = {}  # reserved quantity each order of ``pending`` keeps after its fills
         for earlier in pending:
@@ -482,10 +438,15 @@ class Ledger:
             held = self._reservations[cid]
             if held.currency == currency:
                 reserved -= (held.remaining - remaining) * held.per_unit
-        own = self._reservations.get(client_order_id)
-        if own is not None and own.currency == currency:
-            reserved -= left.get(client_order_id, own.remaining) * own.per_unit
         return balance - reserved - self._set_aside.get(currency, _ZERO)
+
+    def _held_after(self, pending: Sequence[Fill], client_order_id: str) -> Decimal:
+        """Return the quantity the order ``client_order_id`` still holds funds for once ``pending`` are booked."""
+        held = self._reservations[client_order_id].remaining
+        for earlier in pending:
+            if earlier.client_order_id == client_order_id:
+                held = max(held - earlier.quantity, _ZERO)
+        return held
 
     def _route(self, currency: str) -> Route | None:
         """Find the shortest chain of markets that prices ``currency`` in the account currency."""
@@ -573,7 +534,7 @@ def _moves(fill: Fill, base: str, quote: str) -> list[tuple[str, str, Decimal]]:
 
 
 def _reference(fill: Fill) -> str:
-    """Return what the journal's rows of a fill name it by, and the key its booking is found by."""
+    """Return what the journal's rows of a fill name it by."""
     return f"{fill.client_order_id}/{fill.trade_id}"
 
 

@@ -33,4 +33,6 @@ ASSUMPTIONS: list[str] = [
     "remainder. The account judges each fill as if the earlier fills of the same market event, which the bus has "
     "not booked yet, were booked (the ledger refuses what it could not pay after them).",
     "Quotes, funding rates and volatility prints never fill orders; reduce_only is not enforced by the venue.",
+    "The venue keeps open orders only, as Binance does: a client order id is refused while an order with it is "
+    "open, and a cancel of a closed order is rejected as an unknown order.",
 ]

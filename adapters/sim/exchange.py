@@ -33,8 +33,6 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
-from engine.history import DECIMAL, NAME, OPTIONAL_DECIMAL, STR, PackedTable
-from engine.key_index import KeyIndex
 from engine.markets import Markets
 
 UNKNOWN_ORDER = "unknown order"
@@ -104,11 +102,9 @@ class SimulatedExchange:
         self._account = account
         self._books: dict[str, SymbolBook] = {}
         self._live: dict[str, SymbolBook] = {}  # symbols with open orders or pending cancels: the only ones matched
-        # Every order ever accepted: the venue's copy while open, then a packed row of _closed found by its id
-        # (a back-test makes tens of thousands, and a closed copy with its Decimals and the order cost about 1 KB).
+        # The open orders only, as an exchange keeps them: the order manager is the record of every order, and
+        # Binance too refuses a client order id only while an order with it is open.
         self._orders: dict[str, SimOrder] = {}
-        self._closed = PackedTable((STR, NAME, DECIMAL, DECIMAL, OPTIONAL_DECIMAL, STR))
-        self._closed_ids = KeyIndex()
         self._last: dict[str, MarketData] = {}
         self._order_seq = 0
         self._trade_seq = 0
@@ -117,8 +113,8 @@ class SimulatedExchange:
     def on_order(self, order: Order) -> None:
         """Validate ``order`` and publish ACCEPTED (it activates ``latency_ns`` after its ts) or REJECTED."""
         cid, symbol = order.client_order_id, order.symbol
-        if cid in self._orders or self._closed_row(cid) is not None:
-            return self._reject(order, f"duplicate client order id {cid!r}")
+        if cid in self._orders:
+            return self._reject(order, f"duplicate client order id {cid!r}: an order with it is open")
         market = self._markets.get(symbol)
         if market is None:
             return self._reject(order, f"unknown symbol {symbol!r}")
@@ -146,16 +142,7 @@ class SimulatedExchange:
     def on_cancel_order(self, cancel: CancelOrder) -> None:
         """Cancel an open order ``latency_ns`` after the request; it may still fill until then."""
         so = self._orders.get(cancel.client_order_id)
-        row = self._closed_row(cancel.client_order_id) if so is None else None
-        if row is not None:
-            cid, symbol, filled, remaining, average, venue_order_id = self._closed[row]
-            if symbol == cancel.symbol:
-                self._publish(OrderUpdate(ts=self._clock.now(), client_order_id=cid, symbol=symbol,
-                                          status=OrderStatus.REJECTED, filled_quantity=filled,
-                                          remaining_quantity=remaining, average_price=average,
-                                          reason=ALREADY_CLOSED, venue_order_id=venue_order_id))
-                return
-        if so is None or so.order.symbol != cancel.symbol:  # an open order is in _orders, a closed one is not
+        if so is None or so.order.symbol != cancel.symbol:  # closed or never seen, as an exchange answers it
             self._publish(OrderUpdate(ts=self._clock.now(), client_order_id=cancel.client_order_id,
                                       symbol=cancel.symbol, status=OrderStatus.REJECTED, reason=UNKNOWN_ORDER))
         else:
@@ -382,15 +369,7 @@ class SimulatedExchange:
     def _close(self, book: SymbolBook, so: SimOrder, status: OrderStatus, ts: int, reason: str = "") -> None:
         book.close(so, status)
         self._update(so, status, ts, reason)
-        order = so.order
-        del self._orders[order.client_order_id]
-        row = self._closed.append((order.client_order_id, order.symbol, so.filled, so.remaining, so.average_price,
-                                   so.venue_order_id))
-        self._closed_ids.add(order.client_order_id, row)
-
-    def _closed_row(self, client_order_id: str) -> int | None:
-        closed = self._closed
-        return self._closed_ids.find(client_order_id, lambda row: closed[row][0] == client_order_id)
+        del self._orders[so.order.client_order_id]
 
     def _update(self, so: SimOrder, status: OrderStatus, ts: int, reason: str = "") -> None:
         order = so.order

@@ -146,7 +146,7 @@ class BooksChecker:
             assert ledger.reserved(currency) == held.get(currency, Decimal(0)), (currency, event)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feeds=markets(), script=st.lists(st.lists(actions, max_size=4), min_size=1, max_size=12),
        fee_bps=st.sampled_from([0.0, 10.0, 25.0]), slippage=st.sampled_from(["none", "fixed", "volume"]),
        volume_share=st.sampled_from([None, 0.5]))

@@ -70,4 +70,5 @@ def test_build_venue_checks_fills_against_the_ledger() -> None:
     assert [(u.status, u.reason) for u in updates] == [
         (OrderStatus.ACCEPTED, ""),
         (OrderStatus.CANCELLED, "fill 'sim-1' of order 'x' on BTC/USD (buy 1.00000000 at 150.04): needs 150.1900400000 "
-                                "USD, only 100 USD available (free plus the order's own reservation)")]  # 2.5 bps up
+                                "USD, only 100 USD available (free plus what the fill releases of its order's "
+                                "reservation)")]  # 2.5 bps up

@@ -53,7 +53,7 @@ def test_unknown_symbol_and_duplicate_id_are_rejected(venue: Venue) -> None:
     venue.order("y", "buy", "1")
     venue.order("y", "sell", "1")
     assert venue.statuses("y") == [S.ACCEPTED, S.REJECTED]
-    assert venue.last("y").reason == "duplicate client order id 'y'"
+    assert venue.last("y").reason == "duplicate client order id 'y': an order with it is open"
 
 
 def test_insufficient_funds_cancels_the_order_without_a_fill(make_venue) -> None:
@@ -66,7 +66,7 @@ def test_insufficient_funds_cancels_the_order_without_a_fill(make_venue) -> None
     last = venue.last("m1")
     assert (last.ts, last.remaining_quantity, last.reason) == (
         t(1), Decimal("2"), "fill 'sim-1' of order 'm1' on BTC/USD (buy 2.000 at 100.00): needs 200.40000000 USD, only "
-        "150 USD available (free plus the order's own reservation)")
+        "150 USD available (free plus what the fill releases of its order's reservation)")
 
 
 def test_insufficient_base_for_a_resting_sell_cancels_it(make_venue) -> None:
@@ -88,8 +88,8 @@ def test_fills_of_the_same_bar_are_counted_before_the_ledger_applies_them(make_v
     assert [f.client_order_id for f in venue.fills()] == ["a", "b"]
     assert venue.statuses("c") == [S.ACCEPTED, S.CANCELLED]
     assert venue.last("c").reason == ("fill 'sim-3' of order 'c' on BTC/USD (buy 1.000 at 100.00): needs 100.20000000 "
-                                      "USD, only 49.60000000 USD available (free plus the order's own reservation, "
-                                      "after the fills before it)")
+                                      "USD, only 49.60000000 USD available (free plus what the fill releases of "
+                                      "its order's reservation, after the fills before it)")
     assert venue.ledger.balance("USD") == Decimal("49.60000000") and venue.ledger.balance("BTC") == 2
 
 
