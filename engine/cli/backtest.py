@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.cli.inputs import add_data_options, load_frame
 from engine.errors import ConfigError
 from engine.strategy import Strategy
 
@@ -48,10 +49,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                     help="TOML file with any of the options below (the flags win); mlct init writes one")
     bt.add_argument("--strategy", help="a module of strategies/ (sma_cross), module:Class or path/file.py:Class "
                                        "(default sma_cross)")
-    bt.add_argument("--data", help="CSV (CryptoDataDownload or generic) or Parquet file, or a catalog query "
-                    "(binance:BTC/USDT:1h@2024-01-01..2024-06-01); default: the bundled sample")
-    bt.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
-    bt.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
+    add_data_options(bt)
     bt.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     bt.add_argument("--handler", action="append", default=[], metavar="MODULE:CLASS",
                     help="add a handler object with on_<event> methods to the run (repeatable)")
@@ -101,6 +99,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     handlers = [_instantiate(load_object(spec, "handler"), spec) for spec in handler_specs]
     data = settings.pop("data", None)
     symbol = settings.pop("symbol", None)
+    if args.sort:  # read here, sorted: run_backtest reads files as they are
+        data, symbol = load_frame(data, symbol, args.data_dir, sort=True)
     known = set(BacktestConfig.__dataclass_fields__) - {"markets"}
     unknown = set(settings) - known
     if unknown:

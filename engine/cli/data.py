@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.cli.inputs import SORT_HELP
 from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range
 from engine.datagen.frames import check_spacing
 from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, timeframe_of, to_utc
@@ -64,6 +65,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     imp.add_argument("--symbol", help="BASE/QUOTE of the bars (default: from the file)")
     imp.add_argument("--exchange", help="venue the bars come from (default: from a CryptoDataDownload file name)")
     imp.add_argument("--timeframe", help="bar length (default: the most common step between bars)")
+    imp.add_argument("--sort", action="store_true", help=SORT_HELP)
     imp.set_defaults(func=cmd_import)
 
     synth = _sub(sub, "synth", "generate seeded synthetic bars (regime-switching, clustered volatility)")
@@ -188,7 +190,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from engine.datagen.files import load_bars
 
-    frame, meta = load_bars(args.file, symbol=args.symbol, format=args.format)
+    frame, meta = load_bars(args.file, symbol=args.symbol, format=args.format, order="sort" if args.sort else "raise")
     symbol = args.symbol or meta.symbol
     if "/" not in symbol:
         raise ConfigError(f"{args.file}: symbol {symbol or 'unknown'!r}: pass --symbol BASE/QUOTE")

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.cli.inputs import add_data_options, load_frame
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -40,7 +42,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                                        "before it (purged and embargoed), evaluate the out-of-sample predictions, "
                                        "and save everything to --out.", epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    _data_options(train)
+    add_data_options(train)
     _training_options(train)
     train.add_argument("--out", type=Path, required=True, metavar="DIR", help="model directory to write")
     train.add_argument("--json", action="store_true", help="print the metadata's evaluation summary as JSON")
@@ -51,7 +53,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                                           "fold models, then the final model) and evaluate the predictions whose "
                                           "outcome the data shows.", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    _data_options(evaluate)
+    add_data_options(evaluate)
     evaluate.add_argument("--model", type=Path, required=True, metavar="DIR", help="directory of mlct ml train")
     evaluate.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                           help="bootstrap and random-baseline draws (default 1000)")
@@ -64,18 +66,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                                      "only, the models' indicators warmed up on the bars before, (3) print the "
                                      "recommendation for the latest bar, (4) write OUT/report.html.",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _data_options(run)
+    add_data_options(run)
     _training_options(run)
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR", help="output directory (default out/)")
     run.add_argument("--cash", default="10000", help="starting cash of the back-test (default 10000)")
     run.add_argument("--confirm", default="", help="confirm buys with a classic signal: trend, regime, macd ...")
     run.set_defaults(func=cmd_run)
-
-
-def _data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="CSV or Parquet file, or a catalog query; default: the bundled sample")
-    parser.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
-    parser.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
 
 
 def _training_options(parser: argparse.ArgumentParser) -> None:
@@ -138,22 +134,6 @@ def settings(args: argparse.Namespace) -> tuple[LabelSpec, WalkForwardConfig]:
     return label, config
 
 
-def load_frame(data: str | None, symbol: str | None, data_dir: Path | None) -> tuple[pd.DataFrame, str]:
-    """Return the bars and their symbol: a file, a catalog query, or the bundled sample."""
-    from engine.datagen.catalog import Catalog, looks_like_query, read_bars
-    from engine.datagen.files import load_bars
-    from engine.datagen.sample import load_sample
-
-    if data is None:
-        frame, meta = load_sample()
-        return frame, symbol or meta.symbol
-    if looks_like_query(data):
-        frame, query = read_bars(data, Catalog(data_dir) if data_dir is not None else None)
-        return frame, symbol or query.symbol
-    frame, meta = load_bars(data, symbol=symbol)
-    return frame, symbol or meta.symbol
-
-
 def train_model(args: argparse.Namespace, frame: pd.DataFrame, symbol: str) -> ModelBundle:
     """Train walk-forward with a progress bar; save to ``args.out`` (or ``args.out / "model"`` for ml run)."""
     from engine.ml.pipeline import train
@@ -193,7 +173,7 @@ def format_training(bundle: ModelBundle, seconds: float) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
     started = time.perf_counter()
     bundle = train_model(args, frame, symbol)
     bundle.save(args.out)
@@ -212,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.ml.tables import text_table
 
     bundle = ModelBundle.load(args.model)
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
     scored = score(bundle, frame, symbol)
     predicted = scored[scored["model"] >= 0]
     walkforward = bundle.metadata.get("walkforward", {})
@@ -253,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from strategies.ml_signal import MlSignal
 
     out: Path = args.out
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
     started = time.perf_counter()
     print("1/4 training walk-forward ...", flush=True)
     bundle = train_model(args, frame, symbol)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.cli.inputs import add_data_options, load_frame
+
 EXAMPLES = """examples:
   mlct recommend --model out/model                 the latest bar of the bundled sample
   mlct recommend --model out/model --json          keys: action, threshold, precision, avg_return, n_signals,
@@ -23,21 +25,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                                          "indicators that pushed hardest.",
                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("--model", type=Path, required=True, metavar="DIR", help="directory of mlct ml train")
-    sp.add_argument("--data", help="CSV or Parquet file, or a catalog query; default: the bundled sample")
-    sp.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
-    sp.add_argument("--symbol", help="symbol of the data (default: from the file)")
+    add_data_options(sp)
     sp.add_argument("--top", type=int, default=5, metavar="N", help="indicators to show (default 5)")
     sp.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     sp.set_defaults(func=cmd_recommend)
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from engine.cli.ml import load_frame
     from engine.ml.model_io import ModelBundle
     from engine.ml.pipeline import recommend
 
     bundle = ModelBundle.load(args.model)
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir)
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
     view = recommend(bundle, frame, symbol, top_n=args.top)
     print(json.dumps(view, indent=2) if args.json else format_recommendation(view))
     return 0

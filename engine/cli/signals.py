@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+from engine.cli.inputs import add_data_options, load_frame
+
 EXAMPLES = """examples:
   mlct signals --signal rsi                                   RSI(14) 30/70 on the bundled BTC/USD hourly sample
   mlct signals --signal rsi --param mode=momentum --param period=21 --limit 0
@@ -32,8 +34,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                     help=f"the signal: {', '.join(RULES)}")
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="a parameter of the signal (repeatable), converted to the type of its default")
-    sp.add_argument("--data", help="CSV or Parquet file, or a catalog query; default: the bundled sample")
-    sp.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
+    add_data_options(sp)
     sp.add_argument("--limit", type=int, default=50, metavar="N",
                     help="print the first N events (default 50; 0 prints all); --json always has all")
     sp.add_argument("--json", action="store_true", help="print the events and counts as JSON")
@@ -62,7 +63,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     params = _params(args.param)
     make_signal(args.signal, **params)  # bad parameters fail before the data is read
     reports = []
-    for feed in feeds_from_data(args.data, args.symbol):
+    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    for feed in feeds_from_data(frame, symbol):
         rule = make_signal(args.signal, **params)
         events = signal_events(rule, feed, emit="nonzero")
         n_bars = len(feed)

@@ -250,7 +250,8 @@ def ascending_order(stamps: np.ndarray, lines: np.ndarray, *, source: str, field
         raise DataError(
             f"{source} line {int(lines[k + 1])}: {field} = {_stamp(stamps[k + 1])} is out of order: the file runs "
             f"{direction} but this row is {'newer' if newest_first else 'older'} than line {int(lines[k])} "
-            f"({_stamp(stamps[k])}) before it ({int(against.sum())} such step(s); order='sort' sorts them)")
+            f"({_stamp(stamps[k])}) before it ({int(against.sum())} such step(s); --sort, or order='sort' in "
+            "Python, sorts them)")
     positions = np.arange(n - 1, -1, -1) if newest_first else np.arange(n)
     notes: tuple[str, ...] = ()
     if against.any():

@@ -192,3 +192,19 @@ def test_progress_bar_is_drawn_on_a_terminal_and_not_with_quiet(capsys: pytest.C
     assert "back-test" in capsys.readouterr().err
     assert main(["backtest", "--json", "--quiet"]) == 0
     assert "back-test:" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["backtest"], ["signals", "--signal", "rsi"], ["data", "import"]])
+def test_rows_out_of_order_are_refused_unless_sort_is_asked(command: list[str], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    frame = load_sample()[0].iloc[:300].reset_index()
+    frame.iloc[[100, 101]] = frame.iloc[[101, 100]].to_numpy()  # two rows swapped
+    shuffled = tmp_path / "shuffled.csv"
+    frame.to_csv(shuffled, index=False)
+    data = [str(shuffled)] if command[0] == "data" else ["--data", str(shuffled)]
+    extra = ["--data-dir", str(tmp_path / "catalog")] if command[0] == "data" else []
+    argv = [*command, *data, "--symbol", "BTC/USD", *extra]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {shuffled} line 103: ts = ") and "out of order" in error and "--sort" in error
+    assert main([*argv, "--sort"]) == 0
