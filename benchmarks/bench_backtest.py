@@ -28,6 +28,7 @@ import pandas as pd
 
 from engine.backtest import BacktestConfig, run_backtest
 from engine.datagen.synthetic import synthetic_bars
+from engine.memory import tuned_for_long_runs
 from strategies.sma_cross import SmaCross
 
 FAST, SLOW, FEE, QUANTITY, CASH = 10, 30, 0.001, 1.0, 1_000_000
@@ -151,7 +152,8 @@ def warm_up(config: BacktestConfig) -> None:
                           "low": np.minimum(open_, close) - 0.05, "close": close,
                           "volume": np.full(WARM_UP_BARS, 10.0)},
                          index=pd.date_range("2020-01-01", periods=WARM_UP_BARS, freq="1min", tz="UTC", name="ts"))
-    result = run_backtest(SmaCross(fast=FAST, slow=SLOW, quantity=QUANTITY), frame, config, symbol="SYN/USD")
+    with tuned_for_long_runs():  # as the CLI runs a back-test
+        result = run_backtest(SmaCross(fast=FAST, slow=SLOW, quantity=QUANTITY), frame, config, symbol="SYN/USD")
     if result.stats["n_trades"] == 0:
         raise RuntimeError("the warm-up run made no trade: it would not page in the order path")
     del result
@@ -184,7 +186,8 @@ def measure(data_dir: Path, bars: int, repeat: int, profile: bool, cold: bool) -
         start = time.perf_counter()
         if profiler:
             profiler.enable()
-        run = run_backtest(strategy, frame, config, symbol="SYN/USD")
+        with tuned_for_long_runs():
+            run = run_backtest(strategy, frame, config, symbol="SYN/USD")
         engine_times.append(time.perf_counter() - start)
         if profiler:
             profiler.disable()

@@ -29,7 +29,6 @@ from engine.execution import ExecutionClient
 from engine.kernel import Kernel, run_sync
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
-from engine.memory import release_memory_promptly
 from engine.progress import bar, progress_enabled, track
 from engine.results import (
     BacktestResult,
@@ -150,7 +149,6 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
     ``progress``, a progress bar is drawn on stderr when it is a terminal.
     """
     config = config or BacktestConfig()
-    release_memory_promptly()  # the run frees many arrays and objects: let their memory go back
     strategies = [strategy] if isinstance(strategy, Strategy) else list(strategy)
     feeds = feeds_from_data(data, symbol, data_dir)
     markets = Markets(list(config.markets))

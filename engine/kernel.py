@@ -9,9 +9,7 @@ handlers runs its loop in ``EventBus.replay``, next to the dispatch code it writ
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 from engine.bus import EventBus
@@ -22,8 +20,6 @@ from engine.execution import ExecutionClient
 from engine.markets import Markets
 from engine.orders import OrderManager
 from engine.strategy import Strategy, StrategyContext
-
-YOUNG_COLLECTION_AT = 20_000
 
 
 class Kernel:
@@ -76,8 +72,7 @@ class Kernel:
                 for event in feed:
                     await self._step(event)
             else:
-                with _fewer_full_collections():
-                    self.bus.replay(feed, self.clock, self.execution.on_market_data)  # the back-test hot path
+                self.bus.replay(feed, self.clock, self.execution.on_market_data)  # the back-test hot path
         else:
             async for event in feed if not isinstance(feed, Iterable) else _as_async(feed):
                 await self._step(event)
@@ -109,31 +104,6 @@ class Kernel:
         for strategy in self.strategies:
             strategy.on_stop()
         await self.bus.drain()
-
-
-@contextmanager
-def _fewer_full_collections() -> Iterator[None]:
-    """Let the garbage collector scan rarely during a replay, then restore its settings.
-
-    A back-test keeps every order, fill and journal row. They are packed now (engine.history), but each full
-    collection still walks whatever objects the run has made alive: on 2026-11-24, with the history still made
-    of objects, full collections cost about 10 us an order on a long run with the default thresholds. Objects alive
-    before the replay are frozen out of the scans; cycles still get collected, just less often.
-
-    The young generation is collected every ``YOUNG_COLLECTION_AT`` net new objects instead of 700: the rows
-    waiting to be packed make the count grow by about 6 an order, so at 700 the 1M-bar benchmark ran 450
-    collections, each walking the waiting rows from memory long out of the cache (3.5% of the replay, measured
-    with gc.callbacks on 2026-12-01). The hot path makes no reference cycles, so this only delays the collection
-    of a strategy's own cyclic garbage, by at most that many objects.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_AT), thresholds[1], max(thresholds[2], 1000))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 async def _as_async(events: Iterable[MarketData]) -> AsyncIterator[MarketData]:

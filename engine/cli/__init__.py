@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.cli import backtest, data, init, ml, recommend, report, signals
 from engine.errors import ConfigError, DataError, MlctError
+from engine.memory import tuned_for_long_runs
 from engine.progress import LOG_FORMATS, setup_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -74,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        return int(args.func(args))
+        with tuned_for_long_runs():  # the CLI is a process of its own: it opts in to process-wide tuning
+            return int(args.func(args))
     except (ConfigError, DataError) as exc:
         if args.debug:
             raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from engine.datagen.files import save_parquet
 from engine.datagen.replay import BarFeed
 from engine.datagen.sample import load_sample
 from engine.events import Bar, Fill, MarketData
-from engine.kernel import YOUNG_COLLECTION_AT, Kernel
+from engine.kernel import Kernel
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
 from strategies.sma_cross import SmaCross
@@ -92,49 +91,3 @@ def test_backtest_from_a_parquet_file(tmp_path: Path) -> None:
     from_file = run_backtest(SmaCross(), path, BacktestConfig())
     from_frame = run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol)
     pd.testing.assert_frame_equal(from_file.trades, from_frame.trades)
-
-
-class GcWatcher:
-    """A handler that reads the collector's thresholds during the replay."""
-
-    def __init__(self) -> None:
-        self.thresholds: set[tuple[int, int, int]] = set()
-
-    def on_bar(self, bar: Bar) -> None:
-        self.thresholds.add(gc.get_threshold())
-
-
-def test_a_replay_collects_the_young_generation_less_often_and_restores_the_thresholds() -> None:
-    frame, symbol = sample(500)
-    before = gc.get_threshold()
-    watcher = GcWatcher()
-    run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[watcher])
-    young, middle, old = watcher.thresholds.pop()
-    assert not watcher.thresholds  # the same settings for the whole replay
-    assert young == max(before[0], YOUNG_COLLECTION_AT) and middle == before[1] and old >= 1000
-    assert gc.get_threshold() == before
-
-
-def test_cyclic_garbage_of_a_long_replay_is_still_collected() -> None:
-    """500 cycles a bar pass the raised young threshold many times over: collections must still run."""
-    frame, symbol = sample(200)
-    collections: list[int] = []
-
-    class Cycles:
-        def on_bar(self, bar: Bar) -> None:
-            for _ in range(500):
-                cycle: list[object] = []
-                cycle.append(cycle)
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "stop":
-            collections.append(info["collected"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
-        run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[Cycles()])
-    finally:
-        gc.callbacks.remove(count)
-    assert len(collections) >= 200 * 500 // YOUNG_COLLECTION_AT
-    assert sum(collections) >= 200 * 500 // 2  # most of the cycles were freed during the run

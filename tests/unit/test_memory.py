@@ -1,12 +1,20 @@
-"""engine.memory: freed blocks of a few MB go back to the system, and Arrow allocates from the C library."""
+"""engine.memory: freed memory goes back to the system, the collector scans rarely; only the CLI opts in."""
 
+import gc
 import os
 import platform
 import subprocess
 import sys
 import textwrap
 
+import pandas as pd
 import pytest
+
+from engine.backtest import BacktestConfig, run_backtest
+from engine.datagen.sample import load_sample
+from engine.events import Bar
+from engine.memory import YOUNG_COLLECTION_AT, fewer_full_collections
+from strategies.sma_cross import SmaCross
 
 # Each check runs in a fresh interpreter: the settings are process-wide, and the control must see the defaults.
 FREED_ARRAYS = textwrap.dedent("""
@@ -58,17 +66,37 @@ ARROW_POOL = textwrap.dedent("""
 """)
 
 
-BACKTEST = textwrap.dedent("""
-    import platform
+LIBRARY_CALL = textwrap.dedent("""
+    import gc
     import pyarrow
     from engine import memory
     from engine.backtest import run_backtest
     from engine.datagen.synthetic import synthetic_bars
     from strategies.sma_cross import SmaCross
 
-    assert not memory._pinned and pyarrow.default_memory_pool().backend_name != "system"
+    thresholds = gc.get_threshold()
     run_backtest(SmaCross(fast=5, slow=20), synthetic_bars(300, interval="1h", seed=1), symbol="SYN/USD")
-    print(memory._pinned == (platform.libc_ver()[0] == "glibc"), pyarrow.default_memory_pool().backend_name)
+    print(memory._pinned, pyarrow.default_memory_pool().backend_name != "system", gc.get_threshold() == thresholds)
+""")
+
+COMMAND_LINE = textwrap.dedent("""
+    import gc
+    import platform
+    import pyarrow
+    from engine import memory
+    from engine.cli import main
+
+    seen = set()
+
+    class Watcher:
+        def on_bar(self, bar):
+            seen.add(gc.get_threshold())
+
+    before = gc.get_threshold()
+    assert main(["backtest", "--quiet", "--json", "--handler", "__main__:Watcher"]) == 0
+    (young, _, old), = seen
+    print(memory._pinned == (platform.libc_ver()[0] == "glibc"), pyarrow.default_memory_pool().backend_name,
+          young == memory.YOUNG_COLLECTION_AT and old >= 1000, gc.get_threshold() == before)
 """)
 
 
@@ -101,5 +129,63 @@ def test_arrow_moves_to_the_system_pool_unless_the_user_chose_one() -> None:
     assert _run(ARROW_POOL, ARROW_DEFAULT_MEMORY_POOL=default) == default  # the user's choice is kept
 
 
-def test_a_back_test_sets_both_for_its_process() -> None:
-    assert _run(BACKTEST) == "True system"
+def test_a_back_test_called_as_a_library_changes_nothing_process_wide() -> None:
+    assert _run(LIBRARY_CALL) == "False True True"
+
+
+def test_the_command_line_opts_in_to_the_allocator_and_collector_settings_and_restores_the_collector() -> None:
+    out = _run(COMMAND_LINE).splitlines()[-1]  # --json printed the result before
+    assert out == "True system True True"
+
+
+class GcWatcher:
+    """A handler that reads the collector's thresholds during the replay."""
+
+    def __init__(self) -> None:
+        self.thresholds: set[tuple[int, int, int]] = set()
+
+    def on_bar(self, bar: Bar) -> None:
+        self.thresholds.add(gc.get_threshold())
+
+
+def _sample(rows: int) -> tuple[pd.DataFrame, str]:
+    frame, meta = load_sample()
+    return frame.iloc[:rows], meta.symbol
+
+
+def test_fewer_full_collections_collects_the_young_generation_less_often_and_restores_the_thresholds() -> None:
+    frame, symbol = _sample(500)
+    before = gc.get_threshold()
+    watcher = GcWatcher()
+    with fewer_full_collections():
+        run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[watcher])
+    young, middle, old = watcher.thresholds.pop()
+    assert not watcher.thresholds  # the same settings for the whole replay
+    assert young == max(before[0], YOUNG_COLLECTION_AT) and middle == before[1] and old >= 1000
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_cyclic_garbage_of_a_long_replay_is_still_collected() -> None:
+    """500 cycles a bar pass the raised young threshold many times over: collections must still run."""
+    frame, symbol = _sample(200)
+    collections: list[int] = []
+
+    class Cycles:
+        def on_bar(self, bar: Bar) -> None:
+            for _ in range(500):
+                cycle: list[object] = []
+                cycle.append(cycle)
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            collections.append(info["collected"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        with fewer_full_collections():
+            run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[Cycles()])
+    finally:
+        gc.callbacks.remove(count)
+    assert len(collections) >= 200 * 500 // YOUNG_COLLECTION_AT
+    assert sum(collections) >= 200 * 500 // 2  # most of the cycles were freed during the run
