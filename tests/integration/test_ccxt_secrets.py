@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
 
 import ccxt
@@ -20,23 +19,6 @@ from engine.testing.binance import BinanceServer, make_client
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 CREDENTIALS = [KEY, SECRET, quote(KEY, safe=""), quote_plus(SECRET)]
-
-
-@pytest.fixture
-def root_at_debug() -> Iterator[io.StringIO]:
-    """Configure logging as a user debugging a download would: a root handler at DEBUG."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def test_a_signed_request_at_debug_logs_no_credential(root_at_debug: io.StringIO,

@@ -175,23 +175,6 @@ def test_call_redacted_passes_results_and_errors_of_a_client_without_credentials
     assert info.value is original
 
 
-@pytest.fixture
-def root_at_debug() -> Iterator[io.StringIO]:
-    """Configure logging as a user might: a root handler at DEBUG, formatting every record."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
 def test_guarded_logger_withholds_headers_and_masks_credentials_at_debug(root_at_debug: io.StringIO,
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("tests.redact.client")
