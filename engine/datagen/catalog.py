@@ -173,6 +173,11 @@ class Catalog:
         meta = self._meta(query, directory)
         return [(pd.Timestamp(a).value, pd.Timestamp(b).value) for a, b in meta["covered"]]
 
+    def _store_pages(self, query: Query, frame: pd.DataFrame | None, covered: Range) -> None:
+        """Write ``frame`` (if any rows came), then record ``covered`` as fetched: a resume starts after it."""
+        stored = self._write_rows(query, frame) if frame is not None else ()
+        self._save_coverage(query, [*self.coverage(query), covered], stored=stored)
+
     def _save_coverage(self, query: Query, ranges: list[Range], directory: Path | None = None, *,
                        stored: Iterable[str] = (), dropped: Iterable[str] = ()) -> None:
         """Record the coverage ``ranges`` and the partitions ``stored`` (written) or ``dropped`` (deleted)."""
@@ -322,7 +327,9 @@ class Catalog:
             directory.mkdir(exist_ok=True)
             todo = storage.subtract_ranges((query.start.value, end), self.coverage(query))
             for a, b in todo:
-                writer = PageWriter(self, query, a, b, on_page)
+                writer = PageWriter(query, a, b, unit=self._unit(query), flush_rows=self.flush_rows,
+                                    store=lambda frame, covered: self._store_pages(query, frame, covered),
+                                    on_page=on_page)
                 try:
                     result = source.fetch(query.with_range(stamp(a), stamp(b)), on_page=writer.page)
                 except BaseException:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,17 +12,21 @@ from engine.datagen.query import Query
 from engine.datagen.schemas import next_start
 from engine.datagen.storage import stamp
 
-if TYPE_CHECKING:
-    from engine.datagen.catalog import Catalog
+Range = tuple[int, int]
 
 
 class PageWriter:
-    """Receive a source's pages for ``[start, end)``, store them in batches, and grow the coverage."""
+    """Receive a source's pages for ``[start, end)``, store them in batches, and grow the coverage.
 
-    def __init__(self, catalog: Catalog, query: Query, start: int, end: int,
+    ``store(frame, covered)`` writes a batch of rows (None: no rows) and records ``covered`` as fetched; ``unit`` is
+    the data set's partition unit, so a batch is stored whenever a partition is complete.
+    """
+
+    def __init__(self, query: Query, start: int, end: int, *, unit: str, flush_rows: int,
+                 store: Callable[[pd.DataFrame | None, Range], None],
                  on_page: Callable[[pd.DataFrame], None] | None) -> None:
-        self.catalog, self.query, self.start, self.end, self.on_page = catalog, query, start, end, on_page
-        self.unit = catalog._unit(query)
+        self.query, self.start, self.end, self.on_page = query, start, end, on_page
+        self.unit, self.flush_rows, self.store = unit, flush_rows, store
         self.buffer: list[pd.DataFrame] = []
         self.buffered = 0
         self.pages = 0
@@ -44,7 +47,7 @@ class PageWriter:
             self.buffered += len(chunk)
             last = stamp(int(stamps[-1]))
             self.pending = min(next_start(self.query.kind, self.query.timeframe, last).value, self.end)
-            if self.buffered >= self.catalog.flush_rows:
+            if self.buffered >= self.flush_rows:
                 self.flush()
         if self.on_page is not None:
             self.on_page(chunk)
@@ -54,13 +57,11 @@ class PageWriter:
         if not self.buffer:
             return
         frame = self.buffer[0] if len(self.buffer) == 1 else pd.concat(self.buffer)
-        stored = self.catalog._write_rows(self.query, frame)
         self.buffer, self.buffered = [], 0
         self.proven = self.pending
-        self.catalog._save_coverage(self.query, [*self.catalog.coverage(self.query), (self.start, self.proven)],
-                                    stored=stored)
+        self.store(frame, (self.start, self.proven))
 
     def finish(self) -> None:
         """The source answered for the whole range: store the rest and cover all of it, rows or none."""
         self.flush()
-        self.catalog._save_coverage(self.query, [*self.catalog.coverage(self.query), (self.start, self.end)])
+        self.store(None, (self.start, self.end))
