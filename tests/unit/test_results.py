@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import struct
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +21,7 @@ from engine.backtest import BacktestConfig, run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.datagen import fingerprint
+from engine.datagen.files import load_bars
 from engine.datagen.replay import BarFeed
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
@@ -250,24 +253,34 @@ def test_load_refuses_a_directory_without_results(tmp_path: Path) -> None:
 
 
 # -- results read in pieces give what whole columns gave ---------------------------------------------------------
-BEFORE_PIECES = "d11aeaf44d3eb738eee66bccfbd35cf24a969897b2f4b4b473b05e17c4a89736"  # these bars' hash before
+FIXTURES = Path(__file__).parent / "fixtures"
+# Bars committed to the repo, every value a multiple of 1/8 so that any CSV parser reads the same float64 bits.
+FIXTURE_FEEDS = (("bars_1h.csv", "SYN/USD", 3600), ("bars_1m.csv", "B/USD", 60))
+# The fingerprint of those bars: results saved before and after any change must agree, so the layout must not move.
+FIXTURE_SHA256 = "6a6e9ab1b1fd54ab5bd5cf7a6ad0c613175d90990c8b999908336310180a3cec"
+
+
+def documented_bytes(path: Path, symbol: str, interval_s: int) -> bytes:
+    """Lay out a CSV's bars as ``data_fingerprint`` documents, straight from its text (no numpy, no pandas)."""
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    laid = [f"{symbol}|{interval_s * 10**9}|".encode()]
+    laid += [struct.pack("<q", (int(row[0]) + interval_s) * 10**9) for row in rows]  # close = open + interval
+    laid += [struct.pack("<d", float(row[field])) for field in range(1, 6) for row in rows]  # o, h, l, c, v
+    return b"".join(laid)
 
 
 def test_fingerprint_hashes_the_documented_bytes_whatever_the_piece_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    frames = {"SYN/USD": synthetic_bars(50, interval="1h", seed=1), "B/USD": synthetic_bars(7, interval="1min", seed=2)}
-    feeds = [BarFeed(frame, symbol) for symbol, frame in frames.items()]
-    expected = hashlib.sha256()
-    for feed, frame in zip(feeds, frames.values(), strict=True):
-        expected.update(f"{feed.symbol}|{feed.interval_ns}|".encode())
-        expected.update(feed.close_times().astype("<i8").tobytes())
-        for column in ("open", "high", "low", "close", "volume"):
-            expected.update(frame[column].to_numpy().astype("<f8").tobytes())
-    for chunk in (3, 65_536):
+    feeds = [BarFeed(load_bars(FIXTURES / name)[0], symbol) for name, symbol, _ in FIXTURE_FEEDS]
+    expected = hashlib.sha256(b"".join(documented_bytes(FIXTURES / name, symbol, interval_s)
+                                       for name, symbol, interval_s in FIXTURE_FEEDS)).hexdigest()
+    assert expected == FIXTURE_SHA256
+    for chunk in (1, 4, 65_536):
         monkeypatch.setattr(fingerprint, "CHUNK", chunk)
         got = data_fingerprint(feeds)
-        assert got["sha256"] == expected.hexdigest() == BEFORE_PIECES
-        assert got["start"] == "2020-01-01T00:00:00+00:00" and got["end"] == "2020-01-03T02:00:00+00:00"
-        assert got["n_bars"] == 57 and got["interval"] == "1m"
+        assert got["sha256"] == expected
+        assert got["start"] == "2020-01-01T00:00:00+00:00" and got["end"] == "2020-01-01T06:34:00+00:00"
+        assert got["n_bars"] == 10 and got["interval"] == "1m" and got["symbols"] == ["SYN/USD", "B/USD"]
 
 
 def test_feed_prices_compare_close_times_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,11 +52,12 @@ def test_returns_equal_pandas(close: pd.Series, batch: pd.DataFrame) -> None:
     # the return from t-1 to t is stamped at t: the first bar has none
     np.testing.assert_array_equal(batch["ret"], close.pct_change().to_numpy())
     expected = np.log(close / close.shift()).to_numpy()
-    # math.log and numpy's vectorised log may differ in the last bit: at most one unit in the last place
+    # math.log (glibc: under 0.52 units in the last place) and numpy's vectorised log (within 1 of the correctly
+    # rounded value, on every CPU path numpy dispatches to, AVX-512 included) may differ by up to 2 between them
     got = batch["log_ret"].to_numpy()
     assert np.isnan(got[0]) and np.isnan(expected[0])
     ulps = np.abs(got[1:] - expected[1:]) / np.spacing(np.abs(expected[1:]))
-    assert ulps.max() <= 1
+    assert ulps.max() <= 2
 
 
 def test_moving_averages_equal_pandas(close: pd.Series, batch: pd.DataFrame) -> None:

@@ -27,10 +27,9 @@ S = OrderStatus
 ])
 def test_rejections_name_the_rule_broken(venue: Venue, kwargs: dict, reason: str) -> None:
     venue.bar(0, 100, 101, 99, 100)
-    quantity = kwargs.pop("quantity")
-    venue.order("x", "buy", quantity, **kwargs)
+    venue.order("x", "buy", **kwargs)  # the parameters are shared by every run of the test: read, never changed
     assert venue.events == [OrderUpdate(ts=t(1), client_order_id="x", symbol="BTC/USD", status=S.REJECTED,
-                                        remaining_quantity=Decimal(quantity), reason=reason)]
+                                        remaining_quantity=Decimal(kwargs["quantity"]), reason=reason)]
     venue.bar(1, 100, 101, 99, 100)
     assert venue.fills() == []
 
