@@ -70,7 +70,7 @@ from engine.events import Bar
 NAN = math.nan
 
 if not hasattr(stream, "Stream"):  # before ta-lib 0.8, talib.stream held functions that recompute the window
-    raise ImportError(f"engine.analyze needs ta-lib >= 0.8 for its stream handles; found ta-lib {talib.__version__}"
+    raise ImportError(f"engine.analyze needs ta-lib >= 0.8.1 for its stream handles; found ta-lib {talib.__version__}"
                       " (pip install 'ta-lib>=0.8')")
 
 
