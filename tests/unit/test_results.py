@@ -25,7 +25,6 @@ from engine.errors import DataError
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
-from engine.order_history import FillLog
 from engine.orders import OrderManager
 from engine.results import (
     CATEGORY_COLUMNS,
@@ -44,6 +43,7 @@ from engine.results import (
     round_trips,
     traded_notional,
 )
+from engine.store import FillLog
 from strategies.sma_cross import SmaCross
 
 HOUR = 3600 * 10**9
