@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.analyze.catalog import BAR_FIELDS
 from engine.analyze.indicators import Indicator, IndicatorSet, batch
+from engine.analyze.talib_functions import BAR_FIELDS
 from engine.errors import ConfigError
 from engine.events import Bar
 
