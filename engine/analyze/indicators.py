@@ -422,7 +422,7 @@ class IndicatorSet:
         The same code path as a back-test (bars from ``BarFeed``), so each row is what handlers read then.
         ``interval`` is the bar length when the frame's index cannot tell it (a single row).
         """
-        from engine.datagen.replay import BarFeed
+        from engine.datagen.bar_feed import BarFeed
 
         names = self.names()
         slots = [self._slots[n][1] for n in names]

@@ -419,7 +419,7 @@ def stream_features(features: FeatureSet, frame: pd.DataFrame, symbol: str) -> p
     Research rarely needs this (``FeatureSet.batch`` is the fast path); tests compare the two.
     """
     from engine.bus import EventBus
-    from engine.datagen.replay import BarFeed
+    from engine.datagen.bar_feed import BarFeed
 
     bus = EventBus()
     indicators = features.indicator_set()

@@ -19,7 +19,7 @@ from engine.backtest import BacktestConfig, run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.datagen import fingerprint
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
