@@ -21,7 +21,7 @@ import numpy as np
 import talib
 
 from engine.analyze.indicators import Indicator, IndicatorSet
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.synthetic import synthetic_bars
 
 INDICATORS = ["SMA", "EMA", "WMA", "DEMA", "KAMA", "T3", "RSI", "MACD", "BBANDS", "STOCH", "ATR", "ADX", "CCI",

@@ -12,8 +12,8 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-import engine.datagen.replay as replay
-from engine.datagen.replay import BarFeed, merge_feeds
+import engine.datagen.bar_feed as bar_feed
+from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.datagen.synthetic import synthetic_bars
 
 
@@ -51,11 +51,11 @@ def main() -> None:
         "merge_feeds, 1 feed": max(rate(merge_feeds([feed]), n) for _ in range(repeat)),
         "merge_feeds, 2 feeds": max(rate(merge_feeds([half_a, half_b]), n // 2 * 2) for _ in range(repeat)),
     }
-    replay._FAST = False  # the keyword constructor Bar(...), for comparison
+    bar_feed._FAST = False  # the keyword constructor Bar(...), for comparison
     try:
         results["BarFeed sync via Bar(...)"] = max(rate(feed, n) for _ in range(repeat))
     finally:
-        replay._FAST = replay._fast_construction_is_exact()
+        bar_feed._FAST = bar_feed._fast_construction_is_exact()
     for name, value in results.items():
         print(f"{name:28s} {value / 1e6:6.2f} million bars/s")
 

@@ -43,9 +43,9 @@ def peak_mb() -> float:
 
 def child(mode: str, root: str, query_text: str) -> None:
     """Run one measurement in this (fresh) process and print it as JSON."""
+    from engine.datagen.bar_feed import BarFeed
     from engine.datagen.catalog import Catalog
     from engine.datagen.query import Query
-    from engine.datagen.replay import BarFeed
     from engine.datagen.stream import CatalogFeed
 
     catalog = Catalog(root, now=lambda: NOW)

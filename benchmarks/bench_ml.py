@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from engine.bus import EventBus
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.sample import load_sample
 from engine.events import Bar, Signal
 from engine.ml.evaluate import evaluate_signals

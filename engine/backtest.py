@@ -19,9 +19,9 @@ import pandas as pd
 
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
+from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.datagen.catalog import Catalog, looks_like_query, read_bars
 from engine.datagen.files import load_bars
-from engine.datagen.replay import BarFeed, merge_feeds
 from engine.datagen.sample import load_sample
 from engine.errors import ConfigError
 from engine.events import Fill

@@ -22,9 +22,9 @@ from typing import Any
 from engine.clock import Clock
 from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
-from engine.journal import Journal, journal_table
-from engine.journal import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
 from engine.markets import Markets, to_decimal
+from engine.store import Journal, journal_table
+from engine.store import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)

@@ -56,7 +56,7 @@ def tuned_for_long_runs() -> Iterator[None]:
 def fewer_full_collections() -> Iterator[None]:
     """Let the garbage collector scan rarely while entered, then restore its settings.
 
-    A back-test keeps every order, fill and journal row (packed by engine.history), and each full collection walks
+    A back-test keeps every order, fill and journal row (packed by engine.store), and each full collection walks
     every object alive: objects alive on entry are frozen out of the scans, and the old generation's threshold is
     raised. The young generation is collected every ``YOUNG_COLLECTION_AT`` net new objects: the rows waiting to be
     packed make the count grow by about 6 an order. The hot path makes no reference cycles, so this only delays

@@ -15,7 +15,7 @@ from engine.clock import Clock
 from engine.errors import ConfigError, OrderRejected
 from engine.events import CancelOrder, Fill, Order, OrderStatus, OrderUpdate, Side
 from engine.markets import Markets
-from engine.order_history import FillLog, FinishedOrders, OrderRecord, OrderRow, record_row
+from engine.store import FillLog, FinishedOrders, OrderRecord, OrderRow, record_row
 
 __all__ = ["OrderManager", "OrderRecord", "Reserver"]
 

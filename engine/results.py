@@ -25,8 +25,8 @@ from engine.datagen.fingerprint import data_fingerprint, feed_prices, interval_t
 from engine.datagen.frames import PIECE_BARS, utc_index
 from engine.errors import DataError
 from engine.events import Bar, Fill
-from engine.order_history import FillLog, FillRow
 from engine.orders import OrderManager
+from engine.store import FillLog, FillRow
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger

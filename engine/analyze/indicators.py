@@ -24,8 +24,8 @@ Warm-up. A recursive function's value still depends on where the history started
 for an oscillator near zero). That matters whenever two runs start at different bars: a live session that
 back-filled N bars against a back-test over years, or an indicator added mid-run (it opens on the history this
 set keeps, the last ``history`` bars per symbol, at least every indicator's warm-up). ``ready(key, symbol)``
-says whether the value is past it. The margins, by family (``engine.analyze.catalog``, checked on real data by
-tests/unit/analyze/test_warmup.py; P is the period parameter named)::
+says whether the value is past it. The margins, by family (``engine.analyze.talib_functions``, checked on real
+data by tests/unit/analyze/test_warmup.py; P is the period parameter named)::
 
     family                          functions                                           margin (bars)
     finite window                   SMA WMA TRIMA HMA BBANDS* STOCH* MA* (matype 0 2 5  0 (value final once
@@ -62,8 +62,8 @@ import pandas as pd
 import talib
 from talib import stream
 
-from engine.analyze.catalog import BAR_FIELDS, check_params, describe, flatten_inputs, lookback, warmup_margin
-from engine.analyze.history import History
+from engine.analyze.recent_rows import RecentRows
+from engine.analyze.talib_functions import BAR_FIELDS, check_params, describe, flatten_inputs, lookback, warmup_margin
 from engine.errors import ConfigError
 from engine.events import Bar
 
@@ -175,7 +175,7 @@ class _Symbol:
 
     __slots__ = ("handles", "history", "starts", "values")
 
-    def __init__(self, history: History, n_indicators: int, n_values: int) -> None:
+    def __init__(self, history: RecentRows, n_indicators: int, n_values: int) -> None:
         self.history = history
         self.handles: list[Any] = [None] * n_indicators
         self.starts: list[int] = [0] * n_indicators  # history.count when each indicator's history began
@@ -303,7 +303,7 @@ class IndicatorSet:
         if state is None:
             if self.symbols is not None and bar.symbol not in self.symbols:
                 return
-            state = self._states[bar.symbol] = _Symbol(History(len(self._columns), self._capacity),
+            state = self._states[bar.symbol] = _Symbol(RecentRows(len(self._columns), self._capacity),
                                                        len(self.indicators), self._n_values)
         row = [bar.open, bar.high, bar.low, bar.close, bar.volume]
         if self._pad:
@@ -422,7 +422,7 @@ class IndicatorSet:
         The same code path as a back-test (bars from ``BarFeed``), so each row is what handlers read then.
         ``interval`` is the bar length when the frame's index cannot tell it (a single row).
         """
-        from engine.datagen.replay import BarFeed
+        from engine.datagen.bar_feed import BarFeed
 
         names = self.names()
         slots = [self._slots[n][1] for n in names]

@@ -152,7 +152,7 @@ def signal_frame(rule: Rule, frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
     Bars before the rule's indicators are warm read 0. Computed on the bus like a back-test (``emit="every"``),
     so the series is what a strategy would have seen, bar by bar.
     """
-    from engine.datagen.replay import BarFeed
+    from engine.datagen.bar_feed import BarFeed
 
     feed = BarFeed(frame, symbol)
     signals = signal_events(rule, feed, emit="every")

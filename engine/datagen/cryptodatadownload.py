@@ -23,7 +23,7 @@ import pandas as pd
 
 from engine.datagen.frames import INDEX_NAME, BarsMeta, infer_interval, validate_ohlcv
 from engine.datagen.textio import (
-    Order,
+    OutOfOrderPolicy,
     ascending_order,
     check_file,
     head_lines,
@@ -71,7 +71,7 @@ def looks_like_cryptodatadownload(lines: list[str]) -> bool:
     return "symbol" in names and ("date" in names or "unix" in names) and any(n.startswith("volume") for n in names)
 
 
-def load_cryptodatadownload(path: str | Path, symbol: str | None = None, *, order: Order = "raise"
+def load_cryptodatadownload(path: str | Path, symbol: str | None = None, *, order: OutOfOrderPolicy = "raise"
                             ) -> tuple[pd.DataFrame, BarsMeta]:
     """Load a CryptoDataDownload CSV (plain or gzip) as a standard OHLCV frame in ascending time.
 
@@ -141,7 +141,7 @@ def _split_pair(compact: str, bases: list[str]) -> tuple[str, str]:
 
 
 def _load_long(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: Path, symbol: str | None,
-               order: Order) -> tuple[pd.DataFrame, BarsMeta]:
+               order: OutOfOrderPolicy) -> tuple[pd.DataFrame, BarsMeta]:
     source = str(path)
     time_col = _time_column(table, header_line, source)
     _require(table, list(_PRICES), header_line, source)
@@ -186,7 +186,7 @@ def _load_long(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: P
 
 
 def _load_wide(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: Path, symbol: str | None,
-               order: Order) -> tuple[pd.DataFrame, BarsMeta]:
+               order: OutOfOrderPolicy) -> tuple[pd.DataFrame, BarsMeta]:
     source = str(path)
     assets = list(dict.fromkeys(c.split(":", 1)[0].upper() for c in table.columns
                                 if ":" in c and not c.startswith("unnamed:")))
@@ -226,7 +226,7 @@ def _load_wide(table: pd.DataFrame, lines: np.ndarray, header_line: int, path: P
 
 
 def _build(table: pd.DataFrame, lines: np.ndarray, time_col: str, fields: dict[str, str], source: str,
-           order: Order) -> tuple[pd.DataFrame, tuple[str, ...]]:
+           order: OutOfOrderPolicy) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Parse times and numbers, put the rows in ascending time and validate them, naming file lines."""
     stamps = parse_times(table[time_col], field=time_col, source=source, lines=lines, formats=TIME_FORMATS)
     positions, notes = ascending_order(stamps.asi8, lines, source=source, field=time_col, order=order)

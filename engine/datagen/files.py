@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from engine.datagen.cryptodatadownload import load_cryptodatadownload, looks_like_cryptodatadownload
 from engine.datagen.frames import INDEX_NAME, STANDARD_COLUMNS, BarsMeta, infer_interval, validate_ohlcv
 from engine.datagen.textio import (
-    Order,
+    OutOfOrderPolicy,
     ascending_order,
     check_file,
     head_lines,
@@ -32,7 +32,8 @@ _META_KEY = b"mlct"
 
 
 def load_bars(path: str | Path, *, symbol: str | None = None, format: str | None = None,
-              columns: Mapping[str, str] | None = None, order: Order = "raise") -> tuple[pd.DataFrame, BarsMeta]:
+              columns: Mapping[str, str] | None = None, order: OutOfOrderPolicy = "raise"
+              ) -> tuple[pd.DataFrame, BarsMeta]:
     """Load OHLCV bars from ``path`` as a standard frame in ascending time, validated.
 
     Parameters
@@ -87,7 +88,7 @@ def _format(path: Path, format: str | None, columns: Mapping[str, str] | None) -
 
 
 def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[str, str] | None = None,
-             order: Order = "raise") -> tuple[pd.DataFrame, BarsMeta]:
+             order: OutOfOrderPolicy = "raise") -> tuple[pd.DataFrame, BarsMeta]:
     """Load a CSV with a header on line 1: timestamps as ISO strings or epoch s/ms/us/ns (naive = UTC)."""
     path = check_file(path)
     source = str(path)

@@ -1,9 +1,9 @@
 """Historical feeds from the catalog: data sets streamed into the bus in time order, a batch at a time.
 
-``CatalogFeed`` replays one data set; ``catalog_replay`` merges several (symbols and kinds) into one stream::
+``CatalogFeed`` replays one data set; ``merged_catalog_feed`` merges several (symbols and kinds) into one stream::
 
-    feed = catalog_replay(catalog, ["binance:BTC/USDT:1h@2024-01-01..2024-07-01",
-                                    "binance:BTC/USDT:USDT:8h:funding@2024-01-01..2024-07-01"])
+    feed = merged_catalog_feed(catalog, ["binance:BTC/USDT:1h@2024-01-01..2024-07-01",
+                                         "binance:BTC/USDT:USDT:8h:funding@2024-01-01..2024-07-01"])
     for event in feed: ...        # Bar, FundingRate, ... in ts order
 
 Memory is bounded by the batch (``batch_rows`` rows of one partition file per data set), not by the history:
@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.datagen import storage
+from engine.datagen.bar_feed import ASYNC_BATCH, BarFeed, merge_feeds
 from engine.datagen.catalog import Catalog
 from engine.datagen.frames import OHLCV_COLUMNS, validate_ohlcv
 from engine.datagen.query import Query, timeframe_delta
-from engine.datagen.replay import ASYNC_BATCH, BarFeed, merge_feeds
 from engine.datagen.schemas import schema
 from engine.errors import ConfigError, DataError
 from engine.events import FundingRate, MarketData, Trade, VolIndex
@@ -146,7 +146,7 @@ class CatalogFeed:
                 await asyncio.sleep(0)
 
 
-class CatalogReplay:
+class MergedCatalogFeed:
     """Several catalog feeds merged into one stream in ``ts`` order, ties in the order of ``feeds``."""
 
     def __init__(self, feeds: Sequence[CatalogFeed]) -> None:
@@ -155,7 +155,7 @@ class CatalogReplay:
         self.feeds = list(feeds)
 
     def __repr__(self) -> str:
-        return f"CatalogReplay({', '.join(str(f.query) for f in self.feeds)})"
+        return f"MergedCatalogFeed({', '.join(str(f.query) for f in self.feeds)})"
 
     def __iter__(self) -> Iterator[MarketData]:
         return merge_feeds(self.feeds)
@@ -167,10 +167,10 @@ class CatalogReplay:
                 await asyncio.sleep(0)
 
 
-def catalog_replay(catalog: Catalog, queries: Sequence[Query | str], *, batch_rows: int = BATCH_ROWS,
-                   vol_scale: float = 0.01) -> CatalogReplay:
+def merged_catalog_feed(catalog: Catalog, queries: Sequence[Query | str], *, batch_rows: int = BATCH_ROWS,
+                        vol_scale: float = 0.01) -> MergedCatalogFeed:
     """Return one time-ordered stream of the data sets of ``queries`` (see ``CatalogFeed`` for the options)."""
-    return CatalogReplay([CatalogFeed(catalog, q, batch_rows=batch_rows, vol_scale=vol_scale) for q in queries])
+    return MergedCatalogFeed([CatalogFeed(catalog, q, batch_rows=batch_rows, vol_scale=vol_scale) for q in queries])
 
 
 def _ns(frame: pd.DataFrame) -> list[int]:

@@ -18,7 +18,7 @@ from engine.errors import ConfigError, DataError, shorten
 log = logging.getLogger(__name__)
 
 # What a loader does with rows against the file's own time direction: refuse the file, or sort them when asked.
-Order = Literal["raise", "sort"]
+OutOfOrderPolicy = Literal["raise", "sort"]
 _GZIP_MAGIC = b"\x1f\x8b"
 # Longest line a bars file may have, in bytes: a row is under a hundred, a wide file of many assets a few
 # thousand. A longer line is no CSV of bars, and refusing it here keeps a broken file from filling the memory.
@@ -229,7 +229,7 @@ def parse_epoch(values: np.ndarray, *, field: str, source: str, lines: np.ndarra
     return pd.DatetimeIndex(stamps).as_unit("ns")
 
 
-def ascending_order(stamps: np.ndarray, lines: np.ndarray, *, source: str, field: str, order: Order
+def ascending_order(stamps: np.ndarray, lines: np.ndarray, *, source: str, field: str, order: OutOfOrderPolicy
                     ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Return the positions that put rows in ascending time, and notes on what was done.
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.datagen.frames import to_interval
-from engine.datagen.replay import BarFeed, merge_feeds
 from engine.env.batch import event_index, replay, snapshots_frame
 from engine.env.window import NAN, YEAR_NS, check_window
 from engine.errors import ConfigError

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.analyze.catalog import BAR_FIELDS
 from engine.analyze.indicators import Indicator, IndicatorSet, batch
+from engine.analyze.talib_functions import BAR_FIELDS
 from engine.errors import ConfigError
 from engine.events import Bar
 
@@ -419,7 +419,7 @@ def stream_features(features: FeatureSet, frame: pd.DataFrame, symbol: str) -> p
     Research rarely needs this (``FeatureSet.batch`` is the fast path); tests compare the two.
     """
     from engine.bus import EventBus
-    from engine.datagen.replay import BarFeed
+    from engine.datagen.bar_feed import BarFeed
 
     bus = EventBus()
     indicators = features.indicator_set()

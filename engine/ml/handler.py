@@ -91,7 +91,7 @@ class MLSignal:
 
     def warm_up(self, frame: pd.DataFrame, symbol: str) -> int:
         """Feed history bars (before the run's first bar) to the indicators without predicting; return the count."""
-        from engine.datagen.replay import BarFeed
+        from engine.datagen.bar_feed import BarFeed
 
         if self.symbol is None:
             self.symbol = symbol

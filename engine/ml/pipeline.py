@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.frames import infer_interval
-from engine.datagen.replay import BarFeed
 from engine.errors import ConfigError
 from engine.ml.evaluate import evaluate_signals, side_by_side, traded_summary
 from engine.ml.explain import signal_contributions, top

@@ -13,8 +13,8 @@ from adapters.sim import SimConfig, SimulatedExchange
 from engine.backtest import BacktestConfig, run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.files import save_parquet
-from engine.datagen.replay import BarFeed
 from engine.datagen.sample import load_sample
 from engine.events import Bar, Fill, MarketData
 from engine.kernel import Kernel

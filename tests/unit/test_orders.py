@@ -7,7 +7,6 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
-from engine import key_index
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.errors import ConfigError
@@ -138,11 +137,8 @@ def test_thousands_of_finished_orders_are_kept_packed() -> None:
     assert [r.client_order_id for r in orders.rows()][4095:4098] == ["o4095", "o4096", "o4097"]
 
 
-@pytest.mark.parametrize("colliding", [False, True])
-def test_finished_orders_are_found_by_id_even_when_every_fingerprint_collides(monkeypatch: pytest.MonkeyPatch,
-                                                                            colliding: bool) -> None:
-    if colliding:  # every key gets the same fingerprint: only the check against the packed row tells them apart
-        monkeypatch.setattr(key_index, "hash", lambda key: 7, raising=False)
+def test_finished_orders_are_found_by_id_refused_as_duplicates_and_reopened_by_a_late_fill() -> None:
+    # fingerprint collisions of the ids are tests/unit/store/test_order_log.py's: the store tells them apart
     orders, bus = filled_orders(300)
     orders.submit(limit("open", "0.01", "100"))
     assert [orders.get(f"o{i}").fills[0].trade_id for i in range(300)] == [f"t{i}" for i in range(300)]

@@ -21,14 +21,13 @@ from engine.backtest import BacktestConfig, run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.datagen import fingerprint
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.files import load_bars
-from engine.datagen.replay import BarFeed
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
-from engine.order_history import FillLog
 from engine.orders import OrderManager
 from engine.results import (
     CATEGORY_COLUMNS,
@@ -47,6 +46,7 @@ from engine.results import (
     round_trips,
     traded_notional,
 )
+from engine.store import FillLog
 from strategies.sma_cross import SmaCross
 
 HOUR = 3600 * 10**9

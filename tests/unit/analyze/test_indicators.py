@@ -137,6 +137,6 @@ def test_strategies_read_a_handler_of_the_backtest(hourly: pd.DataFrame) -> None
 
 
 def bars(frame: pd.DataFrame, symbol: str) -> list[Bar]:
-    from engine.datagen.replay import BarFeed
+    from engine.datagen.bar_feed import BarFeed
 
     return list(BarFeed(frame, symbol))

@@ -33,7 +33,7 @@ from engine.analyze.signals import (
     weighted,
 )
 from engine.bus import EventBus
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.errors import ConfigError
 from engine.events import Bar, Signal
 

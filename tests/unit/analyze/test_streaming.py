@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import talib
 
-from engine.analyze.catalog import BAR_FIELDS, functions
 from engine.analyze.indicators import Indicator, IndicatorSet
+from engine.analyze.talib_functions import BAR_FIELDS, functions
 
 from .conftest import SYMBOL
 

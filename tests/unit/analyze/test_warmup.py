@@ -1,6 +1,6 @@
 """The documented warm-up holds: after ``warmup`` bars, a value no longer depends on where the history started.
 
-For every recursive function (``STAGES`` of ``engine.analyze.catalog``) at its default parameters and at
+For every recursive function (``STAGES`` of ``engine.analyze.talib_functions``) at its default parameters and at
 others, the value TA-Lib computes from only the last ``warmup + 1`` bars is compared, at 40 bars spread over the
 real hourly history, with its value over the whole history: they agree within 1e-9 relative (of the value, or
 of the series' median magnitude for an oscillator crossing zero). A stream handle opened on a history gives
@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import talib
 
-from engine.analyze.catalog import PATH_DEPENDENT, STAGES, functions
 from engine.analyze.indicators import Indicator, IndicatorSet
+from engine.analyze.talib_functions import PATH_DEPENDENT, STAGES, functions
 
 from .conftest import SYMBOL
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from engine.datagen.bar_feed import BarFeed
 from engine.datagen.catalog import Catalog
 from engine.datagen.query import Query
-from engine.datagen.replay import BarFeed
-from engine.datagen.stream import CatalogFeed, catalog_replay
+from engine.datagen.stream import CatalogFeed, merged_catalog_feed
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import ConfigError, DataError
 from engine.events import Bar, FundingRate, Trade, VolIndex
@@ -52,9 +52,9 @@ def test_a_range_replays_only_its_rows(catalog: Catalog) -> None:
 
 
 def test_symbols_and_kinds_merge_in_time_order_with_ties_in_list_order(catalog: Catalog) -> None:
-    replay = catalog_replay(catalog, [f"{BTC}@2024-01-01..2024-01-02", f"{FUNDING}@2024-01-01..2024-01-02",
+    merged = merged_catalog_feed(catalog, [f"{BTC}@2024-01-01..2024-01-02", f"{FUNDING}@2024-01-01..2024-01-02",
                                       f"{ETH}@2024-01-01..2024-01-02", f"{VOL}@2024-01-01..2024-01-02"])
-    events = list(replay)
+    events = list(merged)
     stamps = [e.ts for e in events]
     assert stamps == sorted(stamps) and len(events) == 24 + 3 + 24 + 24
     # 08:00: the BTC bar of 07:00 closes, a funding payment is due, the ETH bar closes: in the order of the list.
@@ -65,14 +65,14 @@ def test_symbols_and_kinds_merge_in_time_order_with_ties_in_list_order(catalog: 
     assert funding == FundingRate(ts=ts("2024-01-01").value, symbol="BTC/USDT:USDT", rate=1e-4)
     vol = next(e for e in events if isinstance(e, VolIndex))
     assert vol == VolIndex(ts=ts("2024-01-01 00:30").value, symbol="BTC/USD", value=0.55, kind="realized")
-    flipped = list(catalog_replay(catalog, [f"{ETH}@2024-01-01..2024-01-02", f"{BTC}@2024-01-01..2024-01-02"]))
+    flipped = list(merged_catalog_feed(catalog, [f"{ETH}@2024-01-01..2024-01-02", f"{BTC}@2024-01-01..2024-01-02"]))
     assert [e.symbol for e in flipped[:2]] == ["ETH/USDT", "BTC/USDT"]
 
 
 async def test_async_iteration_yields_the_same_events(catalog: Catalog) -> None:
-    replay = catalog_replay(catalog, [BTC, FUNDING])
-    seen = [event async for event in replay]
-    assert seen == list(replay)
+    merged = merged_catalog_feed(catalog, [BTC, FUNDING])
+    seen = [event async for event in merged]
+    assert seen == list(merged)
     assert [e async for e in CatalogFeed(catalog, ETH)] == list(CatalogFeed(catalog, ETH))
 
 
@@ -92,7 +92,7 @@ def test_trades_mark_prices_and_unsupported_kinds(catalog: Catalog) -> None:
     with pytest.raises(ConfigError, match="open interest"):
         CatalogFeed(catalog, "binance:BTC/USDT:USDT:1h:open_interest")
     with pytest.raises(ConfigError, match="at least one"):
-        catalog_replay(catalog, [])
+        merged_catalog_feed(catalog, [])
 
 
 def test_bad_bars_in_a_file_are_named(catalog: Catalog) -> None:

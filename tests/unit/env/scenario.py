@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.datagen.replay import BarFeed, merge_feeds
+from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.env import DatedFuture, ForwardConfig, SpotConfig, VolConfig
 from engine.env.forward import funding_events
 from engine.events import MarketData, VolIndex

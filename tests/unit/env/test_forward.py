@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.datagen.replay import BarFeed, merge_feeds
+from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.env import YEAR_NS, DatedFuture, Forward, ForwardConfig
 from engine.env.forward import funding_events
 from engine.errors import ConfigError

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.env import Spot, SpotConfig
 from engine.env.batch import close_index
 from engine.errors import ConfigError

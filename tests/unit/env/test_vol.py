@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.env import Vol, VolConfig
 from engine.errors import ConfigError
 from engine.events import VolIndex

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine.bus import EventBus
-from engine.datagen.replay import BarFeed
+from engine.datagen.bar_feed import BarFeed
 from engine.events import Signal
 from engine.ml.evaluate import evaluate_signals
 from engine.ml.features import feature_set

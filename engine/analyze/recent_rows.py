@@ -14,7 +14,7 @@ import numpy as np
 NAN = math.nan
 
 
-class History:
+class RecentRows:
     """The last ``capacity`` rows of ``width`` float columns (bar fields, then outputs other indicators read)."""
 
     __slots__ = ("count", "rows", "width")
@@ -33,7 +33,7 @@ class History:
         return len(self.rows)
 
     def append(self, row: list[float]) -> None:
-        """Keep ``row`` (its columns written later, the outputs of this bar, land in the history too)."""
+        """Keep ``row`` by reference: the outputs of this bar, written into its later columns, are kept too."""
         self.rows.append(row)
         self.count += 1
 
@@ -41,9 +41,9 @@ class History:
         """Return the kept values of ``column``, oldest first, as a contiguous float64 array."""
         return np.fromiter((row[column] for row in self.rows), dtype=np.float64, count=len(self.rows))
 
-    def resized(self, capacity: int, width: int) -> History:
-        """Return a history with room for ``capacity`` rows of ``width`` columns; new columns are NaN."""
-        bigger = History(width, max(capacity, self.capacity))
+    def resized(self, capacity: int, width: int) -> RecentRows:
+        """Return a copy with room for ``capacity`` rows of ``width`` columns; new columns are NaN."""
+        bigger = RecentRows(width, max(capacity, self.capacity))
         for row in self.rows:
             row.extend([NAN] * (width - len(row)))
             bigger.rows.append(row)

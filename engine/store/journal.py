@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import overload
 
-from engine.history import DECIMAL, I64, NAME, STR, PackedTable
+from engine.store.packed import DECIMAL, I64, NAME, STR, PackedTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Journal(Sequence[JournalEntry]):
 
     The ledger appends plain tuples to a ``PackedTable`` (``journal_table``), and entries are made only when
     read: a session writes four to six rows per order, and as entry objects with their ``Decimal``s they were
-    most of a long back-test's memory (see ``engine.history``).
+    most of a long back-test's memory (see ``engine.store.packed``).
     """
 
     __slots__ = ("_rows",)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import engine.datagen.replay as replay
-from engine.datagen.replay import BarFeed, DataFeed, HistoricalFeed, merge_feeds
+import engine.datagen.bar_feed as bar_feed
+from engine.datagen.bar_feed import BarFeed, DataFeed, HistoricalFeed, merge_feeds
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
 from engine.events import Bar, MarketData, Trade
@@ -65,21 +65,21 @@ def test_feed_validates_its_frame() -> None:
 
 
 async def test_sync_and_async_iteration_are_equal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replay, "ASYNC_BATCH", 1000)  # the async iteration yields to the loop now and then
-    feed = BarFeed(synthetic_bars(replay.CHUNK + 10, seed=5), "ETH/USD")  # crosses a chunk boundary
+    monkeypatch.setattr(bar_feed, "ASYNC_BATCH", 1000)  # the async iteration yields to the loop now and then
+    feed = BarFeed(synthetic_bars(bar_feed.CHUNK + 10, seed=5), "ETH/USD")  # crosses a chunk boundary
     synced = list(feed)
     asynced = [bar async for bar in feed]
-    assert len(synced) == len(feed) == replay.CHUNK + 10
+    assert len(synced) == len(feed) == bar_feed.CHUNK + 10
     assert synced == asynced
     assert list(feed) == synced  # iterating again starts again
 
 
 def test_fast_construction_equals_the_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
     """The slot-filling fast path makes exactly the Bars that Bar(...) makes."""
-    assert replay._FAST, "Bar changed shape: BarFeed fell back to its slow path"
+    assert bar_feed._FAST, "Bar changed shape: BarFeed fell back to its slow path"
     bars = synthetic_bars(100, seed=1)
     fast = list(BarFeed(bars, "BTC/USD"))
-    monkeypatch.setattr(replay, "_FAST", False)
+    monkeypatch.setattr(bar_feed, "_FAST", False)
     slow = list(BarFeed(bars, "BTC/USD"))
     assert fast == slow
     assert [dataclasses.astuple(b) for b in fast] == [dataclasses.astuple(b) for b in slow]

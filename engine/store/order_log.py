@@ -1,4 +1,4 @@
-"""The packed history of a session's fills and finished orders (see ``engine.history`` for why packed)."""
+"""The packed log of a session's fills and finished orders (see ``engine.store.packed`` for why packed)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any, NamedTuple, overload
 import numpy as np
 
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
-from engine.history import (
+from engine.store.key_index import KeyIndex
+from engine.store.packed import (
     BOOL,
     DECIMAL,
     I64,
@@ -25,7 +26,6 @@ from engine.history import (
     PackedTable,
     enum_codec,
 )
-from engine.key_index import KeyIndex
 
 
 @dataclass(slots=True)

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import key_index
-from engine.key_index import KeyIndex
+from engine.store import key_index
+from engine.store.key_index import KeyIndex
 
 
 class Colliding:

@@ -1,4 +1,4 @@
-"""Packed history: rows come back exactly as appended, across block boundaries, whatever the values hold."""
+"""Packed tables: rows come back exactly as appended, across block boundaries, whatever the values hold."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.events import Fill, Liquidity, OrderStatus, Side
-from engine.history import (
+from engine.events import OrderStatus, Side
+from engine.store.journal import journal_table
+from engine.store.packed import (
     BLOCK_ROWS,
     BOOL,
     DECIMAL,
@@ -22,8 +23,6 @@ from engine.history import (
     PackedTable,
     enum_codec,
 )
-from engine.journal import Journal, JournalEntry, journal_table
-from engine.order_history import FillLog
 
 CODECS = (I64, STR, DECIMAL, OPTIONAL_DECIMAL, BOOL, enum_codec(Side), INT_TUPLE, OBJECT)
 
@@ -101,55 +100,6 @@ def test_a_row_of_the_wrong_width_is_refused_and_changes_nothing() -> None:
         table.append((2,))
     table.append((3, "c"))
     assert list(table) == [(1, "a"), (3, "c")]
-
-
-def test_journal_view_reads_packed_rows_as_entries() -> None:
-    table = journal_table()
-    journal = Journal(table)
-    for i in range(5000):
-        table.append((i, "deposit", "USD", D(i), D(i * (i + 1) // 2), "n"))
-    assert len(journal) == 5000
-    assert journal[4999] == JournalEntry(4999, "deposit", "USD", D(4999), D(4999 * 5000 // 2), "n")
-    assert journal[0] == JournalEntry(0, "deposit", "USD", D(0), D(0), "n")
-    assert list(journal)[4096] == journal[4096]
-    assert journal == list(journal)
-
-
-def fill(i: int) -> Fill:
-    return Fill(ts=i, client_order_id=f"o{i}", trade_id=f"t{i}", symbol="BTC/USD",
-                side=Side.BUY if i % 2 else Side.SELL, price=D("100.10") + i, quantity=D("0.50"),
-                fee=D("0.0500") * i, fee_currency="USD", liquidity=Liquidity.MAKER, venue_order_id=f"v{i}")
-
-
-def test_fill_log_gives_back_equal_fills_and_rows_and_columns() -> None:
-    log = FillLog()
-    fills = [fill(i) for i in range(4100)]
-    assert [log.append(f) for f in fills] == list(range(4100))
-    assert log == fills and log[4099] == fills[4099] and log[-4100] == fills[0]
-    assert [tuple(r) for r in log.rows()] == [tuple(getattr(f, n) for n in ("ts", "client_order_id", "trade_id",
-        "symbol", "side", "price", "quantity", "fee", "fee_currency", "liquidity", "venue_order_id")) for f in fills]
-    assert log.column("price") == [f.price for f in fills]
-    assert list(log.in_time_order()) == list(log.rows())
-    assert log.is_time_ordered()
-    prices, sides = zip(*log.column_blocks("price", "side"), strict=True)  # one list per field and block
-    assert [len(b) for b in prices] == [BLOCK_ROWS] * (4100 // BLOCK_ROWS) + [4100 % BLOCK_ROWS]
-    assert [v for b in prices for v in b] == [f.price for f in fills]
-    assert [v for b in sides for v in b] == [f.side for f in fills]
-    assert [v for b in log.float_blocks("fee") for v in b] == [float(f.fee) for f in fills]
-    late = FillLog()
-    for f in [*fills[:BLOCK_ROWS], fill(0), *fills[BLOCK_ROWS:]]:  # the tail starts before the end of the packed block
-        late.append(f)
-    assert not late.is_time_ordered()
-
-
-def test_fill_log_sorts_by_time_only_when_booking_order_is_not_time_order() -> None:
-    log = FillLog()
-    assert log.is_time_ordered()
-    for ts in (3, 1, 2, 1):
-        log.append(fill(ts))
-    assert not log.is_time_ordered()
-    assert [r.ts for r in log.in_time_order()] == [1, 1, 2, 3]
-    assert [r.client_order_id for r in log.in_time_order()] == ["o1", "o1", "o2", "o3"]
 
 
 def test_enum_codec_reads_members_back() -> None:

@@ -1,11 +1,11 @@
 """Find where a key was stored at about 14 bytes a key, for the ids a long session must keep searchable.
 
-A session keeps every order and fill (engine.history packs them), and must still find one by its id: a late
-fill of a finished order, a client order id reused. A dict or a set of the
-ids costs about 150 bytes a key with the id's string; this index keeps a 64-bit fingerprint of each key and
-the position its owner stored it at (32 bits while positions fit) in sorted arrays, and a bitmap of 2 bytes a
-key. A lookup returns candidate positions, which the owner confirms against what it stored there: two keys
-that share a fingerprint are told apart by that check, so a lookup is exact.
+A session keeps every order and fill (``engine.store.packed`` packs them), and must still find one by its id: a
+late fill of a finished order, a client order id reused. A dict or a set of the ids costs about 150 bytes a key
+with the id's string; this index keeps a 64-bit fingerprint of each key and the position its owner stored it at
+(32 bits while positions fit) in sorted arrays, and a bitmap of 2 bytes a key. A lookup returns candidate
+positions, which the owner confirms against what it stored there: two keys that share a fingerprint are told
+apart by that check, so a lookup is exact.
 """
 
 from __future__ import annotations
