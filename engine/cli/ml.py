@@ -216,8 +216,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _fingerprint(frame: pd.DataFrame, symbol: str) -> str | None:
+    from engine.datagen.fingerprint import data_fingerprint
     from engine.datagen.replay import BarFeed
-    from engine.results import data_fingerprint
 
     return data_fingerprint([BarFeed(frame, symbol)]).get("sha256")
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.datagen.fingerprint import data_fingerprint
 from engine.datagen.frames import infer_interval
 from engine.datagen.replay import BarFeed
 from engine.errors import ConfigError
@@ -24,7 +25,6 @@ from engine.ml.labels import LabelSpec, labels
 from engine.ml.model import versions
 from engine.ml.model_io import ModelBundle
 from engine.ml.walkforward import WalkForwardConfig, WalkForwardResult, fold_counts, plan, walk_forward
-from engine.results import data_fingerprint
 
 log = logging.getLogger(__name__)
 
