@@ -27,6 +27,7 @@ import numpy as np
 
 from engine.bus import EventBus
 from engine.datagen.bar_feed import BarFeed
+from engine.datagen.fingerprint import interval_text
 from engine.datagen.sample import load_sample
 from engine.events import Bar, Signal
 from engine.ml.evaluate import evaluate_signals
@@ -37,7 +38,6 @@ from engine.ml.labels import LabelSpec
 from engine.ml.model_io import ModelBundle
 from engine.ml.pipeline import train
 from engine.ml.walkforward import WalkForwardConfig
-from engine.results import interval_text
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -22,24 +22,20 @@ from engine.clock import SimulatedClock
 from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.datagen.catalog import Catalog, looks_like_query, read_bars
 from engine.datagen.files import load_bars
+from engine.datagen.fingerprint import data_fingerprint, feed_prices
 from engine.datagen.sample import load_sample
 from engine.errors import ConfigError
-from engine.events import Fill
 from engine.execution import ExecutionClient
 from engine.kernel import Kernel, run_sync
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
 from engine.progress import bar, progress_enabled, track
-from engine.results import (
-    BacktestResult,
-    EquityRecorder,
-    data_fingerprint,
-    feed_prices,
-    fills_frame,
-    orders_frame,
-    summarize_fills,
-)
-from engine.stats import buy_and_hold, compute_stats
+from engine.result import BacktestResult
+from engine.result.recorder import EquityRecorder
+from engine.result.stats import buy_and_hold, compute_stats
+from engine.result.tables import fills_frame, orders_frame
+from engine.result.trades import summarize_fills
+from engine.store import FillLog
 from engine.strategy import Strategy
 
 __all__ = ["ENGINE_ASSUMPTIONS", "BacktestConfig", "BacktestResult", "load_object", "run_backtest"]
@@ -183,7 +179,7 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
 
 
 def _result(config: BacktestConfig, feeds: Sequence[BarFeed], strategies: Sequence[Strategy],
-            contributors: Sequence[object], recorder: EquityRecorder, fills: Sequence[Fill], kernel: Kernel,
+            contributors: Sequence[object], recorder: EquityRecorder, fills: FillLog, kernel: Kernel,
             ledger: Ledger) -> BacktestResult:
     """Build the result after the run: frames, prices and fingerprint of the data, stats, assumptions, extras."""
     equity = recorder.frame()

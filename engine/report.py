@@ -8,7 +8,7 @@ drawdown is never hidden); the tables and saved files keep every bar.
 
 Sections: statistics (strategy against buy-and-hold), price with entries and exits, equity against buy-and-hold,
 drawdown, monthly returns, distribution of trade returns, the trade list, the ML section when
-``result.extras["ml"]`` is present (``engine.results.BacktestResult`` documents its frames), the back-test
+``result.extras["ml"]`` is present (``engine.result.BacktestResult`` documents its frames), the back-test
 assumptions, the configuration and the data fingerprint. The same result always gives the same bytes.
 """
 
@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from engine.stats import SUMMARY_ROWS, drawdown, format_days, format_stat, monthly_returns
+from engine.display import SUMMARY_ROWS, format_days, format_stat, percent
+from engine.result.stats import drawdown, monthly_returns
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from engine.results import BacktestResult
+    from engine.result import BacktestResult
 
 MAX_POINTS = 20_000  # per chart series; a 1,500-pixel-wide chart shows no more
 MAX_MARKERS = 5_000  # entry and exit markers on a price chart
@@ -249,7 +250,7 @@ def _trades_table(trades: pd.DataFrame) -> str:
         body.append(f"<tr class='{'win' if pnl > 0 else 'loss'}'><td>{_time(entry)}</td><td>{_time(exit_)}</td>"
                     f"<td>{html.escape(str(symbol))}</td><td>{side}</td><td>{qty:,.8g}</td>"
                     f"<td>{entry_px:,.2f}</td><td>{exit_px:,.2f}</td><td>{pnl:,.2f}</td>"
-                    f"<td>{ret * 100:,.2f}%</td><td>{fees:,.2f}</td><td>{format_days(days)}</td></tr>")
+                    f"<td>{percent(ret)}</td><td>{fees:,.2f}</td><td>{format_days(days)}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("entry", "exit", "symbol", "side", "quantity", "entry price",
                                               "exit price", "pnl", "return", "fees", "held"))
     return f"{note}<div class='scroll'><table class='trades'><thead><tr>{head}</tr></thead><tbody>" \

@@ -130,7 +130,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def format_summary(result: BacktestResult) -> str:
     """Return the end-of-run table: each statistic for the strategy and for buy-and-hold of its assets."""
-    from engine.stats import SUMMARY_ROWS, format_stat
+    from engine.display import SUMMARY_ROWS, format_stat
 
     stats, bench = result.stats, result.stats.get("buy_and_hold") or {}
     rows = [(label, format_stat(stats.get(key), kind), format_stat(bench.get(key), kind) if both and bench else "")

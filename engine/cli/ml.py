@@ -217,7 +217,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _fingerprint(frame: pd.DataFrame, symbol: str) -> str | None:
     from engine.datagen.bar_feed import BarFeed
-    from engine.results import data_fingerprint
+    from engine.datagen.fingerprint import data_fingerprint
 
     return data_fingerprint([BarFeed(frame, symbol)]).get("sha256")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.inputs import add_data_options, load_frame
+from engine.display import percent
 
 EXAMPLES = """examples:
   mlct recommend --model out/model                 the latest bar of the bundled sample
@@ -42,10 +43,6 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pct(value: Any, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
-
-
 def format_recommendation(view: dict[str, Any]) -> str:
     """Return the recommendation as a few lines of text."""
     threshold = "none (the model does not trade)" if view["threshold"] is None else f"{view['threshold']:.3f}"
@@ -54,9 +51,9 @@ def format_recommendation(view: dict[str, Any]) -> str:
     if view["n_signals"]:
         low, high = view["avg_return_ci"]
         lines.append(f"  out of sample at this threshold: {view['n_signals']:,} past {view['side']} signals, "
-                     f"precision {_pct(view['precision'], 1)}, average net return {_pct(view['avg_return'])} "
-                     f"[{_pct(low)}, {_pct(high)}] over {view['horizon']} bars (every bar: precision "
-                     f"{_pct(view['baseline_precision'], 1)}, {_pct(view['baseline_avg_return'])})")
+                     f"precision {percent(view['precision'], 1)}, average net return {percent(view['avg_return'])} "
+                     f"[{percent(low)}, {percent(high)}] over {view['horizon']} bars (every bar: precision "
+                     f"{percent(view['baseline_precision'], 1)}, {percent(view['baseline_avg_return'])})")
     direction = {"BUY": "toward up", "SELL": "toward down"}.get(view["action"], "toward up (+) or down (-)")
     reasons = ", ".join(f"{name} {value:+.3f}" for name, value in view["contributions"].items())
     lines.append(f"  top indicators ({direction}, log-odds of up vs down): {reasons}")

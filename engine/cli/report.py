@@ -23,7 +23,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def cmd_report(args: argparse.Namespace) -> int:
     from engine.report import write_report
-    from engine.results import BacktestResult
+    from engine.result import BacktestResult
 
     result = BacktestResult.load(args.result_dir)
     path = write_report(result, args.output or args.result_dir / "report.html")

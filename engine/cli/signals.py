@@ -58,7 +58,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
     from engine.analyze.signals import counts, make_signal, signal_events
     from engine.backtest import feeds_from_data
-    from engine.results import interval_text
+    from engine.datagen.fingerprint import interval_text
 
     params = _params(args.param)
     make_signal(args.signal, **params)  # bad parameters fail before the data is read

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from engine.datagen.bar_feed import BarFeed
+from engine.datagen.fingerprint import data_fingerprint
 from engine.datagen.frames import infer_interval
 from engine.errors import ConfigError
 from engine.ml.evaluate import evaluate_signals, side_by_side, traded_summary
@@ -24,7 +25,6 @@ from engine.ml.labels import LabelSpec, labels
 from engine.ml.model import versions
 from engine.ml.model_io import ModelBundle
 from engine.ml.walkforward import WalkForwardConfig, WalkForwardResult, fold_counts, plan, walk_forward
-from engine.results import data_fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -11,20 +11,16 @@ from typing import Any
 
 import pandas as pd
 
+from engine.display import percent
+
 HEADERS = ("threshold", "signals", "precision [95% CI]", "avg net return [95% CI]", "median",
            "always: precision", "always: avg", "random 97.5%", "p", "in-sample precision", "in-sample avg")
-
-
-def _pct(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{100 * float(value):.{digits}f}%"
 
 
 def _interval(value: Any, low: Any, high: Any, digits: int) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    return f"{_pct(value, digits)} [{_pct(low, digits)}, {_pct(high, digits)}]"
+    return f"{percent(value, digits)} [{percent(low, digits)}, {percent(high, digits)}]"
 
 
 def rows(table: pd.DataFrame, side: str, *, skip_empty: bool = True) -> list[tuple[str, ...]]:
@@ -38,11 +34,11 @@ def rows(table: pd.DataFrame, side: str, *, skip_empty: bool = True) -> list[tup
                     _interval(record.get("precision"), record.get("precision_lo"), record.get("precision_hi"), 1),
                     _interval(record.get("avg_return"), record.get("avg_return_lo"), record.get("avg_return_hi"),
                               2),
-                    _pct(record.get("median_return")), _pct(record.get("baseline_precision"), 1),
-                    _pct(record.get("baseline_avg_return")),
-                    _pct(record.get("random_hi")),
+                    percent(record.get("median_return")), percent(record.get("baseline_precision"), 1),
+                    percent(record.get("baseline_avg_return")),
+                    percent(record.get("random_hi")),
                     "n/a" if p_value is None or not math.isfinite(p_value) else f"{p_value:.3f}",
-                    _pct(record.get("is_precision"), 1), _pct(record.get("is_avg_return"))))
+                    percent(record.get("is_precision"), 1), percent(record.get("is_avg_return"))))
     return out
 
 
@@ -72,9 +68,10 @@ def traded_line(summary: dict[str, Any], side: str = "buy") -> str:
     if not n:
         return f"as traded ({side}, each fold at its own threshold): no signal"
     return (f"as traded ({side}, each fold at its own threshold): {n:,} signals, precision "
-            f"{_pct(figures.get('precision'), 1)}, average net return "
+            f"{percent(figures.get('precision'), 1)}, average net return "
             f"{_interval(figures.get('avg_return'), figures.get('avg_return_lo'), figures.get('avg_return_hi'), 2)}"
-            f" (always: {_pct(figures.get('baseline_precision'), 1)}, {_pct(figures.get('baseline_avg_return'))})")
+            f" (always: {percent(figures.get('baseline_precision'), 1)}, "
+            f"{percent(figures.get('baseline_avg_return'))})")
 
 
 def fold_lines(models: Sequence[dict[str, Any]]) -> list[str]:

@@ -17,8 +17,8 @@ from engine.backtest import BacktestConfig, BacktestResult, run_backtest
 from engine.cli import main
 from engine.datagen.synthetic import synthetic_bars
 from engine.report import MAX_POINTS, MAX_TRADE_ROWS, keep_points, render_report
-from engine.results import TRADE_COLUMNS
-from engine.stats import compute_stats
+from engine.result.stats import compute_stats
+from engine.result.tables import TRADE_COLUMNS
 from strategies.sma_cross import SmaCross
 
 SECTIONS = ["Strategy against buy-and-hold", "Price: SYN/USD", "Drawdown", "Monthly returns",

@@ -16,36 +16,32 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import results
 from engine.backtest import BacktestConfig, run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.datagen import fingerprint
 from engine.datagen.bar_feed import BarFeed
 from engine.datagen.files import load_bars
+from engine.datagen.fingerprint import data_fingerprint, feed_prices, interval_text
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
 from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
 from engine.orders import OrderManager
-from engine.results import (
+from engine.result import BacktestResult
+from engine.result import trades as trips
+from engine.result.recorder import EquityRecorder
+from engine.result.tables import (
     CATEGORY_COLUMNS,
     ORDER_COLUMNS,
-    BacktestResult,
-    EquityRecorder,
     as_categories,
     category_column,
-    data_fingerprint,
-    feed_prices,
-    fees_paid,
+    fill_log,
     fills_frame,
-    interval_text,
     orders_frame,
-    position_exposure,
-    round_trips,
-    traded_notional,
 )
+from engine.result.trades import fees_paid, position_exposure, round_trips, traded_notional
 from engine.store import FillLog
 from strategies.sma_cross import SmaCross
 
@@ -336,7 +332,7 @@ def test_exposure_counted_in_pieces_of_bars(monkeypatch: pytest.MonkeyPatch) -> 
     fills = many_fills()
     bar_ts = np.arange(0, 4200 * HOUR, HOUR // 3)
     whole = position_exposure(fills, bar_ts)
-    monkeypatch.setattr(results, "CHUNK", 7)
+    monkeypatch.setattr(trips, "CHUNK", 7)
     assert position_exposure(packed(fills), bar_ts) == whole
     # bars out of time order are looked up among the changes one by one: the same share
     assert position_exposure(fills, np.random.default_rng(3).permutation(bar_ts)) == whole
@@ -363,18 +359,29 @@ def test_exposure_is_the_share_of_bars_held_with_repeated_stamps_and_two_symbols
         assert position_exposure(fills, bar_ts) == exposure_bar_by_bar(fills, bar_ts)
 
 
+def test_the_result_code_reads_one_representation_of_fills_a_session_log_as_it_is_a_list_packed_once() -> None:
+    fills = many_fills()
+    log = packed(fills)
+    assert fill_log(log) is log  # the order manager's log is read where it lies, never copied
+    shuffled = fills[4000:] + fills[:4000]
+    made = fill_log(iter(shuffled))  # any iterable, read once
+    assert isinstance(made, FillLog) and list(made) == shuffled  # the fills as given, in their order
+    assert not made.is_time_ordered() and [r.ts for r in made.in_time_order()] == sorted(f.ts for f in fills)
+    assert fill_log([]) == [] and isinstance(fill_log([]), FillLog)
+
+
 def test_one_read_of_the_fills_gives_what_the_separate_readers_give() -> None:
     fills = many_fills()
     shuffled = fills[4000:] + fills[:4000]  # booked out of time order: summed in booking order
     bar_ts = np.arange(0, 4200 * HOUR, HOUR // 2)
     for booked in (fills, shuffled):
         for source in (booked, packed(booked)):
-            summary = results.summarize_fills(source, bar_ts)
+            summary = trips.summarize_fills(source, bar_ts)
             pd.testing.assert_frame_equal(summary.trades, round_trips(booked), check_exact=True)
             assert summary.exposure == position_exposure(booked, bar_ts) > 0
             assert summary.fees_paid == fees_paid(source) and summary.traded_notional == traded_notional(source)
     for empty in (FillLog(), []):
-        summary = results.summarize_fills(empty, bar_ts)
+        summary = trips.summarize_fills(empty, bar_ts)
         assert summary.trades.empty and summary[1:] == (0.0, 0.0, 0.0)
 
 

@@ -16,16 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import stats
-from engine.stats import (
+from engine.display import format_days, format_stat
+from engine.result import stats
+from engine.result.stats import (
     DAY_NS,
     YEAR_NS,
     buy_and_hold,
     compute_stats,
     drawdown,
     drawdown_durations,
-    format_days,
-    format_stat,
     monthly_returns,
     periods_per_year,
 )
@@ -278,6 +277,20 @@ def test_curves_read_in_pieces_give_the_figures_of_the_whole_curve(chunk: int, i
             deepest, longest = drawdown_durations(full, np.arange(len(full)) * DAY)
             assert pieces["max_drawdown"] == float(drawdown(full).min())
             assert (pieces["max_drawdown_days"], pieces["longest_drawdown_days"]) == (deepest / DAY, longest / DAY)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7])
+def test_curves_with_values_that_are_not_finite_give_the_same_figures_in_any_piece_size(
+        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    walk = long_curves()["walk"]
+    for bad in (math.inf, -math.inf, math.nan):
+        for initial in (100.0, 0.0):
+            values = [*walk[:20], bad, *walk[:30]]
+            monkeypatch.setattr(stats, "CHUNK", 10**9)
+            whole = stats_of(values, initial=initial, benchmark=curve(values[::-1]))
+            monkeypatch.setattr(stats, "CHUNK", chunk)
+            assert same_figures(stats_of(values, initial=initial, benchmark=curve(values[::-1])), whole), bad
+            json.dumps(whole, allow_nan=False)
 
 
 def test_a_curve_longer_than_a_piece_matches_empyrical() -> None:

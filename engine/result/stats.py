@@ -17,8 +17,10 @@ user can check ours against theirs:
   trade averages without trades (or without winners/losers), and an annual return that overflows.
 - Curves are read ``CHUNK`` values at a time, so that a million bars need no array beside the equity: sums are
   added up piece by piece (the figures of a curve longer than one piece agree with whole-array sums to rounding,
-  about 1e-15 relative; a shorter curve gives the same bits). A curve that does not start positive or holds a
-  value that is not finite is computed on whole arrays, as its NaN and infinities propagate there.
+  about 1e-15 relative; a shorter curve gives the same bits). NaN and infinities propagate through the pieces
+  as through whole arrays, and end as None.
+- A peak that is not positive has no drawdown below it (``drawdown`` is 0 there), so the deepest drawdown of a
+  curve that starts at or below zero is measured from its first positive peak.
 """
 
 from __future__ import annotations
@@ -75,13 +77,18 @@ def _returns(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def drawdown(values: np.ndarray) -> np.ndarray:
-    """Return the fall from the running peak, ``value / peak - 1`` (0 at a new high, -1 at ruin)."""
-    out = np.maximum.accumulate(values)  # the running peak, replaced by the drawdown in place
-    positive = out > 0
-    np.divide(values, out, out=out, where=positive)
-    np.subtract(out, 1.0, out=out, where=positive)
-    np.copyto(out, 0.0, where=~positive)
-    return out
+    """Return the fall from the running peak, ``value / peak - 1`` (0 at a new high, -1 at ruin), for the chart."""
+    with np.errstate(invalid="ignore"):  # an infinite value at an infinite peak: NaN, as the statistics have it
+        out = _peak_ratio(values, np.maximum.accumulate(values))
+    return np.subtract(out, 1.0, out=out)
+
+
+def _peak_ratio(values: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Return ``values / peak`` where the running ``peak`` is positive, else 1, in place of ``peak``."""
+    positive = peak > 0
+    np.divide(values, peak, out=peak, where=positive)
+    np.copyto(peak, 1.0, where=~positive)
+    return peak
 
 
 def drawdown_durations(values: np.ndarray, times_ns: np.ndarray) -> tuple[int, int]:
@@ -90,28 +97,12 @@ def drawdown_durations(values: np.ndarray, times_ns: np.ndarray) -> tuple[int, i
     A drawdown lasts from the peak it fell from to the first value back at or above that peak, or to the end
     of the data if it never recovered.
     """
-    return _drawdown_durations(values, times_ns.__getitem__)
-
-
-def _drawdown_durations(values: np.ndarray, time_at: TimeAt) -> tuple[int, int]:
-    """Return ``drawdown_durations`` with the times looked up by position: only the drawdowns' ends are read."""
-    if len(values) < 2:
+    if len(values) == 0:
         return 0, 0
-    peak = np.maximum.accumulate(values)
-    under = np.zeros(len(values) + 2, dtype=np.int8)  # 1 under water, padded with 0 at both ends
-    np.less(values, peak, out=under[1:-1])
-    if not under.any():
-        return 0, 0
-    edges = np.diff(under)
-    starts = np.flatnonzero(edges == 1)  # first underwater index of each run
-    ends = np.flatnonzero(edges == -1)  # first index back at the peak (== len(values) if never)
-    last = len(values) - 1
-    durations = time_at(np.minimum(ends, last)) - time_at(starts - 1)
-    # the deepest point: lowest value / peak (a peak that is not positive taken as 1), in place of the peak
-    np.copyto(peak, 1.0, where=~(peak > 0))
-    deepest = int(np.argmin(np.divide(values, peak, out=peak)))
-    run = int(np.searchsorted(starts, deepest, side="right")) - 1
-    return int(durations[run]), int(durations.max())
+    scan = _DrawdownScan(times_ns.__getitem__)
+    with np.errstate(invalid="ignore"):
+        scan.add(0, values)
+    return scan.durations(len(values) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +122,6 @@ class _Curve:
     @property
     def last(self) -> float:
         return float(self.rest[-1]) if len(self.rest) else self.first
-
-    def whole(self) -> np.ndarray:
-        """Return the curve as one new array (``curve_values``)."""
-        return _prepend(self.first, self.rest)
 
     def values(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(position of the first, values)`` a piece at a time, in order."""
@@ -169,18 +156,14 @@ class _Figures(NamedTuple):
     longest_ns: int
 
 
-def curve_stats(values: np.ndarray, times_ns: np.ndarray, interval_ns: int) -> Stats:
-    """Return the statistics of an equity curve (``values[0]`` is the starting equity, at ``times_ns[0]``)."""
-    return _curve_stats(_Curve(float(values[0]), values[1:]), times_ns.__getitem__, interval_ns)
-
-
 def _curve_stats(curve: _Curve, time_at: TimeAt, interval_ns: int) -> Stats:
-    """Return ``curve_stats`` with the times looked up by position (``_curve_times``), not held in an array."""
+    """Return the statistics of an equity curve, with the times of its values looked up by position
+    (``_curve_times``), not held in an array."""
     per_year = periods_per_year(interval_ns)
     n = len(curve) - 1
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # absurd curves end as None, not noise
         growth = float(np.float64(curve.last) / curve.first)
-    figures = _figures_by_piece(curve, time_at) or _figures_of_whole(curve.whole(), time_at)
+    figures = _figures(curve, time_at)
     mean, std, downside, max_dd = figures.mean, figures.std, figures.downside, figures.max_drawdown
     annual = _annual_return(growth, n, per_year)
     return {
@@ -196,21 +179,16 @@ def _curve_stats(curve: _Curve, time_at: TimeAt, interval_ns: int) -> Stats:
     }
 
 
-def _figures_by_piece(curve: _Curve, time_at: TimeAt) -> _Figures | None:
+def _figures(curve: _Curve, time_at: TimeAt) -> _Figures:
     """Return the figures reading the curve ``CHUNK`` values at a time, with running sums and a drawdown scan.
 
-    The mean and the deviations from it take two passes over the returns, as ``np.std`` does. None when the
-    curve does not start positive or a value or sum is not finite: the whole-array path gives those their
-    NaN and infinities (and their warnings are silenced alike).
+    The mean and the deviations from it take two passes over the returns, as ``np.std`` does. NaN and
+    infinities propagate through the sums (``_strict`` makes them None), their warnings silenced.
     """
-    if not curve.first > 0:
-        return None
     n = len(curve) - 1
     scan = _DrawdownScan(time_at)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for position, values in curve.values():
-            if not np.isfinite(values).all():
-                return None
             scan.add(position, values)
         total = losses = 0.0
         for returns in curve.returns():
@@ -222,34 +200,15 @@ def _figures_by_piece(curve: _Curve, time_at: TimeAt) -> _Figures | None:
         for returns in curve.returns() if n > 1 else ():
             returns -= mean
             squares += float(np.square(returns, out=returns).sum())
-    if not (math.isfinite(total) and math.isfinite(losses) and math.isfinite(squares)):
-        return None
     std = math.sqrt(squares / (n - 1)) if n > 1 else None
     downside = math.sqrt(losses / n) if n > 1 else None
     deepest_ns, longest_ns = scan.durations(len(curve) - 1)
     return _Figures(mean, std, downside, scan.max_drawdown, deepest_ns, longest_ns)
 
 
-def _figures_of_whole(values: np.ndarray, time_at: TimeAt) -> _Figures:
-    """Return the figures from whole-curve arrays (the curves ``_figures_by_piece`` leaves alone)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # absurd curves end as None, not noise
-        returns = simple_returns(values)
-        n = len(returns)
-        std = float(returns.std(ddof=1)) if n > 1 else None
-        mean = float(returns.mean()) if n else 0.0
-        downside = None
-        if n > 1:  # the squared losses, computed in place of the returns: their last use
-            np.minimum(returns, 0.0, out=returns)
-            downside = float(np.sqrt(np.mean(np.square(returns, out=returns))))
-        del returns  # before the drawdown's arrays
-        max_dd = float(drawdown(values).min())
-    deepest_ns, longest_ns = _drawdown_durations(values, time_at)
-    return _Figures(mean, std, downside, max_dd, deepest_ns, longest_ns)
-
-
 class _DrawdownScan:
-    """The drawdown of a positive, finite curve read a piece at a time, as ``drawdown`` and
-    ``drawdown_durations`` give it on the whole curve.
+    """The drawdown of a curve read a piece at a time: the deepest fall (``drawdown``'s lowest) and the
+    durations of the deepest and the longest drawdown.
 
     It keeps the running peak, the deepest fall, the run under water still open at the end of the last piece
     and the longest run so far: the runs of one piece exist only while it is read.
@@ -259,7 +218,7 @@ class _DrawdownScan:
         self._time_at = time_at
         self._peak = -math.inf
         self.max_drawdown = 0.0
-        self._lowest = math.inf  # lowest value / peak so far, at position _deepest
+        self._lowest = math.inf  # the lowest value / peak so far
         self._deepest_start = -1  # first position under water of the run holding the deepest point
         self._deepest_ns = 0
         self._open = -1  # first position under water of the run still open, -1 when at a peak
@@ -271,14 +230,16 @@ class _DrawdownScan:
         np.maximum(peak, self._peak, out=peak)
         self._peak = float(peak[-1])
         under = values < peak
-        ratio = np.divide(values, peak, out=peak)  # in place of the peak
+        ratio = _peak_ratio(values, peak)  # in place of the peak
         starts, ends = self._runs(position, under)
-        lowest = int(np.argmin(ratio))
-        if ratio[lowest] < self._lowest:  # the first lowest point, as np.argmin on the whole curve
-            self._lowest = float(ratio[lowest])
+        lowest = int(np.argmin(ratio))  # the first lowest point, or the first NaN (which np.min would return)
+        low = float(ratio[lowest])
+        if low < self._lowest or (math.isnan(low) and not math.isnan(self._lowest)):
+            self._lowest = low
             self.max_drawdown = self._lowest - 1.0  # x - 1 keeps the order of x: the lowest of the drawdowns
             at = np.searchsorted(starts, position + lowest, side="right") - 1
             self._deepest_start = int(starts[at]) if under[lowest] else -1
+            self._deepest_ns = 0  # until that run closes (a NaN is in none: no deepest drawdown to time)
         if len(ends):
             self._close(starts[:len(ends)], ends)
         self._open = int(starts[-1]) if len(starts) > len(ends) else -1
@@ -323,7 +284,7 @@ def _annual_return(growth: float, n_returns: int, per_year: float) -> float | No
 
 
 def trade_stats(trades: pd.DataFrame) -> Stats:
-    """Return the statistics of the round trips (``engine.results.round_trips``).
+    """Return the statistics of the round trips (``engine.result.trades.round_trips``).
 
     ``expectancy`` is the mean profit per trade in the account currency; ``avg_win``, ``avg_loss``,
     ``best_trade`` and ``worst_trade`` are trade returns (profit over entry notional); ``profit_factor`` is
@@ -468,58 +429,3 @@ def _strict(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-# -- how to show each figure: shared by the CLI's summary table and the HTML report ----------------------------
-# (key, label, kind, also shown for buy-and-hold)
-SUMMARY_ROWS: list[tuple[str, str, str, bool]] = [
-    ("final_equity", "Final equity", "money", True),
-    ("total_return", "Total return", "percent", True),
-    ("annual_return", "Annual return (CAGR)", "percent", True),
-    ("annual_volatility", "Annual volatility", "percent", True),
-    ("sharpe", "Sharpe", "ratio", True),
-    ("sortino", "Sortino", "ratio", True),
-    ("calmar", "Calmar", "ratio", True),
-    ("max_drawdown", "Max drawdown", "percent", True),
-    ("max_drawdown_days", "Max drawdown duration", "days", True),
-    ("longest_drawdown_days", "Longest drawdown", "days", True),
-    ("n_trades", "Trades", "count", False),
-    ("win_rate", "Win rate", "percent", False),
-    ("profit_factor", "Profit factor", "ratio", False),
-    ("expectancy", "Expectancy (per trade)", "money", False),
-    ("avg_win", "Average win", "percent", False),
-    ("avg_loss", "Average loss", "percent", False),
-    ("best_trade", "Best trade", "percent", False),
-    ("worst_trade", "Worst trade", "percent", False),
-    ("avg_holding_days", "Average holding time", "days", False),
-    ("exposure", "Exposure", "percent", False),
-    ("turnover", "Turnover", "times", False),
-    ("fees_paid", "Fees paid", "money", False),
-]
-
-
-def format_stat(value: Any, kind: str) -> str:
-    """Return ``value`` as a person reads it: ``12.34%``, ``1,234.56``, ``3d 4h``; ``n/a`` for None."""
-    if value is None:
-        return "n/a"
-    if kind == "percent":
-        return f"{value * 100:,.2f}%"
-    if kind == "money":
-        return f"{value:,.2f}"
-    if kind == "ratio":
-        return f"{value:,.3f}"
-    if kind == "times":
-        return f"{value:,.2f}x"
-    if kind == "days":
-        return format_days(float(value))
-    return f"{value:,}"
-
-
-def format_days(days: float) -> str:
-    """Return a duration in days as ``12d 5h``, ``5h 30m`` or ``45m``."""
-    minutes = round(days * 24 * 60)
-    d, rest = divmod(minutes, 24 * 60)
-    h, m = divmod(rest, 60)
-    if d:
-        return f"{d:,}d {h}h"
-    return f"{h}h {m}m" if h else f"{m}m"

@@ -1,0 +1,149 @@
+"""What a run leaves behind, one module a job: ``recorder`` (the equity curve a run records), ``trades`` (round
+trips from fills), ``tables`` (the orders, fills and trades frames), ``stats`` (the statistics).
+
+``BacktestResult``, here, holds them with the statistics, the prices of the traded symbols, the configuration, a
+data fingerprint and the assumptions of the run; ``save`` writes all of it to a directory and ``load`` reads it
+back, so that ``mlct report RESULT_DIR`` can rebuild the report without re-running the back-test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from engine.errors import DataError
+from engine.result.tables import TRADE_COLUMNS, as_categories
+
+if TYPE_CHECKING:
+    from engine.ledger import Ledger
+
+__all__ = ["BacktestResult"]
+
+
+@dataclass
+class BacktestResult:
+    """Everything a back-test produced.
+
+    Attributes
+    ----------
+    stats
+        ``engine.result.stats.compute_stats``: strict-JSON figures, with buy-and-hold under ``"buy_and_hold"``.
+    equity
+        ``equity`` (and ``buy_and_hold`` when prices are known) at each bar close, indexed by close time.
+    orders, fills, trades
+        One row per order, fill and round trip (``TRADE_COLUMNS``).
+    config
+        The settings of the run and its strategies with their parameters.
+    prices
+        ``{symbol: frame}`` of ``open`` and ``close`` by bar close time, for the report's price chart.
+    data
+        ``engine.datagen.fingerprint.data_fingerprint``: symbols, interval, first open, last close, bar count and
+        sha256.
+    assumptions
+        ``{"engine": [...], "venue": [...]}``: the rules the back-test filled and booked by.
+    extras
+        Sections that components add to the result. ``extras["ml"]`` (issue 5: ML signals) is a dict of
+        DataFrames the report renders: ``"thresholds"`` (columns ``threshold``, ``n_signals``, ``precision``,
+        ``avg_return``, any more shown as they are) and ``"contributions"`` (one row per trade: ``entry_time``,
+        optionally ``symbol``, then one numeric column per feature with its contribution to the signal that
+        opened the trade). Any handler or strategy with a ``result_extras()`` method returning such a dict
+        contributes it at the end of the run. Dicts of DataFrames are saved as ``extras/<name>/<key>.csv``.
+    ledger
+        The ledger of the run (not saved).
+    """
+
+    stats: dict[str, Any]
+    equity: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    config: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger | None = None
+    prices: dict[str, pd.DataFrame] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    assumptions: dict[str, list[str]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Return ``result.json``: stats, configuration, data fingerprint and assumptions."""
+        return json.dumps({"stats": self.stats, "config": self.config, "data": self.data,
+                           "assumptions": self.assumptions}, indent=2, default=str)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the result to ``out_dir``; ``BacktestResult.load`` reads it back.
+
+        Files: ``result.json``, ``trades.csv``, ``orders.csv``, ``fills.csv``, ``equity.csv``,
+        ``prices.parquet`` (ts, symbol, open, close) and ``extras/<name>/<key>.csv``.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(self.to_json() + "\n")
+        trades = self.trades[["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
+                              "fees", "symbol", "return"]]
+        trades.to_csv(out / "trades.csv", index=False)
+        self.orders.to_csv(out / "orders.csv", index=False)
+        self.fills.to_csv(out / "fills.csv", index=False)
+        self.equity.to_csv(out / "equity.csv")
+        long = [frame.assign(symbol=symbol).reset_index() for symbol, frame in self.prices.items()]
+        prices = pd.concat(long, ignore_index=True) if long else pd.DataFrame(columns=["ts", "symbol", "open",
+                                                                                        "close"])
+        prices[["ts", "symbol", "open", "close"]].to_parquet(out / "prices.parquet", index=False)
+        for name, section in self.extras.items():
+            if isinstance(section, Mapping):
+                for key, frame in section.items():
+                    if isinstance(frame, pd.DataFrame):
+                        (out / "extras" / name).mkdir(parents=True, exist_ok=True)
+                        frame.to_csv(out / "extras" / name / f"{key}.csv", index=False)
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> BacktestResult:
+        """Read a directory written by ``save`` (``mlct backtest --out``); DataError if it is not one."""
+        out = Path(out_dir)
+        if not (out / "result.json").is_file():
+            raise DataError(f"{out}: no result.json here (give the --out directory of mlct backtest)")
+        try:
+            meta = json.loads((out / "result.json").read_text())
+            equity = pd.read_csv(out / "equity.csv", index_col="ts")
+            equity.index = pd.DatetimeIndex(_times(equity.index), name="ts")
+            trades = as_categories(_read_csv(out / "trades.csv", ("entry_time", "exit_time"))[TRADE_COLUMNS].astype(
+                dict.fromkeys(("quantity", "entry_price", "exit_price", "pnl", "fees", "return"), "float64")))
+            orders = as_categories(_read_csv(out / "orders.csv", ("ts", "updated_ts")))
+            fills = as_categories(_read_csv(out / "fills.csv", ("ts",)))
+            prices = {}
+            if (out / "prices.parquet").is_file():
+                long = pd.read_parquet(out / "prices.parquet")
+                for symbol, frame in long.groupby("symbol", sort=False):
+                    prices[str(symbol)] = frame.set_index(pd.DatetimeIndex(_times(frame["ts"]), name="ts"))[
+                        ["open", "close"]]
+            extras: dict[str, Any] = {}
+            for path in sorted((out / "extras").glob("*/*.csv")):
+                frame = pd.read_csv(path)
+                for column in frame.columns:
+                    if column.endswith("_time") or column == "ts":
+                        frame[column] = _times(frame[column])
+                extras.setdefault(path.parent.name, {})[path.stem] = frame
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{out}: cannot read the saved result: {exc}") from None
+        return cls(stats=meta.get("stats", {}), equity=equity, orders=orders, fills=fills, trades=trades,
+                   config=meta.get("config", {}), prices=prices, data=meta.get("data", {}),
+                   assumptions=meta.get("assumptions", {}), extras=extras)
+
+
+def _times(values: pd.Series | pd.Index) -> pd.DatetimeIndex | pd.Series:
+    converted = pd.to_datetime(values, utc=True)
+    if isinstance(converted, pd.Series):
+        return converted.dt.as_unit("ns")
+    return pd.DatetimeIndex(converted).as_unit("ns")
+
+
+def _read_csv(path: Path, time_columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    for column in time_columns:
+        frame[column] = _times(frame[column])
+    return frame
