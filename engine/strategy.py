@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar
 
 from engine.bus import EventBus
 from engine.clock import Clock
@@ -157,20 +157,23 @@ class Strategy:
         ctx = self.context
         market = ctx.markets[symbol]
         cid = ctx.orders.next_id(self.name)
-        shape: dict[str, Any] = {"ts": ctx.clock.now(), "client_order_id": cid, "symbol": symbol, "side": side,
-                                 "type": type, "time_in_force": time_in_force, "post_only": post_only,
-                                 "reduce_only": reduce_only}
-        who = f"order {cid!r} on {symbol}"
+        now = ctx.clock.now()
         try:
-            order = Order(quantity=_rounded(who, "quantity", quantity, market.round_size, market.size_increment),
-                          price=_rounded(who, "price", price, market.round_price, market.price_increment),
-                          stop_price=_rounded(who, "stop_price", stop_price, market.round_price,
-                                              market.price_increment),
-                          **shape)
+            order = Order(ts=now, client_order_id=cid, symbol=symbol, side=side, type=type,
+                          quantity=_rounded("quantity", quantity, market.round_size, market.size_increment),
+                          price=None if price is None else _rounded("price", price, market.round_price,
+                                                                    market.price_increment),
+                          stop_price=None if stop_price is None else _rounded("stop_price", stop_price,
+                                                                              market.round_price,
+                                                                              market.price_increment),
+                          time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only)
         except ValueError as exc:  # a value or a shape no venue takes: the strategy hears of it as a rejection
-            requested = refused_order(quantity=_as_requested(quantity), price=_as_requested(price),
-                                      stop_price=_as_requested(stop_price), **shape)
-            return ctx.orders.refuse(requested, str(exc))
+            reason = f"order {cid!r} on {symbol}: {exc}" if isinstance(exc, _Unsendable) else str(exc)
+            requested = refused_order(ts=now, client_order_id=cid, symbol=symbol, side=side, type=type,
+                                      quantity=_as_requested(quantity), price=_as_requested(price),
+                                      stop_price=_as_requested(stop_price), time_in_force=time_in_force,
+                                      post_only=post_only, reduce_only=reduce_only)
+            return ctx.orders.refuse(requested, reason)
         return ctx.orders.submit(order, ctx.ledger.last_price(symbol))  # a float: read as a Decimal where needed
 
     def buy(self, symbol: str, quantity: float | Decimal, price: float | Decimal | None = None,
@@ -220,26 +223,22 @@ class Strategy:
         return float(price)
 
 
-@overload
-def _rounded(who: str, name: str, value: float | Decimal, round_: Callable[[float | Decimal], Decimal],
-             increment: Decimal) -> Decimal: ...
-@overload
-def _rounded(who: str, name: str, value: None, round_: Callable[[float | Decimal], Decimal],
-             increment: Decimal) -> None: ...
-def _rounded(who: str, name: str, value: float | Decimal | None, round_: Callable[[float | Decimal], Decimal],
-             increment: Decimal) -> Decimal | None:
-    """Return ``value`` rounded by ``round_`` (None stays None); raise ``ValueError`` naming it if it is not a
-    finite number or not positive once rounded."""
-    if value is None:
-        return None
+class _Unsendable(ValueError):
+    """A value of an order no venue takes (the message names the field; the caller adds the order)."""
+
+
+def _rounded(name: str, value: float | Decimal, round_: Callable[[float | Decimal], Decimal],
+             increment: Decimal) -> Decimal:
+    """Return ``value`` rounded by ``round_``; raise ``_Unsendable`` if it is not a finite number or not positive
+    once rounded."""
     try:
         rounded = round_(value)
     except (ValueError, TypeError, ArithmeticError):
-        raise ValueError(f"{who}: {name} {value!r} is not a finite number") from None
+        raise _Unsendable(f"{name} {value!r} is not a finite number") from None
     if rounded <= 0:
         if value <= 0:
-            raise ValueError(f"{who}: {name} {value!r} is not positive")
-        raise ValueError(f"{who}: {name} {value!r} rounds to {rounded} at the increment {increment}")
+            raise _Unsendable(f"{name} {value!r} is not positive")
+        raise _Unsendable(f"{name} {value!r} rounds to {rounded} at the increment {increment}")
     return rounded
 
 
