@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 
 def test_the_main_command_is_the_ml_workflow() -> None:
     text = README.read_text()
-    assert "pip install -e '.[dev]' && mlct ml run --out out/" in text
+    assert "pip install --no-deps -e . && mlct ml run --out out/" in text
 
 
 def test_the_ml_example_runs(head: pd.DataFrame, tmp_path: Path) -> None:
