@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adapters.sim import SimSettings
 from engine.backtest import BacktestConfig, run_backtest
 from engine.datagen.synthetic import synthetic_bars
 from engine.memory import tuned_for_long_runs
@@ -136,7 +137,7 @@ def main() -> int:
     return measure(args.data_dir, args.bars, args.repeat, args.profile, args.cold)
 
 
-def warm_up(config: BacktestConfig) -> None:
+def warm_up(config: BacktestConfig, venue: SimSettings) -> None:
     """Run a short back-test, so that the baseline holds what the libraries load on first use.
 
     The first run of a process pages in code of pandas, pyarrow and numpy (about 6 MB of file-backed pages: the
@@ -153,7 +154,8 @@ def warm_up(config: BacktestConfig) -> None:
                           "volume": np.full(WARM_UP_BARS, 10.0)},
                          index=pd.date_range("2020-01-01", periods=WARM_UP_BARS, freq="1min", tz="UTC", name="ts"))
     with tuned_for_long_runs():  # as the CLI runs a back-test
-        result = run_backtest(SmaCross(fast=FAST, slow=SLOW, quantity=QUANTITY), frame, config, symbol="SYN/USD")
+        result = run_backtest(SmaCross(fast=FAST, slow=SLOW, quantity=QUANTITY), frame, config, venue=venue,
+                              symbol="SYN/USD")
     if result.stats["n_trades"] == 0:
         raise RuntimeError("the warm-up run made no trade: it would not page in the order path")
     del result
@@ -161,9 +163,10 @@ def warm_up(config: BacktestConfig) -> None:
 
 
 def measure(data_dir: Path, bars: int, repeat: int, profile: bool, cold: bool) -> int:
-    config = BacktestConfig(cash=Decimal(CASH), fee_bps=FEE * 10_000, slippage="none")
+    config = BacktestConfig(cash=Decimal(CASH))
+    venue = SimSettings(fee_bps=FEE * 10_000, slippage="none")
     if not cold:
-        warm_up(config)
+        warm_up(config, venue)
     baseline_mb = peak_rss_mb()
     arrays = {column: np.load(data_dir / f"{column}.npy") for column in COLUMNS}
     index = pd.DatetimeIndex(np.load(data_dir / "ts.npy"), tz="UTC", name="ts")
@@ -187,7 +190,7 @@ def measure(data_dir: Path, bars: int, repeat: int, profile: bool, cold: bool) -
         if profiler:
             profiler.enable()
         with tuned_for_long_runs():
-            run = run_backtest(strategy, frame, config, symbol="SYN/USD")
+            run = run_backtest(strategy, frame, config, venue=venue, symbol="SYN/USD")
         engine_times.append(time.perf_counter() - start)
         if profiler:
             profiler.disable()

@@ -1,19 +1,18 @@
 """The back-test: a session whose clock is simulated, whose feed is replayed and whose venue is simulated.
 
-The venue is named in the configuration (``venue``, default the simulated exchange of ``adapters.sim``) and
-loaded by name, so the engine never imports an adapter.
+The caller hands in the venue, built and configured by its adapter (``adapters.sim.SimSettings``): the engine
+never imports or names an adapter.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -38,11 +37,9 @@ from engine.result.trades import summarize_fills
 from engine.store import FillLog
 from engine.strategy import Strategy
 
-__all__ = ["ENGINE_ASSUMPTIONS", "BacktestConfig", "BacktestResult", "load_object", "run_backtest"]
+__all__ = ["ENGINE_ASSUMPTIONS", "BacktestConfig", "BacktestResult", "BacktestVenue", "load_object", "run_backtest"]
 
 log = logging.getLogger(__name__)
-
-SLIPPAGE_MODELS = ("none", "fixed", "volume")
 
 # The engine's side of the back-test rules (the venue lists its own): shown in every report, and kept in the
 # README's "Back-test assumptions" by a test.
@@ -62,20 +59,12 @@ ENGINE_ASSUMPTIONS: list[str] = [
 
 @dataclass(frozen=True, kw_only=True)
 class BacktestConfig:
-    """Settings of one back-test; every value is checked, and a bad one raises ``ConfigError`` naming it."""
+    """The account of one back-test (the venue's settings are its adapter's); a bad value raises ``ConfigError``."""
 
     cash: Decimal = Decimal("10000")
     currency: str | None = None  # account currency; default: the quote currency of the first market
-    fee_bps: float = 10.0  # taker fee, basis points of notional
-    maker_fee_bps: float | None = None  # default: same as fee_bps
-    slippage: str = "fixed"  # none | fixed (slippage_bps on every taker fill) | volume (bps at 100% of volume)
-    slippage_bps: float = 0.0
-    volume_share: float | None = None  # cap on the share of each bar's volume our fills may take
-    latency_ms: float = 0.0
-    limit_fill: str = "through"  # "through": the bar must trade beyond the limit; "touch": reaching it is enough
     set_aside: Decimal = Decimal(0)  # cash the strategy may not spend
     markets: tuple[Market, ...] = ()
-    venue: str = "adapters.sim:build_venue"
 
     def __post_init__(self) -> None:
         cash = _decimal("cash", self.cash)
@@ -85,16 +74,6 @@ class BacktestConfig:
             raise ConfigError(f"cash must be positive, got {cash}")
         if not Decimal(0) <= self.set_aside <= cash:
             raise ConfigError(f"set_aside must be between 0 and cash ({cash}), got {self.set_aside}")
-        for name in ("fee_bps", "maker_fee_bps", "slippage_bps", "latency_ms"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int | float) or not math.isfinite(value) or value < 0):
-                raise ConfigError(f"{name} must be a non-negative number, got {value!r}")
-        if self.slippage not in SLIPPAGE_MODELS:
-            raise ConfigError(f"slippage must be one of {', '.join(SLIPPAGE_MODELS)}, got {self.slippage!r}")
-        if self.volume_share is not None and not 0 < self.volume_share <= 1:
-            raise ConfigError(f"volume_share must be in (0, 1], got {self.volume_share!r}")
-        if self.limit_fill not in ("through", "touch"):
-            raise ConfigError(f"limit_fill must be 'through' or 'touch', got {self.limit_fill!r}")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -114,7 +93,24 @@ def _decimal(name: str, value: object) -> Decimal:
     return result
 
 
-VenueFactory = Callable[[EventBus, SimulatedClock, Markets, Ledger, BacktestConfig], ExecutionClient]
+class BacktestVenue(Protocol):
+    """A simulated venue as its adapter configures it (``adapters.sim.SimSettings``): what a back-test needs of it."""
+
+    def reserve_fee_rate(self) -> Decimal:
+        """Return the highest fee rate a fill may pay: the ledger reserves it on top of a buy's notional."""
+        ...
+
+    def build(self, bus: EventBus, clock: SimulatedClock, markets: Markets, ledger: Ledger) -> ExecutionClient:
+        """Return the venue of one run, checking each fill against ``ledger`` before publishing it."""
+        ...
+
+    def assumptions(self) -> list[str]:
+        """Return the rules the venue fills by, one line each, for the result and its report."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings, as plain values, for the result's configuration."""
+        ...
 
 
 def load_object(spec: str, what: str) -> Any:
@@ -135,12 +131,13 @@ def load_object(spec: str, what: str) -> Any:
 
 
 def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: BacktestConfig | None = None, *,
-                 symbol: str | None = None, handlers: Sequence[object] = (), progress: bool = False,
-                 data_dir: str | Path | None = None) -> BacktestResult:
-    """Replay ``data`` through the strategy on a simulated venue and return the result.
+                 venue: BacktestVenue, symbol: str | None = None, handlers: Sequence[object] = (),
+                 progress: bool = False, data_dir: str | Path | None = None) -> BacktestResult:
+    """Replay ``data`` through the strategy on the simulated ``venue`` and return the result.
 
-    ``data`` is a standard OHLCV DataFrame (``symbol`` required), a path to a file, or a list of
-    ``(frame, symbol)`` pairs for several symbols. ``handlers`` are user objects with ``on_<event>`` methods
+    ``venue`` comes configured from its adapter, e.g. ``adapters.sim.SimSettings(fee_bps=7.5)``. ``data`` is a
+    standard OHLCV DataFrame (``symbol`` required), a path to a file, or a list of ``(frame, symbol)`` pairs for
+    several symbols. ``handlers`` are user objects with ``on_<event>`` methods
     (or an ``attach(kernel)`` method) added to the run after the venue and before the strategies. With
     ``progress``, a progress bar is drawn on stderr when it is a terminal.
     """
@@ -154,14 +151,12 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
     currency = config.currency or next(iter(markets)).quote
     bus = EventBus(halt_on_error=True)
     clock = SimulatedClock(bus)
-    ledger = Ledger(markets, currency, {currency: config.cash}, clock=clock,
-                    reserve_fee_rate=Decimal(str(max(config.fee_bps, config.maker_fee_bps or 0))) / 10_000)
+    ledger = Ledger(markets, currency, {currency: config.cash}, clock=clock, reserve_fee_rate=venue.reserve_fee_rate())
     if config.set_aside:
         ledger.set_aside(config.set_aside, currency)
-    venue_factory: VenueFactory = load_object(config.venue, "venue")
-    venue = venue_factory(bus, clock, markets, ledger, config)
+    execution = venue.build(bus, clock, markets, ledger)
     recorder = EquityRecorder(ledger.equity)
-    kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=venue,
+    kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
                     strategies=strategies, handlers=handlers, recorders=[recorder])
     n_bars = sum(len(feed) for feed in feeds)
     log.info("back-test starting", extra={"symbols": ",".join(f.symbol for f in feeds), "bars": n_bars,
@@ -171,14 +166,14 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         if not shown.disable:
             events = track(events, shown.update, total=n_bars)
         run_sync(kernel, events)
-    result = _result(config, feeds, strategies, [*handlers, *strategies], recorder, kernel.orders.fills, kernel,
-                     ledger)
+    result = _result(config, venue, feeds, strategies, [*handlers, *strategies], recorder, kernel.orders.fills,
+                     kernel, ledger)
     log.info("back-test finished", extra={"trades": result.stats["n_trades"],
                                           "final_equity": result.stats["final_equity"]})
     return result
 
 
-def _result(config: BacktestConfig, feeds: Sequence[BarFeed], strategies: Sequence[Strategy],
+def _result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[BarFeed], strategies: Sequence[Strategy],
             contributors: Sequence[object], recorder: EquityRecorder, fills: FillLog, kernel: Kernel,
             ledger: Ledger) -> BacktestResult:
     """Build the result after the run: frames, prices and fingerprint of the data, stats, assumptions, extras."""
@@ -198,21 +193,11 @@ def _result(config: BacktestConfig, feeds: Sequence[BarFeed], strategies: Sequen
         if callable(contribute):
             extras.update(contribute())
     return BacktestResult(stats=stats, equity=equity, orders=orders_frame(kernel.orders), fills=fills_frame(fills),
-                          trades=summary.trades, config={**config.to_dict(), "strategies": [
+                          trades=summary.trades, config={**config.to_dict(), **venue.to_dict(), "strategies": [
                               {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger,
                           prices=prices, data=data_fingerprint(feeds),
-                          assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue_assumptions(config.venue)},
+                          assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue.assumptions()},
                           extras=extras)
-
-
-def venue_assumptions(venue: str) -> list[str]:
-    """Return the ``ASSUMPTIONS`` list of the venue's module (``adapters.sim`` for the default), [] if none."""
-    module_name = venue.partition(":")[0] if ":" in venue else venue.rpartition(".")[0]
-    try:
-        found = getattr(importlib.import_module(module_name), "ASSUMPTIONS", [])
-    except ImportError:
-        return []
-    return [str(line) for line in found]
 
 
 def feeds_from_data(data: Any, symbol: str | None, data_dir: str | Path | None = None) -> list[BarFeed]:

@@ -36,15 +36,8 @@ class EventBus:
     def __init__(self, *, halt_on_error: bool = True) -> None:
         self.halt_on_error = halt_on_error
         self._subscriptions: list[tuple[type[Event], Handler]] = []
-        # Resolved once per concrete event type: (handlers in subscription order, any of them a coroutine fn).
-        self._routes: dict[type, tuple[tuple[Handler, ...], bool]] = {}
-        # The same routes for the synchronous paths, handlers only, filled by _sync_route, which refuses a route
-        # with coroutine handlers: one dict subscription per event instead of a .get() call and two tuple reads
-        # (7 of the 200 bytecodes a bar ran, and the call).
-        self._sync_routes: dict[type, tuple[Handler, ...]] = {}
+        self._routes: dict[type, tuple[Handler, ...]] = {}  # concrete event type -> handlers, in subscription order
         self._queue: deque[Event] = deque()
-        # ``publish`` is the queue's own append, a C call: the Python method it replaces was 4 frames an order.
-        self.publish: Callable[[Event], None] = self._queue.append
         self._has_async = False
         self._components: dict[object, str] = {}
 
@@ -58,7 +51,6 @@ class EventBus:
         self._subscriptions.append((event_type, handler))
         self._has_async = self._has_async or inspect.iscoroutinefunction(handler)
         self._routes.clear()
-        self._sync_routes.clear()
 
     def name_component(self, handler: object, component: str) -> None:
         """Mark ``handler`` as the kernel's ``component`` (ledger, order manager, venue): its failures are
@@ -70,7 +62,6 @@ class EventBus:
         self._subscriptions.remove((event_type, handler))
         self._has_async = any(inspect.iscoroutinefunction(h) for _, h in self._subscriptions)
         self._routes.clear()
-        self._sync_routes.clear()
 
     def subscribe_object(self, obj: object) -> list[type[Event]]:
         """Subscribe every ``on_<event>`` method of ``obj`` (``on_bar`` -> ``Bar``, ``on_order_update`` ...).
@@ -86,29 +77,24 @@ class EventBus:
         return subscribed
 
     def handlers_for(self, event_type: type) -> tuple[Handler, ...]:
-        return self._route(event_type)[0]
-
-    def _route(self, event_type: type) -> tuple[tuple[Handler, ...], bool]:
-        route = self._routes.get(event_type)
-        if route is None:
-            handlers = tuple(h for t, h in self._subscriptions if issubclass(event_type, t))
-            route = (handlers, any(inspect.iscoroutinefunction(h) for h in handlers))
-            self._routes[event_type] = route
-        return route
-
-    def _sync_route(self, event_type: type) -> tuple[Handler, ...]:
-        handlers, is_async = self._route(event_type)
-        if is_async:
-            raise RuntimeError(f"{event_type.__name__} has coroutine handlers: use `await bus.drain()`")
-        self._sync_routes[event_type] = handlers
+        """Return the handlers of ``event_type`` in subscription order, resolved once per type."""
+        handlers = self._routes.get(event_type)
+        if handlers is None:
+            handlers = self._routes[event_type] = tuple(h for t, h in self._subscriptions if issubclass(event_type, t))
         return handlers
+
+    def _refuse_coroutines(self, event_type: type) -> None:
+        if any(inspect.iscoroutinefunction(h) for h in self.handlers_for(event_type)):
+            raise RuntimeError(f"{event_type.__name__} has coroutine handlers: use `await bus.drain()`")
 
     # -- publishing and dispatch ---------------------------------------------------------------------------
     @property
     def has_async_handlers(self) -> bool:
         return self._has_async
 
-    # publish(event): queue ``event``; it is handled after every event queued before it (set in __init__).
+    def publish(self, event: Event) -> None:
+        """Queue ``event``; it is handled after every event queued before it."""
+        self._queue.append(event)
 
     def pending(self) -> int:
         """Return how many events are queued and not yet handled."""
@@ -116,15 +102,14 @@ class EventBus:
 
     def dispatch(self) -> None:
         """Handle queued events until the queue is empty, without awaiting (no coroutine handlers allowed)."""
-        # The handlers' loop is written out here, not a method: a back-test dispatches four events an order.
-        queue = self._queue
-        routes = self._sync_routes
+        queue, routes = self._queue, self._routes
         while queue:
             event = queue.popleft()
-            try:
-                handlers = routes[type(event)]
-            except KeyError:
-                handlers = self._sync_route(type(event))
+            if self._has_async:
+                self._refuse_coroutines(type(event))
+            handlers = routes.get(type(event))
+            if handlers is None:
+                handlers = self.handlers_for(type(event))
             for handler in handlers:
                 try:
                     handler(event)
@@ -139,19 +124,17 @@ class EventBus:
         publish fills and updates); handle what that queued and what it leads to; then the event and what it
         queued. No coroutine handlers allowed.
         """
-        # The back-test hot path. Everything is a local, and the two calls a bar used to make, clock.set_time
-        # and dispatch_event, are written out here (the second as a copy of dispatch's loop body): they were 3.5%
-        # and 5.5% of a bar's instructions (callgrind).
-        queue = self._queue
-        routes = self._sync_routes  # cleared in place on (un)subscribe, so this reference stays current
-        dispatch = self.dispatch
+        if self._has_async:
+            raise RuntimeError("the bus has coroutine handlers: use `await bus.drain()` for each event")
+        # The back-test's loop: locals, and the clock's two fields read and set here rather than through calls.
+        queue, routes, dispatch = self._queue, self._routes, self.dispatch  # _routes is only cleared, never replaced
         for event in events:
             ts = event.ts
-            if ts >= clock.next_due:
+            if ts >= clock._next_due:
                 while clock.fire_next_due(ts):
                     dispatch()
-            if ts > clock.now_ns:
-                clock.now_ns = ts
+            if ts > clock._now:
+                clock._now = ts
             try:
                 see(event)
             except DataError:  # the market data itself is wrong: the caller names the file it came from
@@ -160,10 +143,9 @@ class EventBus:
                 self.handler_failed(see, event, exc)
             if queue:
                 dispatch()
-            try:
-                handlers = routes[type(event)]
-            except KeyError:
-                handlers = self._sync_route(type(event))
+            handlers = routes.get(type(event))
+            if handlers is None:
+                handlers = self.handlers_for(type(event))
             for handler in handlers:
                 try:
                     handler(event)
@@ -188,11 +170,10 @@ class EventBus:
         queue = self._queue
         while queue:
             event = queue.popleft()
-            handlers, is_async = self._route(type(event))
-            for handler in handlers:
+            for handler in self.handlers_for(type(event)):
                 try:
                     result = handler(event)
-                    if is_async and inspect.isawaitable(result):
+                    if inspect.isawaitable(result):
                         await result
                 except Exception as exc:
                     self.handler_failed(handler, event, exc)

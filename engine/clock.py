@@ -43,27 +43,26 @@ class SimulatedClock:
 
     def __init__(self, bus: Publisher, start: int = 0) -> None:
         self._bus = bus
-        # The current time. Public because the back-test loop (EventBus.replay) moves it forward in place:
-        # calling ``set_time`` for each event was 3.5% of a bar's instructions (callgrind). Others read now().
-        self.now_ns = start
+        self._now = start
         self._timers: list[tuple[int, int, str, int | None]] = []  # (at, seq, name, interval)
         self._live: dict[str, int] = {}  # name -> seq of its current schedule
         self._seq = itertools.count()
-        # When the earliest timer is due (NEVER if none): read on every event of a back-test, so it is an
-        # attribute kept current rather than a heap inspection. It may be early (a cancelled timer), never late.
-        self.next_due = NEVER
+        # When the earliest timer is due (NEVER if none), kept current so that an event with no timer due costs
+        # one comparison. It may be early (a cancelled timer), never late.
+        self._next_due = NEVER
 
     def now(self) -> int:
-        return self.now_ns
+        """Return the current time: the ``ts`` of the event being handled, or of the timer firing."""
+        return self._now
 
     def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
         if interval is not None and interval <= 0:
             raise ValueError(f"timer {name!r}: interval must be positive, got {interval}")
         seq = next(self._seq)
         self._live[name] = seq
-        due = max(at, self.now_ns)
+        due = max(at, self._now)
         heapq.heappush(self._timers, (due, seq, name, interval))
-        self.next_due = min(self.next_due, due)
+        self._next_due = min(self._next_due, due)
 
     def cancel_timer(self, name: str) -> None:
         self._live.pop(name, None)
@@ -73,7 +72,7 @@ class SimulatedClock:
         timers = self._timers
         while timers and self._live.get(timers[0][2]) != timers[0][1]:
             heapq.heappop(timers)  # a cancelled or rescheduled timer
-        self.next_due = timers[0][0] if timers else NEVER
+        self._next_due = timers[0][0] if timers else NEVER
         return timers[0][0] if timers else None
 
     def advance_to(self, ts: int) -> None:
@@ -84,28 +83,30 @@ class SimulatedClock:
         """
         while self.fire_next_due(ts):
             pass
-        if ts > self.now_ns:
-            self.now_ns = ts
+        if ts > self._now:
+            self._now = ts
 
     def fire_next_due(self, until: int) -> bool:
         """Publish the earliest timer due at or before ``until``; return whether one fired."""
+        if self._next_due > until:
+            return False
         due = self.next_timer_at()
         if due is None or due > until:
             return False
         at, seq, name, interval = heapq.heappop(self._timers)
-        self.now_ns = max(self.now_ns, at)
+        self._now = max(self._now, at)
         if interval is None:
             del self._live[name]
         else:
             heapq.heappush(self._timers, (at + interval, seq, name, interval))
-        self.next_timer_at()  # refresh next_due
+        self.next_timer_at()  # refresh _next_due
         self._bus.publish(Timer(ts=at, name=name))
         return True
 
     def set_time(self, ts: int) -> None:
         """Move time forward to ``ts`` without firing timers (the caller fired them first)."""
-        if ts > self.now_ns:
-            self.now_ns = ts
+        if ts > self._now:
+            self._now = ts
 
 
 class LiveClock:

@@ -37,9 +37,8 @@ class Command(Event):
     __slots__ = ()
 
 
-# Bar is the hot path of every back-test. A frozen dataclass constructor costs 1.55 us against 0.61 us for a
-# plain slotted one (measured on this machine, 8 fields), a third of the per-bar budget of 3.3 us that the
-# 300,000 bars/s target allows, so Bar is not frozen. Treat it as immutable all the same.
+# Not frozen: the bar feed builds each Bar by filling a bare instance's slots, which a frozen class refuses, and
+# that pays (benchmarks/README.md). Nobody else sets a field: treat a Bar as immutable.
 @dataclass(slots=True, kw_only=True)
 class Bar(MarketData):
     """OHLCV of one interval, stamped at its close (``ts``); it opened at ``ts - interval``."""
@@ -130,7 +129,7 @@ class Side(enum.Enum):
     BUY = "buy"
     SELL = "sell"
 
-    sign: int  # +1 buy, -1 sell: a plain attribute, because a property on an enum costs ~3 us a read here
+    sign: int  # +1 buy, -1 sell
 
     def __init__(self, value: str) -> None:
         self.sign = 1 if value == "buy" else -1
@@ -159,15 +158,13 @@ class OrderStatus(enum.Enum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 
-    # Whether the order is over (filled, cancelled, rejected, expired): a plain attribute of each member, set
-    # below, because it is asked three times an order and a property's call was a Python frame each time.
-    is_terminal: bool
+    @property
+    def is_terminal(self) -> bool:
+        """Tell whether the order is over: filled, cancelled, rejected or expired."""
+        return self in _TERMINAL
 
 
-for _status in OrderStatus:
-    _status.is_terminal = _status in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED,
-                                      OrderStatus.EXPIRED)
-del _status
+_TERMINAL = frozenset((OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED))
 
 
 class Liquidity(enum.Enum):
@@ -175,11 +172,7 @@ class Liquidity(enum.Enum):
     TAKER = "taker"
 
 
-# Order, OrderUpdate and Fill are made, published and booked once or twice per order, and a back-test makes tens of
-# thousands: frozen constructors cost 2.30/1.85/2.30 us against 0.90/0.76/0.95 us for plain slotted ones (measured
-# on this machine), about 5 us of the 25 us an order's whole lifecycle may take at 300,000 bars/s with the
-# benchmark's trading. So they are not frozen either. Treat them as immutable all the same.
-@dataclass(slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Order(Command):
     """A request to trade, exact as it is sent to the venue.
 
@@ -263,7 +256,7 @@ class CancelOrder(Command):
     symbol: str
 
 
-@dataclass(slots=True, kw_only=True)  # not frozen: see Order
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderUpdate(Event):
     """What happened to an order: accepted, rejected (with a reason), triggered, filled, cancelled, expired."""
 
@@ -278,7 +271,7 @@ class OrderUpdate(Event):
     venue_order_id: str = ""
 
 
-@dataclass(slots=True, kw_only=True)  # not frozen: see Order
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Fill(Event):
     """One execution of an order: exact price, quantity and fee as booked."""
 

@@ -3,7 +3,7 @@
 from adapters.sim.assumptions import ASSUMPTIONS
 from adapters.sim.config import SimConfig
 from adapters.sim.exchange import ALREADY_CLOSED, UNKNOWN_ORDER, AccountCheck, SimulatedExchange
-from adapters.sim.factory import build_venue, sim_config_from
+from adapters.sim.settings import SimSettings
 from adapters.sim.slippage import FixedBpsSlippage, NoSlippage, SlippageModel, VolumeShareSlippage
 
 __all__ = [
@@ -14,9 +14,8 @@ __all__ = [
     "FixedBpsSlippage",
     "NoSlippage",
     "SimConfig",
+    "SimSettings",
     "SimulatedExchange",
     "SlippageModel",
     "VolumeShareSlippage",
-    "build_venue",
-    "sim_config_from",
 ]

@@ -47,11 +47,9 @@ class SimOrder:
     @classmethod
     def from_order(cls, order: Order, seq: int, active_at: int) -> SimOrder:
         price, stop = order.price, order.stop_price
-        # positional, in field order: a keyword call into the generated __init__ costs twice as much (CPython 3.11)
-        return cls(order, seq, f"sim-order-{seq}", active_at, order.side is Side.BUY,
-                   price, 0.0 if price is None else float(price),
-                   stop, 0.0 if stop is None else float(stop),
-                   order.quantity)
+        return cls(order=order, seq=seq, venue_order_id=f"sim-order-{seq}", active_at=active_at,
+                   buy=order.side is Side.BUY, limit=price, limit_f=0.0 if price is None else float(price),
+                   stop=stop, stop_f=0.0 if stop is None else float(stop), remaining=order.quantity)
 
     @property
     def average_price(self) -> Decimal | None:

@@ -17,7 +17,8 @@ class SimConfig:
     Parameters
     ----------
     maker_fee, taker_fee
-        Fee rates of the notional (``Decimal("0.001")`` is 0.1 %); a negative maker fee is a rebate.
+        Fee rates of the notional (``Decimal("0.001")`` is 0.1 %); a negative maker fee is a rebate, the taker
+        fee is never negative.
     fee_precision
         Fees are quantized (half-even) to this, in the quote currency.
     limit_fill
@@ -40,10 +41,10 @@ class SimConfig:
     slippage: SlippageModel = field(default_factory=NoSlippage)
 
     def __post_init__(self) -> None:
-        for name in ("maker_fee", "taker_fee"):
-            value = getattr(self, name)
-            if not isinstance(value, Decimal) or not value.is_finite() or not -1 < value < 1:
-                raise ConfigError(f"SimConfig.{name} must be a Decimal rate in (-1, 1), got {value!r}")
+        if not _below_one(self.maker_fee) or self.maker_fee <= -1:
+            raise ConfigError(f"SimConfig.maker_fee must be a Decimal rate in (-1, 1), got {self.maker_fee!r}")
+        if not _below_one(self.taker_fee) or self.taker_fee < 0:
+            raise ConfigError(f"SimConfig.taker_fee must be a Decimal rate in [0, 1), got {self.taker_fee!r}")
         if not isinstance(self.fee_precision, Decimal) or not self.fee_precision.is_finite() \
                 or self.fee_precision <= 0:
             raise ConfigError(f"SimConfig.fee_precision must be a positive Decimal, got {self.fee_precision!r}")
@@ -57,3 +58,11 @@ class SimConfig:
         if not isinstance(self.slippage, SlippageModel):
             raise ConfigError(f"SimConfig.slippage must have fill_price(side, price, quantity, volume), "
                               f"got {self.slippage!r}")
+
+    def highest_fee_rate(self) -> Decimal:
+        """Return the highest rate a fill may pay in fees: what a buy's reservation holds on top of its notional."""
+        return max(self.maker_fee, self.taker_fee)
+
+
+def _below_one(rate: object) -> bool:
+    return isinstance(rate, Decimal) and rate.is_finite() and rate < 1

@@ -158,12 +158,9 @@ class SimulatedExchange:
         trades that are matched are checked first: a NaN, infinite or non-positive price, a negative volume or
         a high/low that does not contain the open and close raises ``DataError`` naming symbol, ts and field.
         """
-        symbol = event.symbol
-        # A bar is tested first and without a local: with no open order for the symbol these 22 bytecodes (24
-        # with the local) are all the venue does for an event, a million times in a back-test.
-        if type(event) is Bar or isinstance(event, _PRICED):  # funding and vol prints are no price
-            self._last[symbol] = event
-        if symbol in self._live:
+        if isinstance(event, _PRICED):  # funding and vol prints are no price
+            self._last[event.symbol] = event
+        if event.symbol in self._live:
             self._match(event)
 
     # -- reads ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Ask for a function with its parameters; read its value by key, per symbol::
     bands = Indicator("BBANDS", timeperiod=20, nbdevup=2.5, key="bb")
     atr_sma = Indicator("SMA", timeperiod=10, price="ATR_14")   # fed by another indicator's output
     indicators = IndicatorSet([rsi, bands, Indicator("ATR"), atr_sma, Indicator("CDLDOJI")])
-    run_backtest(strategy, data, handlers=[indicators])          # or bus.subscribe(Bar, indicators.on_bar)
+    run_backtest(strategy, data, venue=venue, handlers=[indicators])   # or bus.subscribe(Bar, indicators.on_bar)
     indicators.value("RSI_14", "BTC/USD"); indicators.value("bb.upperband", "BTC/USD")
 
 How a value is computed. Each (indicator, symbol) holds a TA-Lib stream handle (``talib.stream``, TA-Lib 0.8):

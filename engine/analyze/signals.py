@@ -7,7 +7,7 @@ Ask for a signal by rule, or by name with parameters (as ``mlct signals`` does):
     handler = SignalHandler([Rsi(period=14, mode="mean_reversion"),
                              vote(MaCross(fast=10, slow=30, mode="state"), make_signal("macd", mode="state"),
                                   name="trend")])
-    run_backtest(strategy, data, handlers=[handler])   # the strategy's on_signal sees "rsi" and "trend"
+    run_backtest(strategy, data, venue=venue, handlers=[handler])   # the strategy's on_signal sees "rsi" and "trend"
 
 The handler owns an ``IndicatorSet`` holding every indicator its rules read (or shares one it is given, which
 its owner then subscribes first), subscribes it and then itself to ``Bar``, and publishes on each bar, per

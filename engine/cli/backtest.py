@@ -12,6 +12,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from adapters.sim import SimSettings  # the composition root: the CLI picks the venue and hands it in
     from engine.backtest import BacktestConfig, load_object, run_backtest
 
     base = args.config.parent if args.config else None
@@ -101,15 +103,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     symbol = settings.pop("symbol", None)
     if args.sort:  # read here, sorted: run_backtest reads files as they are
         data, symbol = load_frame(data, symbol, args.data_dir, sort=True)
-    known = set(BacktestConfig.__dataclass_fields__) - {"markets"}
-    unknown = set(settings) - known
+    account_keys = {f.name for f in fields(BacktestConfig)} - {"markets"}
+    venue_keys = {f.name for f in fields(SimSettings) if f.init}
+    unknown = set(settings) - account_keys - venue_keys
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))}, "
+        known = sorted(account_keys | venue_keys)
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(known)}, "
                           "strategy, data, symbol, params, handlers, out, report)")
-    config = BacktestConfig(**settings)
+    config = BacktestConfig(**{k: v for k, v in settings.items() if k in account_keys})
+    venue = SimSettings(**{k: v for k, v in settings.items() if k in venue_keys})
     started = time.perf_counter()
-    result = run_backtest(strategy, data, config, symbol=symbol, handlers=handlers, progress=not args.quiet,
-                          data_dir=args.data_dir)
+    result = run_backtest(strategy, data, config, venue=venue, symbol=symbol, handlers=handlers,
+                          progress=not args.quiet, data_dir=args.data_dir)
     seconds = time.perf_counter() - started
     log.info("back-test done", extra={"seconds": round(seconds, 3), "bars": result.stats["n_bars"],
                                       "bars_per_s": round(result.stats["n_bars"] / max(seconds, 1e-9))})

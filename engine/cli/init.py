@@ -40,7 +40,6 @@ slippage_bps = 2
 # volume_share = 0.1            # fills may take at most this share of a bar's volume
 latency_ms = 0                  # delay before an order or a cancel reaches the exchange
 limit_fill = "through"          # a resting limit fills when a bar trades through its price, or "touch"
-# venue = "adapters.sim:build_venue"
 
 # Where results go: result.json, trades.csv, orders.csv, fills.csv, equity.csv, prices.parquet ...
 out = "out"

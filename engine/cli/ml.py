@@ -225,6 +225,7 @@ def _fingerprint(frame: pd.DataFrame, symbol: str) -> str | None:
 def cmd_run(args: argparse.Namespace) -> int:
     from decimal import Decimal
 
+    from adapters.sim import SimSettings  # the composition root: the CLI picks the venue and hands it in
     from engine.backtest import BacktestConfig, run_backtest
     from engine.cli.backtest import format_summary
     from engine.cli.recommend import format_recommendation
@@ -250,8 +251,9 @@ def cmd_run(args: argparse.Namespace) -> int:
           flush=True)
     strategy = MlSignal(model=str(model_dir), confirm=args.confirm)
     strategy.handler.warm_up(history, symbol)
-    config = BacktestConfig(cash=Decimal(str(args.cash)), fee_bps=args.cost_bps / 2)
-    result = run_backtest(strategy, tested, config, symbol=symbol, progress=not args.quiet)
+    config = BacktestConfig(cash=Decimal(str(args.cash)))
+    result = run_backtest(strategy, tested, config, venue=SimSettings(fee_bps=args.cost_bps / 2), symbol=symbol,
+                          progress=not args.quiet)
     result.save(out)
     print(format_summary(result))
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+from adapters.sim import SimSettings
 from engine.backtest import BacktestConfig, run_backtest
 from engine.testing.data import real_hourly
 from strategies.sma_cross import SmaCross
@@ -73,7 +74,8 @@ def test_sma_cross_matches_vectorized_numpy(fast: int, slow: int) -> None:
     assert len(frame) == 20_111
     fee, size, cash = 0.001, 0.95, 10_000.0
     result = run_backtest(SmaCross(fast=fast, slow=slow, size=size), frame,
-                          BacktestConfig(cash=Decimal("10000"), fee_bps=10, slippage="none"), symbol=symbol)
+                          BacktestConfig(cash=Decimal("10000")),
+                          venue=SimSettings(fee_bps=10, slippage="none"), symbol=symbol)
     expected, expected_equity = vectorized_reference(frame, fast, slow, fee, size, cash)
 
     trades = result.trades
@@ -94,7 +96,7 @@ def test_sma_cross_matches_vectorized_numpy(fast: int, slow: int) -> None:
 def test_backtest_is_deterministic() -> None:
     frame, symbol = hourly_data()
     frame = frame.iloc[:3000]
-    runs = [run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol) for _ in range(2)]
+    runs = [run_backtest(SmaCross(), frame, venue=SimSettings(), symbol=symbol) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0].trades, runs[1].trades)
     pd.testing.assert_frame_equal(runs[0].orders, runs[1].orders)
     pd.testing.assert_frame_equal(runs[0].equity, runs[1].equity)

@@ -17,6 +17,7 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from adapters.sim import SimSettings
 from engine.backtest import BacktestConfig, run_backtest
 from engine.events import Bar, Event, Fill, OrderType, OrderUpdate, Side, TimeInForce
 from engine.ledger import Ledger
@@ -153,9 +154,9 @@ class BooksChecker:
 def test_random_strategies_keep_the_books_exact_after_every_event(feeds, script, fee_bps, slippage,
                                                                     volume_share) -> None:
     checker = BooksChecker()
-    config = BacktestConfig(cash=CASH, fee_bps=fee_bps, slippage=slippage, slippage_bps=5.0,
-                            volume_share=volume_share)
-    result = run_backtest(Scripted(script), feeds, config, handlers=[checker])  # raises if anything halts the run
+    venue = SimSettings(fee_bps=fee_bps, slippage=slippage, slippage_bps=5.0, volume_share=volume_share)
+    result = run_backtest(Scripted(script), feeds, BacktestConfig(cash=CASH), venue=venue,
+                          handlers=[checker])  # raises if anything halts the run
     assert checker.events > 0
     event(f"fills: {'some' if checker.fills else 'none'}")
     event(f"fills refused for funds: {'some' if checker.refused else 'none'}")

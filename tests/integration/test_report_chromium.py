@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import BacktestConfig, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import run_backtest
 from engine.datagen.synthetic import synthetic_bars
 from engine.report import write_report
 from strategies.sma_cross import SmaCross
@@ -146,7 +147,7 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Page]:
 def report(tmp_path: Path) -> Path:
     """A report with every section, the ML one included (built outside the test's event loop)."""
     frame = synthetic_bars(3_000, interval="1h", seed=21)
-    result = run_backtest(SmaCross(fast=8, slow=40), frame, BacktestConfig(), symbol="SYN/USD")
+    result = run_backtest(SmaCross(fast=8, slow=40), frame, venue=SimSettings(), symbol="SYN/USD")
     result.extras["ml"] = {
         "thresholds": pd.DataFrame({"threshold": [0.5, 0.6, 0.7], "n_signals": [30, 12, 5],
                                     "precision": [0.5, 0.6, 0.8], "avg_return": [0.001, 0.002, 0.01]}),

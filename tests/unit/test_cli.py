@@ -74,6 +74,14 @@ def test_config_file_with_params_and_handlers(tmp_path: Path, capsys: pytest.Cap
     assert fills in (2 * result["stats"]["n_trades"], 2 * result["stats"]["n_trades"] + 1)  # + an open entry
 
 
+def test_a_config_file_may_not_name_the_venue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('fee_bps = 5\nvenue = "adapters.sim:build_venue"\n')
+    assert main(["backtest", "--config", str(config), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown setting(s): venue (known: cash, currency, fee_bps, latency_ms, limit_fill, maker_fee_bps" in err
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["backtest", "--data", "/nonexistent/bars.csv"], "/nonexistent/bars.csv"),
     (["backtest", "--strategy", "no_such_strategy"], "unknown strategy 'no_such_strategy'"),
@@ -83,6 +91,9 @@ def test_config_file_with_params_and_handlers(tmp_path: Path, capsys: pytest.Cap
     (["backtest", "--param", "fast"], "--param must look like KEY=VALUE"),
     (["backtest", "--param", "fast=40"], "need 0 < fast < slow"),
     (["backtest", "--cash", "-5"], "cash must be positive"),
+    (["backtest", "--fee-bps", "-5"], "taker_fee must be a Decimal rate in [0, 1), got Decimal('-0.0005'), "
+                                      "made from SimSettings(fee_bps=-5.0,"),
+    (["backtest", "--latency-ms", "nan"], "latency_ms must be a finite number, got nan"),
     (["backtest", "--handler", "tests.unit.fixtures.plugins:Missing"], "has no 'Missing'"),
 ])
 def test_errors_are_one_clear_line_with_exit_code_2(argv: list[str], message: str,

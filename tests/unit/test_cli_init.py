@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from adapters.sim import SimSettings
 from engine.backtest import BacktestConfig
 from engine.cli import main
 from engine.cli.init import CONFIG
 
-# Keys `mlct backtest --config` reads besides the fields of BacktestConfig.
+# Keys `mlct backtest --config` reads besides the fields of BacktestConfig and SimSettings.
 RUN_KEYS = {"strategy", "data", "symbol", "params", "handlers", "out", "report"}
 
 
@@ -48,7 +50,8 @@ def test_flags_win_over_the_starter_config(tmp_path: Path, capsys: pytest.Captur
 def test_every_key_of_the_starter_config_is_one_backtest_reads() -> None:
     written = set(tomllib.loads(CONFIG))
     commented = set(re.findall(r"^# (\w+) = ", CONFIG, flags=re.M))
-    known = set(BacktestConfig.__dataclass_fields__) - {"markets"} | RUN_KEYS
+    known = ({f.name for f in fields(BacktestConfig)} - {"markets"}) | {f.name for f in fields(SimSettings) if f.init}
+    known |= RUN_KEYS
     assert written | commented <= known, (written | commented) - known
     assert {"strategy", "cash", "fee_bps", "out", "report", "params"} <= written
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.bus import EventBus
-from engine.clock import LiveClock, SimulatedClock
+from engine.clock import NEVER, LiveClock, SimulatedClock
 from engine.events import Timer
 
 
@@ -56,3 +56,26 @@ async def test_live_clock_publishes_timer_on_the_loop() -> None:
     await asyncio.sleep(0.05)
     bus.dispatch()
     assert [t.name for t in got] == ["soon"]
+
+
+def test_the_due_time_the_replay_loop_reads_is_never_later_than_a_live_timer() -> None:
+    """``EventBus.replay`` skips the timer heap while an event's ts is before ``_next_due``: it must never be late."""
+    bus = EventBus()
+    clock = SimulatedClock(bus)
+
+    def earliest_live() -> int:
+        live = [at for at, seq, name, _ in clock._timers if clock._live.get(name) == seq]
+        return min(live, default=NEVER)
+
+    steps: list[tuple[str, str, int]] = [("set", "a", 50), ("set", "b", 30), ("cancel", "b", 0), ("set", "b", 70),
+                                         ("fire", "", 55), ("set", "c", 20), ("set", "a", 10), ("fire", "", 60),
+                                         ("cancel", "c", 0), ("set", "d", 65), ("fire", "", 100)]
+    for action, name, at in steps:
+        if action == "set":
+            clock.set_timer(name, at)
+        elif action == "cancel":
+            clock.cancel_timer(name)
+        else:
+            while clock.fire_next_due(at):
+                pass
+        assert clock._next_due <= earliest_live(), (action, name, at)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from adapters.sim import SimConfig, SimulatedExchange
-from engine.backtest import BacktestConfig, run_backtest
+from adapters.sim import SimConfig, SimSettings, SimulatedExchange
+from engine.backtest import run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.datagen.bar_feed import BarFeed
@@ -45,9 +45,9 @@ class AsyncAudit:
 
 def test_async_handlers_give_the_same_backtest_as_the_sync_path() -> None:
     frame, symbol = sample()
-    plain = run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol)
+    plain = run_backtest(SmaCross(), frame, venue=SimSettings(), symbol=symbol)
     audit = AsyncAudit()
-    awaited = run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[audit])
+    awaited = run_backtest(SmaCross(), frame, venue=SimSettings(), symbol=symbol, handlers=[audit])
     pd.testing.assert_frame_equal(plain.trades, awaited.trades)
     pd.testing.assert_frame_equal(plain.equity, awaited.equity)
     assert audit.bars == len(frame)
@@ -57,7 +57,7 @@ def test_async_handlers_give_the_same_backtest_as_the_sync_path() -> None:
 def test_an_async_feed_drives_the_same_components() -> None:
     """A live session hands the kernel an async iterator; with a simulated clock it must replay identically."""
     frame, symbol = sample()
-    expected = run_backtest(SmaCross(), frame, BacktestConfig(fee_bps=10, slippage="none"), symbol=symbol)
+    expected = run_backtest(SmaCross(), frame, venue=SimSettings(fee_bps=10, slippage="none"), symbol=symbol)
 
     async def live_like(feed: BarFeed) -> AsyncIterator[MarketData]:
         async for bar in feed:
@@ -88,6 +88,6 @@ def test_backtest_from_a_parquet_file(tmp_path: Path) -> None:
     frame, symbol = sample()
     path = tmp_path / "bars.parquet"
     save_parquet(frame, path, symbol=symbol)
-    from_file = run_backtest(SmaCross(), path, BacktestConfig())
-    from_frame = run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol)
+    from_file = run_backtest(SmaCross(), path, venue=SimSettings())
+    from_frame = run_backtest(SmaCross(), frame, venue=SimSettings(), symbol=symbol)
     pd.testing.assert_frame_equal(from_file.trades, from_frame.trades)

@@ -10,7 +10,8 @@ import textwrap
 import pandas as pd
 import pytest
 
-from engine.backtest import BacktestConfig, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import run_backtest
 from engine.datagen.sample import load_sample
 from engine.events import Bar
 from engine.memory import YOUNG_COLLECTION_AT, fewer_full_collections
@@ -75,7 +76,8 @@ LIBRARY_CALL = textwrap.dedent("""
     from strategies.sma_cross import SmaCross
 
     thresholds = gc.get_threshold()
-    run_backtest(SmaCross(fast=5, slow=20), synthetic_bars(300, interval="1h", seed=1), symbol="SYN/USD")
+    run_backtest(SmaCross(fast=5, slow=20), synthetic_bars(300, interval="1h", seed=1), venue=SimSettings(),
+                 symbol="SYN/USD")
     print(memory._pinned, pyarrow.default_memory_pool().backend_name != "system", gc.get_threshold() == thresholds)
 """)
 
@@ -158,7 +160,7 @@ def test_fewer_full_collections_collects_the_young_generation_less_often_and_res
     before = gc.get_threshold()
     watcher = GcWatcher()
     with fewer_full_collections():
-        run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[watcher])
+        run_backtest(SmaCross(), frame, venue=SimSettings(), symbol=symbol, handlers=[watcher])
     young, middle, old = watcher.thresholds.pop()
     assert not watcher.thresholds  # the same settings for the whole replay
     assert young == max(before[0], YOUNG_COLLECTION_AT) and middle == before[1] and old >= 1000
@@ -184,7 +186,7 @@ def test_cyclic_garbage_of_a_long_replay_is_still_collected() -> None:
     gc.callbacks.append(count)
     try:
         with fewer_full_collections():
-            run_backtest(SmaCross(), frame, BacktestConfig(), symbol=symbol, handlers=[Cycles()])
+            run_backtest(SmaCross(), frame, venue=SimSettings(), symbol=symbol, handlers=[Cycles()])
     finally:
         gc.callbacks.remove(count)
     assert len(collections) >= 200 * 500 // YOUNG_COLLECTION_AT

@@ -31,7 +31,8 @@ def python_blocks() -> list[str]:
 
 
 def test_the_readme_strategy_and_handler_examples_run() -> None:
-    from engine.backtest import BacktestConfig, run_backtest
+    from adapters.sim import SimSettings
+    from engine.backtest import run_backtest
     from engine.datagen.sample import load_sample
 
     namespace: dict[str, object] = {}
@@ -40,7 +41,7 @@ def test_the_readme_strategy_and_handler_examples_run() -> None:
     strategy_cls, handler_cls = namespace["BuyTheDip"], namespace["FillLogger"]
     frame, meta = load_sample()
     logger = handler_cls()  # type: ignore[operator]
-    result = run_backtest(strategy_cls(), frame.iloc[:3000], BacktestConfig(), symbol=meta.symbol,  # type: ignore[operator]
+    result = run_backtest(strategy_cls(), frame.iloc[:3000], venue=SimSettings(), symbol=meta.symbol,  # type: ignore[operator]
                           handlers=[logger])
     assert len(logger.fills) == len(result.fills) > 0
     assert set(result.fills["side"]) == {"buy", "sell"}

@@ -13,7 +13,8 @@ import pandas as pd
 import plotly.offline
 import pytest
 
-from engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import BacktestResult, run_backtest
 from engine.cli import main
 from engine.datagen.synthetic import synthetic_bars
 from engine.report import MAX_POINTS, MAX_TRADE_ROWS, keep_points, render_report
@@ -27,7 +28,7 @@ SECTIONS = ["Strategy against buy-and-hold", "Price: SYN/USD", "Drawdown", "Mont
 
 def run(n: int = 2_000, **params: object) -> BacktestResult:
     frame = synthetic_bars(n, interval="1h", seed=11)
-    return run_backtest(SmaCross(**params), frame, BacktestConfig(), symbol="SYN/USD")
+    return run_backtest(SmaCross(**params), frame, venue=SimSettings(), symbol="SYN/USD")
 
 
 def outside_the_bundle(page: str) -> str:

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.backtest import BacktestConfig, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import run_backtest
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.datagen import fingerprint
@@ -155,7 +156,7 @@ def test_equity_recorder_takes_stamps_before_1970_and_the_whole_int64_range() ->
 
 def small_run(**kwargs: object) -> BacktestResult:
     frame = synthetic_bars(600, interval="1h", seed=3)
-    return run_backtest(SmaCross(fast=5, slow=20), frame, BacktestConfig(), symbol="SYN/USD", **kwargs)  # type: ignore[arg-type]
+    return run_backtest(SmaCross(fast=5, slow=20), frame, venue=SimSettings(), symbol="SYN/USD", **kwargs)  # type: ignore[arg-type]
 
 
 def test_fingerprint_depends_on_the_bars_only() -> None:
@@ -233,7 +234,7 @@ def test_save_and_load_give_back_the_same_result(tmp_path: Path) -> None:
 
 def test_a_run_without_trades_saves_and_loads(tmp_path: Path) -> None:
     frame = synthetic_bars(300, interval="1h", seed=3)
-    result = run_backtest(SmaCross(fast=5, slow=500), frame, BacktestConfig(), symbol="SYN/USD")
+    result = run_backtest(SmaCross(fast=5, slow=500), frame, venue=SimSettings(), symbol="SYN/USD")
     assert result.stats["n_trades"] == 0 and result.stats["sharpe"] is None
     loaded = BacktestResult.load(result.save(tmp_path))
     assert loaded.trades.empty and loaded.trades["pnl"].dtype == "float64"

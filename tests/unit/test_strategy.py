@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from adapters.sim import SimulatedExchange
+from adapters.sim import SimSettings, SimulatedExchange
 from engine.backtest import BacktestConfig, run_backtest
 from engine.errors import ConfigError, EngineError, HandlerError, StrategyError
 from engine.events import Bar, Fill, MarketData, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce, Timer
@@ -64,7 +64,8 @@ class Scripted(Strategy):
 
 def run(script: dict[int, Any], closes: list[float], **config: Any) -> tuple[Scripted, Any]:
     strategy = Scripted(script)
-    result = run_backtest(strategy, bars(closes), BacktestConfig(fee_bps=0, slippage="none", **config), symbol=SYMBOL)
+    venue = SimSettings(fee_bps=0, slippage="none")
+    result = run_backtest(strategy, bars(closes), BacktestConfig(**config), venue=venue, symbol=SYMBOL)
     return strategy, result
 
 
@@ -179,7 +180,7 @@ def test_two_fills_of_one_bar_that_the_cash_cannot_pay_together_cancel_the_secon
     frame = bars([100, 120, 121])
     frame.loc[frame.index[1], ["open", "low"]] = [120.0, 119.0]  # a gap: bar 1 opens at 120, not at 100
     strategy = Scripted({0: lambda s, b: (s.buy(SYMBOL, 45), s.buy(SYMBOL, 45))})
-    result = run_backtest(strategy, frame, BacktestConfig(fee_bps=0, slippage="none"), symbol=SYMBOL)
+    result = run_backtest(strategy, frame, venue=SimSettings(fee_bps=0, slippage="none"), symbol=SYMBOL)
     orders = result.orders.set_index("client_order_id")
     assert orders.loc["Scripted-1", "status"] == "filled"
     assert orders.loc["Scripted-2", "status"] == "cancelled"
@@ -242,7 +243,7 @@ def test_a_failing_venue_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> 
     for handlers in ([], [AsyncAudit()]):
         with pytest.raises(EngineError, match=r"engine error in the venue \(SimulatedExchange\.on_market_data\) "
                                               r"on Bar.*KeyError: 'lost book'"):
-            run_backtest(Scripted({}), bars([100, 101]), BacktestConfig(), symbol=SYMBOL, handlers=handlers)
+            run_backtest(Scripted({}), bars([100, 101]), venue=SimSettings(), symbol=SYMBOL, handlers=handlers)
 
 
 def test_a_failing_order_manager_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,5 +261,5 @@ def test_a_failing_user_handler_is_a_strategy_error() -> None:
             raise ValueError("user bug")
 
     with pytest.raises(StrategyError, match=r"Audit\.on_bar.*ValueError: user bug") as info:
-        run_backtest(Scripted({}), bars([100, 101]), BacktestConfig(), symbol=SYMBOL, handlers=[Audit()])
+        run_backtest(Scripted({}), bars([100, 101]), venue=SimSettings(), symbol=SYMBOL, handlers=[Audit()])
     assert not isinstance(info.value, EngineError)

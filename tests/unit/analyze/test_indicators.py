@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import talib
 
+from adapters.sim import SimSettings
 from engine.analyze.indicators import Indicator, IndicatorSet
 from engine.backtest import run_backtest
 from engine.errors import ConfigError
@@ -132,7 +133,7 @@ def test_strategies_read_a_handler_of_the_backtest(hourly: pd.DataFrame) -> None
     frame = hourly.iloc[:500]
     indicators = IndicatorSet(["RSI"])
     strategy = ReadsRsi(indicators)
-    run_backtest(strategy, frame, symbol=SYMBOL, handlers=[indicators])
+    run_backtest(strategy, frame, venue=SimSettings(), symbol=SYMBOL, handlers=[indicators])
     np.testing.assert_array_equal(strategy.seen, talib.RSI(frame["close"].to_numpy(dtype=float)))
 
 

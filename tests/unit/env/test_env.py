@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from engine.backtest import BacktestConfig, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import run_backtest
 from engine.bus import EventBus
 from engine.env import Env, ForwardConfig, SpotConfig, VolConfig
 from engine.errors import ConfigError
@@ -62,7 +63,7 @@ def test_a_strategy_reads_the_env_after_it_took_the_bar(hourly_head: pd.DataFram
             self.seen[bar.ts] = env.features()
 
     reader = Reader()
-    run_backtest(reader, frame, BacktestConfig(), symbol=SPOT, handlers=[env])
+    run_backtest(reader, frame, venue=SimSettings(), symbol=SPOT, handlers=[env])
     batch = env.batch(frame)
     seen = pd.DataFrame.from_dict(reader.seen, orient="index")
     seen.index = batch.index

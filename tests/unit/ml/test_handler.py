@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adapters.sim import SimSettings
 from engine.backtest import run_backtest
 from engine.errors import ConfigError
 from engine.events import Signal
@@ -30,7 +31,7 @@ class Listen(Strategy):
 
 def test_a_back_test_replays_the_walk_forward_predictions_exactly(small_run: SmallRun) -> None:
     handler, listener = MLSignal(small_run.directory), Listen()
-    result = run_backtest(listener, small_run.frame, symbol=SYMBOL, handlers=[handler])
+    result = run_backtest(listener, small_run.frame, venue=SimSettings(), symbol=SYMBOL, handlers=[handler])
     seen = handler.frame()
     expected = small_run.result.predictions
     replayed = seen.loc[expected.index + HOUR]  # the handler stamps bars at their close
@@ -49,10 +50,10 @@ def test_a_back_test_replays_the_walk_forward_predictions_exactly(small_run: Sma
 def test_warm_up_then_the_tail_equals_the_whole_run(small_run: SmallRun) -> None:
     frame = small_run.frame
     whole = MLSignal(small_run.bundle)
-    run_backtest(Listen(), frame, symbol=SYMBOL, handlers=[whole])
+    run_backtest(Listen(), frame, venue=SimSettings(), symbol=SYMBOL, handlers=[whole])
     warmed = MLSignal(small_run.bundle)
     assert warmed.warm_up(frame.iloc[:3500], SYMBOL) == 3500
-    run_backtest(Listen(), frame.iloc[3500:], symbol=SYMBOL, handlers=[warmed])
+    run_backtest(Listen(), frame.iloc[3500:], venue=SimSettings(), symbol=SYMBOL, handlers=[warmed])
     tail = whole.frame().iloc[3500:]
     assert tail.equals(warmed.frame())
 
@@ -60,7 +61,7 @@ def test_warm_up_then_the_tail_equals_the_whole_run(small_run: SmallRun) -> None
 def test_nonzero_emission_and_threshold_override(small_run: SmallRun) -> None:
     listener = Listen()
     handler = MLSignal(small_run.bundle, emit="nonzero", threshold=0.5)
-    run_backtest(listener, small_run.frame.iloc[-1500:], symbol=SYMBOL, handlers=[handler])
+    run_backtest(listener, small_run.frame.iloc[-1500:], venue=SimSettings(), symbol=SYMBOL, handlers=[handler])
     assert listener.signals and all(s.direction != 0 for s in listener.signals)
     assert all(s.strength >= 0.5 for s in listener.signals)
     with pytest.raises(ConfigError):

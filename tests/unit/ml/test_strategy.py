@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.backtest import BacktestConfig, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import run_backtest
 from engine.errors import ConfigError
 from engine.report import render_report
 from strategies.ml_signal import MlSignal
@@ -15,7 +16,7 @@ from .conftest import SYMBOL, SmallRun
 
 def test_it_trades_only_after_the_first_model_and_explains_each_trade(small_run: SmallRun) -> None:
     strategy = MlSignal(model=str(small_run.directory), threshold=0.45)  # the small run's own thresholds trade little
-    result = run_backtest(strategy, small_run.frame, BacktestConfig(fee_bps=10), symbol=SYMBOL)
+    result = run_backtest(strategy, small_run.frame, venue=SimSettings(fee_bps=10), symbol=SYMBOL)
     trades = result.trades
     assert len(trades) > 5
     first_model = pd.Timestamp(small_run.bundle.folds[0].valid_from, tz="UTC")
@@ -37,7 +38,7 @@ def test_a_trend_confirmation_enters_only_in_an_up_trend(small_run: SmallRun) ->
     def entries_in_up_trend(confirm: str) -> tuple[int, int]:
         strategy = MlSignal(model=str(small_run.directory), threshold=0.45, confirm=confirm, confirm_fast=20,
                             confirm_slow=100)
-        trades = run_backtest(strategy, frame, symbol=SYMBOL).trades
+        trades = run_backtest(strategy, frame, venue=SimSettings(), symbol=SYMBOL).trades
         signal_bars = trades["entry_time"] - pd.Timedelta(hours=1)  # filled at the open after the signal bar
         return int((fast.loc[signal_bars] > slow.loc[signal_bars]).sum()), len(trades)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from adapters.sim import SimSettings
+from engine.backtest import BacktestResult, run_backtest
 from engine.cli import main
 from engine.cli.backtest import list_strategies, resolve_strategy
 from engine.datagen.sample import load_sample
@@ -26,7 +27,7 @@ def sample() -> tuple[pd.DataFrame, str]:
 
 def run(name: str, sample: tuple[pd.DataFrame, str], **params: object) -> BacktestResult:
     frame, symbol = sample
-    return run_backtest(resolve_strategy(name)(**params), frame, BacktestConfig(), symbol=symbol)
+    return run_backtest(resolve_strategy(name)(**params), frame, venue=SimSettings(), symbol=symbol)
 
 
 def test_every_ready_strategy_is_listed() -> None:
