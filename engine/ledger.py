@@ -299,7 +299,7 @@ class Ledger:
         the last would fail inside the bus. Raise ``InsufficientFunds`` when it cannot, ``ValueError`` for a
         malformed fill.
         """
-        self._plan_fill(fill, pending)
+        self._check_fill(fill, pending)
 
     def apply_fill(self, fill: Fill) -> None:
         """Book ``fill``: balances, fee, the order's reservation, the position and the journal, all or nothing."""
@@ -363,36 +363,25 @@ class Ledger:
         return self._journal.append((ts, "reserve" if amount > 0 else "release", currency, amount, total,
                                      reference))
 
-    def _plan_fill(self, fill: Fill, pending: Sequence[Fill] = ()) -> _FillPlan:
-        """Validate ``fill`` and compute every booked value it leads to, without storing any.
+    def _check_fill(self, fill: Fill, pending: Sequence[Fill]) -> list[tuple[str, str, Decimal]]:
+        """Validate ``fill`` and raise unless it can be paid once ``pending`` are booked; return its moves.
 
-        Affordability is judged as if ``pending`` had been booked first; the planned balances are not (a plan made
-        with fills pending is only a check: the booking plans again once they are booked).
+        Only what the check needs: the values booking it leads to are planned by ``_plan_fill``.
         """
-        market = self.markets[fill.symbol]
-        price, quantity, fee, fee_currency = fill.price, fill.quantity, fill.fee, fill.fee_currency
+        price, quantity, fee = fill.price, fill.quantity, fill.fee
         if not (isinstance(price, Decimal) and isinstance(quantity, Decimal) and price.is_finite()
                 and quantity.is_finite() and price > 0 and quantity > 0):
             _check_amount(f"{_who(fill)}: price", price)
             _check_amount(f"{_who(fill)}: quantity", quantity)
         if not isinstance(fee, Decimal) or not fee.is_finite():
             raise ValueError(f"{_who(fill)}: fee must be a finite Decimal, got {fee!r}")
-        if fee and not fee_currency:
+        if fee and not fill.fee_currency:
             raise ValueError(f"{_who(fill)}: fee {fee} has no fee currency")
-        reference = _reference(fill)
-        base, quote = market.base, market.quote
-        buy = fill.side is Side.BUY
-        # The balance of each currency after each move, and each currency's net change.
-        balances = self._balances
-        running: dict[str, Decimal] = {}
+        market = self.markets[fill.symbol]
+        moves = _moves(fill, market.base, market.quote)
         net: dict[str, Decimal] = {}
-        changes = []
-        for kind, currency, amount in _moves(fill, base, quote):
-            before = running.get(currency)
-            after = (balances.get(currency, _ZERO) if before is None else before) + amount
-            running[currency] = after
+        for _, currency, amount in moves:
             net[currency] = net.get(currency, _ZERO) + amount
-            changes.append((kind, currency, amount, after))
         reservation = self._reservations.get(fill.client_order_id)
         for currency, amount in net.items():
             if amount < 0:  # what is free, and what this fill releases of its order's reservation
@@ -405,9 +394,26 @@ class Ledger:
                                             f"{currency}, only {available} {currency} available (free plus what "
                                             f"the fill releases of its order's reservation"
                                             f"{', after the fills before it' if pending else ''})")
+        return moves
+
+    def _plan_fill(self, fill: Fill) -> _FillPlan:
+        """Check ``fill`` and compute every booked value it leads to, without storing any."""
+        moves = self._check_fill(fill, ())
+        market = self.markets[fill.symbol]
+        price, quantity, fee, fee_currency = fill.price, fill.quantity, fill.fee, fill.fee_currency
+        base, quote = market.base, market.quote
+        # The balance of each currency after each move.
+        balances = self._balances
+        running: dict[str, Decimal] = {}
+        changes = []
+        for kind, currency, amount in moves:
+            before = running.get(currency)
+            after = (balances.get(currency, _ZERO) if before is None else before) + amount
+            running[currency] = after
+            changes.append((kind, currency, amount, after))
         # The position follows the coins actually gained or given: a fee in the base currency is valued at the
         # fill price as a fee, and the holding changes by the quantity net of it.
-        traded = quantity if buy else -quantity
+        traded = quantity if fill.side is Side.BUY else -quantity
         fee_value = _ZERO
         if fee_currency == quote:
             fee_value = fee
@@ -416,8 +422,9 @@ class Ledger:
             fee_value = fee * price
         position = _trade(self._positions.get(fill.symbol) or Position(fill.symbol), traded, price, fee_value,
                           market.price_increment * market.size_increment)
+        reservation = self._reservations.get(fill.client_order_id)
         remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
-        return _FillPlan(changes, position, remaining, reference)
+        return _FillPlan(changes, position, remaining, _reference(fill))
 
     def _free_after(self, pending: Sequence[Fill], currency: str) -> Decimal:
         """Return what would be free in ``currency`` once ``pending`` are booked: their moves change the balance,
