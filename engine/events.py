@@ -172,7 +172,10 @@ class Liquidity(enum.Enum):
     TAKER = "taker"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Not frozen, like OrderUpdate and Fill: a frozen dataclass's constructor sets each field through
+# object.__setattr__, and an order's four events cost 9% of the order's instructions frozen (benchmarks/README.md).
+# Nobody sets a field once an event is made (tests/unit/test_events.py): treat them as immutable.
+@dataclass(slots=True, kw_only=True)
 class Order(Command):
     """A request to trade, exact as it is sent to the venue.
 
@@ -256,7 +259,7 @@ class CancelOrder(Command):
     symbol: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # not frozen: see Order
 class OrderUpdate(Event):
     """What happened to an order: accepted, rejected (with a reason), triggered, filled, cancelled, expired."""
 
@@ -271,7 +274,7 @@ class OrderUpdate(Event):
     venue_order_id: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # not frozen: see Order
 class Fill(Event):
     """One execution of an order: exact price, quantity and fee as booked."""
 
