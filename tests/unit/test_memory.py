@@ -70,6 +70,7 @@ ARROW_POOL = textwrap.dedent("""
 LIBRARY_CALL = textwrap.dedent("""
     import gc
     import pyarrow
+    from adapters.sim import SimSettings
     from engine import memory
     from engine.backtest import run_backtest
     from engine.datagen.synthetic import synthetic_bars
