@@ -1,5 +1,10 @@
 """A test kit that ships with the package: stand-ins for the outside world that users' tests can import too.
 
+``engine.testing.events`` builds events in one line (``make_bar``, ``make_order``, ``make_fill``,
+``make_update``). ``engine.clock.SimulatedClock`` is the controllable clock: ``advance_to(ts)`` fires every
+timer due, in time order, and moves the time. ``adapters.sim.testing.Venue`` drives the simulated exchange on
+hand-made bars (with the real ledger when given balances).
+
 ``engine.testing.binance`` holds a Binance-protocol REST server for 127.0.0.1 (``BinanceServer``) and
 ``make_client``, which returns the real ccxt ``binance`` client pointed at it. It needs ``aiohttp`` (a dev
 dependency), so it is imported from its module rather than re-exported here.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 from decimal import Decimal as D
 
 import pytest
@@ -15,8 +14,7 @@ from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
 from engine.ledger import JournalEntry, Ledger, Position
 from engine.markets import Market, Markets
-
-_ids = itertools.count()
+from engine.testing.events import make_fill, make_order
 
 
 def make_ledger(usd: str = "10000", **balances: str) -> Ledger:
@@ -26,15 +24,12 @@ def make_ledger(usd: str = "10000", **balances: str) -> Ledger:
 
 def fill(side: Side, qty: str, price: str, fee: str = "0", fee_currency: str = "USD", *, symbol: str = "BTC/USD",
          order: str = "o1", ts: int = 1) -> Fill:
-    return Fill(ts=ts, client_order_id=order, trade_id=f"t{next(_ids)}", symbol=symbol, side=side, price=D(price),
-                quantity=D(qty), fee=D(fee), fee_currency=fee_currency, liquidity=Liquidity.TAKER)
+    return make_fill(order, side, qty, price, fee=fee, fee_currency=fee_currency, symbol=symbol, ts=ts)
 
 
 def order(side: Side, qty: str, price: str | None = None, *, cid: str = "o1", symbol: str = "BTC/USD",
           type: OrderType | None = None, stop: str | None = None) -> Order:
-    kind = type or (OrderType.LIMIT if price is not None else OrderType.MARKET)
-    return Order(ts=0, client_order_id=cid, symbol=symbol, side=side, type=kind, quantity=D(qty),
-                 price=None if price is None else D(price), stop_price=None if stop is None else D(stop))
+    return make_order(cid, side, qty, price, stop_price=stop, type=type, symbol=symbol)
 
 
 BUY, SELL = Side.BUY, Side.SELL

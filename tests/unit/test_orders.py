@@ -14,6 +14,7 @@ from engine.events import Fill, Liquidity, Order, OrderStatus, OrderType, OrderU
 from engine.ledger import Ledger
 from engine.markets import Market, Markets
 from engine.orders import OrderManager
+from engine.testing.events import make_fill, make_update
 
 SYMBOL = "BTC/USD"
 
@@ -39,12 +40,12 @@ def limit(cid: str, quantity: str, price: str, side: Side = Side.BUY) -> Order:
 
 
 def fill(cid: str, trade: str, quantity: str, price: str, ts: int) -> Fill:
-    return Fill(ts=ts, client_order_id=cid, trade_id=trade, symbol=SYMBOL, side=Side.BUY, price=D(price),
-                quantity=D(quantity), fee=D("0.10"), fee_currency="USD", liquidity=Liquidity.MAKER)
+    return make_fill(cid, Side.BUY, quantity, price, fee="0.10", symbol=SYMBOL, ts=ts, trade_id=trade,
+                     liquidity=Liquidity.MAKER)
 
 
 def update(cid: str, status: OrderStatus, ts: int, reason: str = "") -> OrderUpdate:
-    return OrderUpdate(ts=ts, client_order_id=cid, symbol=SYMBOL, status=status, reason=reason)
+    return make_update(cid, status, ts=ts, symbol=SYMBOL, reason=reason)
 
 
 def test_a_finished_order_is_packed_and_read_back_equal_to_its_last_state() -> None:

@@ -44,14 +44,14 @@ from engine.result.tables import (
 )
 from engine.result.trades import fees_paid, position_exposure, round_trips, traded_notional
 from engine.store import FillLog
+from engine.testing.events import make_fill
 from strategies.sma_cross import SmaCross
 
 HOUR = 3600 * 10**9
 
 
 def fill(ts: int, side: Side, qty: str, price: str, fee: str = "0", symbol: str = "BTC/USD") -> Fill:
-    return Fill(ts=ts, client_order_id=f"o{ts}", trade_id=f"t{ts}", symbol=symbol, side=side, price=Decimal(price),
-                quantity=Decimal(qty), fee=Decimal(fee), fee_currency="USD", liquidity=Liquidity.TAKER)
+    return make_fill(f"o{ts}", side, qty, price, fee=fee, symbol=symbol, ts=ts, trade_id=f"t{ts}")
 
 
 def test_round_trip_with_scaling_in_and_partial_exits() -> None:

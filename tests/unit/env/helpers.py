@@ -10,6 +10,7 @@ import pandas as pd
 
 from engine.datagen.frames import INDEX_NAME
 from engine.events import Bar, Event
+from engine.testing.events import make_bar
 
 HOUR = 3_600_000_000_000
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -43,8 +44,8 @@ def vol_frame(values: list[float] | np.ndarray, step: str = "1h", start: pd.Time
 
 def bar(ts: int, close: float, *, symbol: str = "BTC/USD", interval: int = HOUR, high: float | None = None,
         low: float | None = None, open_: float | None = None) -> Bar:
-    return Bar(ts=ts, symbol=symbol, open=close if open_ is None else open_, high=close if high is None else high,
-               low=close if low is None else low, close=close, volume=1.0, interval=interval)
+    return make_bar(ts, close, symbol=symbol, interval=interval, high=close if high is None else high,
+                    low=close if low is None else low, open=open_)
 
 
 def gbm_intrabar(n_bars: int, steps: int, sigma_annual: float, seed: int, step: str = "1h") -> pd.DataFrame:

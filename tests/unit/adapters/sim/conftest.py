@@ -1,4 +1,4 @@
-"""Fixtures of the simulated exchange's tests (the harness itself is in ``sim_harness``)."""
+"""Fixtures of the simulated exchange's tests; the harness itself is ``adapters.sim.testing``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from sim_harness import Venue, default_config
 
+from adapters.sim.testing import Venue, default_config
 from engine.markets import Market
 
 

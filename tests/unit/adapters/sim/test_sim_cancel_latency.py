@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sim_harness import MIN, Venue, t
-
 from adapters.sim import ALREADY_CLOSED, UNKNOWN_ORDER
+from adapters.sim.testing import MIN, Venue, t
 from engine.events import OrderStatus, OrderUpdate
 
 S = OrderStatus

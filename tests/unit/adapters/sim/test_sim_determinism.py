@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sim_harness import Venue
-
 from adapters.sim import ASSUMPTIONS, FixedBpsSlippage, SimulatedExchange
+from adapters.sim.testing import Venue
 from engine.events import Event
 from engine.execution import ExecutionClient
 

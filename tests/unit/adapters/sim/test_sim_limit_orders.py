@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sim_harness import Venue, t
 
 from adapters.sim import FixedBpsSlippage
+from adapters.sim.testing import Venue, t
 from engine.events import Liquidity, OrderStatus
 
 S = OrderStatus

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sim_harness import MIN, Venue, t
-
+from adapters.sim.testing import MIN, Venue, t
 from engine.events import Fill, Liquidity, OrderStatus, OrderUpdate, Side
 
 S = OrderStatus

@@ -8,7 +8,6 @@ from dataclasses import fields
 from decimal import Decimal
 
 import pytest
-from sim_harness import ledger
 
 from adapters.sim import (
     ASSUMPTIONS,
@@ -19,6 +18,7 @@ from adapters.sim import (
     SimulatedExchange,
     VolumeShareSlippage,
 )
+from adapters.sim.testing import ledger
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.errors import ConfigError

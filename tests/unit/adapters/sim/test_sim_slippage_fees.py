@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from sim_harness import default_config
 
 from adapters.sim import FixedBpsSlippage, NoSlippage, SimConfig, VolumeShareSlippage
 from adapters.sim.fees import trade_fee
+from adapters.sim.testing import default_config
 from engine.errors import ConfigError
 from engine.events import Liquidity, Side
 

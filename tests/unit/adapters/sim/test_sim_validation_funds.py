@@ -6,8 +6,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from sim_harness import Venue, t
 
+from adapters.sim.testing import Venue, t
 from engine.errors import DataError
 from engine.events import Bar, FundingRate, OrderStatus, OrderUpdate, Quote, Trade, VolIndex
 from engine.markets import Market

@@ -1,4 +1,9 @@
-"""Helpers driving the simulated exchange with a real bus and simulated clock on hand-made bars."""
+"""A harness that drives the simulated exchange with a real bus and simulated clock on hand-made bars.
+
+Part of the test kit users' tests can import too: ``Venue`` feeds bars and trades as the kernel does (the venue
+first, then the bus), places orders and cancels, and keeps every update and fill it publishes; with balances it
+books them in the real ledger, which checks every fill as in a back-test.
+"""
 
 from __future__ import annotations
 
