@@ -13,41 +13,22 @@ the cash checks.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from engine.clock import Clock
 from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
-from engine.markets import Markets, to_decimal
+from engine.markets import Markets, Route, to_decimal
+from engine.position import Position, traded_at
 from engine.store import Journal, journal_table
 from engine.store import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
-Route = tuple[tuple[str, bool], ...]  # (symbol, inverted) steps from a currency to the account currency
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Net traded quantity of one symbol at its average cost; ``cost`` is the exact signed cost basis.
-
-    ``average_price`` is ``cost / quantity`` (rounded to the Decimal context); ``cost`` is kept because a quotient
-    cannot keep the books exact. ``fees`` are in the symbol's quote currency: fees paid in the base currency are
-    valued at the fill price, fees paid in a third currency are only in ``Ledger.fees_paid``. Coins that were
-    deposited rather than bought have no cost basis, so selling them shows as a negative quantity.
-    """
-
-    symbol: str
-    quantity: Decimal = _ZERO
-    average_price: Decimal = _ZERO
-    realized_pnl: Decimal = _ZERO
-    fees: Decimal = _ZERO
-    cost: Decimal = _ZERO
 
 
 @dataclass(slots=True)
@@ -420,7 +401,7 @@ class Ledger:
         elif fee_currency == base:
             traded -= fee
             fee_value = fee * price
-        position = _trade(self._positions.get(fill.symbol) or Position(fill.symbol), traded, price, fee_value,
+        position = traded_at(self._positions.get(fill.symbol) or Position(fill.symbol), traded, price, fee_value,
                           market.price_increment * market.size_increment)
         reservation = self._reservations.get(fill.client_order_id)
         remaining = None if reservation is None else max(reservation.remaining - quantity, _ZERO)
@@ -456,26 +437,13 @@ class Ledger:
         return held
 
     def _route(self, currency: str) -> Route | None:
-        """Find the shortest chain of markets that prices ``currency`` in the account currency."""
+        """Return (cached) the shortest chain of markets that prices ``currency`` in the account currency."""
         route = self._routes.get(currency)
-        if route is not None or currency == self.account_currency:
-            return route
-        target = self.account_currency
-        seen = {currency}
-        frontier: deque[tuple[str, Route]] = deque([(currency, ())])
-        while frontier:
-            here, path = frontier.popleft()
-            for market in self.markets:
-                for src, dst, inverted in ((market.base, market.quote, False), (market.quote, market.base, True)):
-                    if src != here or dst in seen:
-                        continue
-                    step = (*path, (market.symbol, inverted))
-                    if dst == target:
-                        self._routes[currency] = step
-                        return step
-                    seen.add(dst)
-                    frontier.append((dst, step))
-        return None  # not cached: a market may be added later
+        if route is None and currency != self.account_currency:
+            route = self.markets.route(currency, self.account_currency)
+            if route is not None:  # a miss is not cached: a market may be added later
+                self._routes[currency] = route
+        return route
 
     def _fallback_price(self, symbol: str) -> float:
         position = self._positions.get(symbol)
@@ -547,25 +515,3 @@ def _reference(fill: Fill) -> str:
 
 def _who(fill: Fill) -> str:
     return f"fill {fill.trade_id!r} of order {fill.client_order_id!r} on {fill.symbol}"
-
-
-def _trade(position: Position, traded: Decimal, price: Decimal, fee: Decimal, quantum: Decimal) -> Position:
-    """Return ``position`` after its holding changed by ``traded`` (signed) at ``price``, average-cost method.
-
-    A reduction realizes ``price * closed - cost share``; the cost share of a partial reduction is rounded to
-    ``quantum`` (price increment x size increment) so that the cost basis keeps a bounded number of digits and
-    cash + cost + fees == initial cash + realized PnL holds exactly. Beyond flat, the rest opens at ``price``.
-    """
-    quantity, cost, realized = position.quantity, position.cost, position.realized_pnl
-    if traded and quantity and (traded > 0) != (quantity > 0):
-        closed = traded if abs(traded) <= abs(quantity) else -quantity  # signed like ``traded``
-        share = cost if closed == -quantity else (cost * -closed / quantity).quantize(quantum, ROUND_HALF_EVEN)
-        realized += -closed * price - share
-        quantity += closed
-        cost -= share
-        traded -= closed
-    if traded:
-        quantity += traded
-        cost += traded * price
-    average = cost / quantity if quantity else _ZERO
-    return Position(position.symbol, quantity, average, realized, position.fees + fee, cost)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -20,6 +21,9 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
     return result
+
+
+Route = tuple[tuple[str, bool], ...]  # (symbol, inverted) steps from one currency to another
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +129,26 @@ class Markets:
 
     def __iter__(self) -> Iterator[Market]:
         return iter(self._by_symbol.values())
+
+    def route(self, currency: str, target: str) -> Route | None:
+        """Return the shortest chain of markets that prices ``currency`` in ``target``, None if none connects them.
+
+        Each step is (symbol, inverted): multiply by the symbol's price, or divide by it when inverted.
+        """
+        seen = {currency}
+        frontier: deque[tuple[str, Route]] = deque([(currency, ())])
+        while frontier:
+            here, path = frontier.popleft()
+            for market in self:
+                for src, dst, inverted in ((market.base, market.quote, False), (market.quote, market.base, True)):
+                    if src != here or dst in seen:
+                        continue
+                    step = (*path, (market.symbol, inverted))
+                    if dst == target:
+                        return step
+                    seen.add(dst)
+                    frontier.append((dst, step))
+        return None
 
     def symbols(self) -> list[str]:
         return list(self._by_symbol)

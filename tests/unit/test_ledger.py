@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from engine.bus import EventBus
 from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Liquidity, Order, OrderStatus, OrderType, OrderUpdate, Side
-from engine.ledger import JournalEntry, Ledger, Position
+from engine.ledger import JournalEntry, Ledger
 from engine.markets import Market, Markets
+from engine.position import Position
 from engine.testing.events import make_fill, make_order
 
 
