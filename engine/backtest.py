@@ -24,10 +24,11 @@ from engine.datagen.files import load_bars
 from engine.datagen.fingerprint import data_fingerprint, feed_prices
 from engine.datagen.sample import load_sample
 from engine.errors import ConfigError
-from engine.execution import ExecutionClient
-from engine.kernel import Kernel, run_sync
+from engine.kernel import Kernel
 from engine.ledger import Ledger
+from engine.loop import replay
 from engine.markets import Market, Markets
+from engine.ports import ExecutionClient
 from engine.progress import bar, progress_enabled, track
 from engine.result import BacktestResult
 from engine.result.recorder import EquityRecorder
@@ -165,7 +166,7 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         events: Iterable[Any] = merge_feeds(feeds)
         if not shown.disable:
             events = track(events, shown.update, total=n_bars)
-        run_sync(kernel, events)
+        replay(kernel, events)
     result = _result(config, venue, feeds, strategies, [*handlers, *strategies], recorder, kernel.orders.fills,
                      kernel, ledger)
     log.info("back-test finished", extra={"trades": result.stats["n_trades"],

@@ -9,11 +9,10 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from engine.clock import SimulatedClock
-from engine.errors import DataError, EngineError, HandlerError
+from engine.errors import EngineError, HandlerError
 from engine.events import Event, HandlerFailed
 
 log = logging.getLogger(__name__)
@@ -92,6 +91,18 @@ class EventBus:
     def has_async_handlers(self) -> bool:
         return self._has_async
 
+    @property
+    def queue(self) -> deque[Event]:
+        """The queue itself, for the replay driver's loop (``engine.loop``), which checks it is empty; add with
+        ``publish``."""
+        return self._queue
+
+    @property
+    def routes(self) -> dict[type, tuple[Handler, ...]]:
+        """The handlers resolved so far by event type, for the replay driver's loop; cleared in place whenever a
+        subscription changes, never replaced."""
+        return self._routes
+
     def publish(self, event: Event) -> None:
         """Queue ``event``; it is handled after every event queued before it."""
         self._queue.append(event)
@@ -115,44 +126,6 @@ class EventBus:
                     handler(event)
                 except Exception as exc:  # every failure is named, then raised or published
                     self.handler_failed(handler, event, exc)
-
-    def replay(self, events: Iterable[E], clock: SimulatedClock, see: Callable[[E], None]) -> None:
-        """Handle a back-test's events in their order, as the kernel's general path would, without awaiting.
-
-        For each event: fire the timers of ``clock`` due at or before its ``ts``, each handled with what it
-        leads to before the next; move the clock to ``ts``; show the event to ``see`` (the venue, which may
-        publish fills and updates); handle what that queued and what it leads to; then the event and what it
-        queued. No coroutine handlers allowed.
-        """
-        if self._has_async:
-            raise RuntimeError("the bus has coroutine handlers: use `await bus.drain()` for each event")
-        # The back-test's loop: locals, and the clock's two fields read and set here rather than through calls.
-        queue, routes, dispatch = self._queue, self._routes, self.dispatch  # _routes is only cleared, never replaced
-        for event in events:
-            ts = event.ts
-            if ts >= clock._next_due:
-                while clock.fire_next_due(ts):
-                    dispatch()
-            if ts > clock._now:
-                clock._now = ts
-            try:
-                see(event)
-            except DataError:  # the market data itself is wrong: the caller names the file it came from
-                raise
-            except Exception as exc:
-                self.handler_failed(see, event, exc)
-            if queue:
-                dispatch()
-            handlers = routes.get(type(event))
-            if handlers is None:
-                handlers = self.handlers_for(type(event))
-            for handler in handlers:
-                try:
-                    handler(event)
-                except Exception as exc:
-                    self.handler_failed(handler, event, exc)
-            if queue:
-                dispatch()
 
     def dispatch_event(self, event: Event) -> None:
         """Handle ``event`` now, then whatever it queued: ``publish(event); dispatch()``.

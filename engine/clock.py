@@ -1,6 +1,7 @@
 """Clocks: the only source of "now" in the engine.
 
-Nothing in ``engine/`` or ``strategies/`` reads the wall clock directly; it is handed a ``Clock``. In a
+Nothing in ``engine/`` or ``strategies/`` reads the wall clock directly; it is handed a ``Clock``
+(``engine.ports``). In a
 back-test time is the ``ts`` of the event being processed; live it is the wall clock. Timers fire as
 ``Timer`` events on the bus in both cases.
 """
@@ -11,37 +12,17 @@ import asyncio
 import heapq
 import itertools
 import time
-from typing import Protocol
 
 from engine.events import Timer
+from engine.ports import EventSink
 
 NEVER = 2**63 - 1  # later than any int64 nanosecond timestamp
-
-
-class Publisher(Protocol):
-    def publish(self, event: Timer) -> None: ...
-
-
-class Clock(Protocol):
-    """Tell the time and raise alarms."""
-
-    def now(self) -> int:
-        """Return the current time in integer nanoseconds UTC."""
-        ...
-
-    def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
-        """Publish ``Timer(name=name)`` at ``at`` (ns UTC), then every ``interval`` ns if given."""
-        ...
-
-    def cancel_timer(self, name: str) -> None:
-        """Forget the timer called ``name``; unknown names are ignored."""
-        ...
 
 
 class SimulatedClock:
     """Time that moves only when the back-test says so: to each event's ``ts`` before it is dispatched."""
 
-    def __init__(self, bus: Publisher, start: int = 0) -> None:
+    def __init__(self, bus: EventSink, start: int = 0) -> None:
         self._bus = bus
         self._now = start
         self._timers: list[tuple[int, int, str, int | None]] = []  # (at, seq, name, interval)
@@ -110,10 +91,14 @@ class SimulatedClock:
 
 
 class LiveClock:
-    """Wall-clock time; timers are scheduled on the running asyncio loop."""
+    """Wall-clock time; timers are scheduled on the running asyncio loop and handed to ``sink`` when due.
 
-    def __init__(self, bus: Publisher) -> None:
-        self._bus = bus
+    In a live session ``sink`` is the loop's ``Inbox``: a timer is then handled, with what it leads to, as soon as
+    it fires, whether or not market data is arriving.
+    """
+
+    def __init__(self, sink: EventSink) -> None:
+        self._bus = sink
         self._handles: dict[str, asyncio.TimerHandle] = {}
 
     def now(self) -> int:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.clock import Clock
 from engine.errors import ConfigError, InsufficientFunds, OrderRejected
 from engine.events import Bar, Fill, Order, OrderUpdate, Side
 from engine.markets import Markets, Route, to_decimal
+from engine.ports import Clock
 from engine.position import Position, traded_at
 from engine.store import Journal, journal_table
 from engine.store import JournalEntry as JournalEntry  # re-exported: the ledger's journal is read as these

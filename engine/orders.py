@@ -11,10 +11,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from engine.bus import EventBus
-from engine.clock import Clock
 from engine.errors import ConfigError, OrderRejected
 from engine.events import CancelOrder, Fill, Order, OrderStatus, OrderUpdate, Side
 from engine.markets import Markets
+from engine.ports import Clock
 from engine.store import FillLog, FinishedOrders, OrderRecord, OrderRow, record_row
 
 __all__ = ["OrderManager", "OrderRecord", "Reserver"]

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from engine.bus import EventBus
-from engine.clock import Clock
 from engine.errors import ConfigError
 from engine.events import (
     Bar,
@@ -28,6 +27,7 @@ from engine.events import (
 )
 from engine.markets import Markets, to_decimal
 from engine.orders import OrderManager, OrderRecord
+from engine.ports import Clock
 
 
 class LedgerView:

@@ -16,12 +16,10 @@ from adapters.sim.book import CLOSED, SimOrder, SymbolBook
 from adapters.sim.config import SimConfig
 from adapters.sim.fees import trade_fee
 from adapters.sim.rounding import floor_to, price_against
-from engine.clock import Clock
 from engine.errors import DataError, OrderRejected
 from engine.events import (
     Bar,
     CancelOrder,
-    Event,
     Fill,
     Liquidity,
     MarketData,
@@ -34,6 +32,7 @@ from engine.events import (
     Trade,
 )
 from engine.markets import Markets
+from engine.ports import Clock, EventSink
 
 UNKNOWN_ORDER = "unknown order"
 ALREADY_CLOSED = "already closed"
@@ -43,10 +42,6 @@ _MAKER, _TAKER = Liquidity.MAKER, Liquidity.TAKER
 _STOP_MARKET = OrderType.STOP_MARKET
 _INF = math.inf
 _PRICED = (Bar, Trade, Quote)
-
-
-class EventSink(Protocol):
-    def publish(self, event: Event) -> None: ...
 
 
 class AccountCheck(Protocol):
@@ -108,6 +103,13 @@ class SimulatedExchange:
         self._last: dict[str, MarketData] = {}
         self._order_seq = 0
         self._trade_seq = 0
+
+    # -- lifecycle: nothing to open or close; reports go straight to the sink it was built with ---------------
+    async def start(self) -> None:
+        """Start the session (the simulator holds no connection)."""
+
+    async def stop(self) -> None:
+        """Stop the session (the simulator holds no connection)."""
 
     # -- commands ------------------------------------------------------------------------------------------
     def on_order(self, order: Order) -> None:

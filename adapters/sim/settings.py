@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from adapters.sim.assumptions import ASSUMPTIONS
 from adapters.sim.config import SimConfig
-from adapters.sim.exchange import AccountCheck, EventSink, SimulatedExchange
+from adapters.sim.exchange import AccountCheck, SimulatedExchange
 from adapters.sim.slippage import FixedBpsSlippage, NoSlippage, SlippageModel, VolumeShareSlippage
-from engine.clock import Clock
 from engine.errors import ConfigError
 from engine.markets import Markets
+from engine.ports import Clock, EventSink
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from engine.bus import EventBus, handler_names
-from engine.clock import SimulatedClock
 from engine.errors import HandlerError
 from engine.events import Bar, Event, HandlerFailed, MarketData, Signal, Timer, Trade
 
@@ -193,69 +192,3 @@ def test_dispatch_event_keeps_breadth_first_order() -> None:
     bus.publish(Timer(ts=0, name="queued first"))
     bus.dispatch_event(bar(2))  # queued behind what was already waiting
     assert seen == [("timer", 0), ("bar", 2), ("timer", 2)]
-
-
-def test_replay_orders_timers_venue_and_event_as_the_general_path_does() -> None:
-    """Due timers first (clock at their time), then the venue sees the event, then what the venue published and
-    what that led to, then the event itself and what it published."""
-    bus = EventBus()
-    clock = SimulatedClock(bus)
-    seen: list[tuple[str, int, int]] = []
-
-    def venue(e: Bar) -> None:
-        seen.append(("venue", e.ts, clock.now()))
-        bus.publish(Signal(ts=e.ts, name="fill", symbol=e.symbol, direction=1))
-
-    def on_signal(s: Signal) -> None:
-        seen.append((s.name, s.ts, clock.now()))
-        if s.name == "fill":
-            bus.publish(Signal(ts=s.ts, name="fill's consequence", symbol=s.symbol, direction=1))
-
-    def on_bar(e: Bar) -> None:
-        seen.append(("bar", e.ts, clock.now()))
-        bus.publish(Signal(ts=e.ts, name="bar's consequence", symbol=e.symbol, direction=1))
-        if e.ts == 20:
-            clock.set_timer("now", e.ts)  # due at once: it fires before the next event of the same ts
-
-    bus.subscribe(Timer, lambda t: seen.append(("timer " + t.name, t.ts, clock.now())))
-    bus.subscribe(Signal, on_signal)
-    bus.subscribe(Bar, on_bar)
-    clock.set_timer("every 15", 15, interval=15)
-    bus.replay([bar(10), bar(20), bar(20, "ETH/USD")], clock, venue)
-    assert seen == [
-        ("venue", 10, 10), ("fill", 10, 10), ("fill's consequence", 10, 10), ("bar", 10, 10),
-        ("bar's consequence", 10, 10),
-        ("timer every 15", 15, 15),
-        ("venue", 20, 20), ("fill", 20, 20), ("fill's consequence", 20, 20), ("bar", 20, 20),
-        ("bar's consequence", 20, 20),
-        ("timer now", 20, 20),
-        ("venue", 20, 20), ("fill", 20, 20), ("fill's consequence", 20, 20), ("bar", 20, 20),
-        ("bar's consequence", 20, 20),
-    ]
-    assert clock.now() == 20 and bus.pending() == 0
-
-
-def test_replay_never_moves_the_clock_back_and_halts_naming_a_failing_handler() -> None:
-    bus = EventBus(halt_on_error=True)
-    clock = SimulatedClock(bus, start=100)
-    times: list[int] = []
-
-    def on_bar(e: Bar) -> None:
-        times.append(clock.now())
-        if e.ts == 120:
-            raise ValueError("boom")
-
-    bus.subscribe(Bar, on_bar)
-    with pytest.raises(HandlerError, match=r"on_bar.*ts=120.*ValueError: boom"):
-        bus.replay([bar(50), bar(110), bar(120), bar(130)], clock, lambda e: None)
-    assert times == [100, 110, 120]
-
-
-def test_replay_refuses_coroutine_handlers() -> None:
-    bus = EventBus()
-
-    async def handler(e: Bar) -> None: ...
-
-    bus.subscribe(Bar, handler)
-    with pytest.raises(RuntimeError, match=r"await bus\.drain"):
-        bus.replay([bar(1)], SimulatedClock(bus), lambda e: None)

@@ -19,6 +19,7 @@ from engine.datagen.sample import load_sample
 from engine.events import Bar, Fill, MarketData
 from engine.kernel import Kernel
 from engine.ledger import Ledger
+from engine.loop import replay
 from engine.markets import Market, Markets
 from strategies.sma_cross import SmaCross
 
@@ -76,7 +77,7 @@ def test_an_async_feed_drives_the_same_components() -> None:
 
     kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=venue,
                     strategies=[SmaCross()], recorders=[Collect()])
-    asyncio.run(kernel.run(live_like(BarFeed(frame, symbol))))
+    replay(kernel, live_like(BarFeed(frame, symbol)))
     got = [(f.ts, f.side.value, float(f.price), float(f.quantity)) for f in fills]
     want = [(t.value, side, price, qty) for t, side, price, qty in expected.fills[["ts", "side", "price", "quantity"]]
             .itertuples(index=False)]

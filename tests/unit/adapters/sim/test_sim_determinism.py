@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.sim import ASSUMPTIONS, FixedBpsSlippage, SimulatedExchange
 from adapters.sim.testing import Venue
 from engine.events import Event
-from engine.execution import ExecutionClient
+from engine.ports import ExecutionClient
 
 
 def _session(make_venue) -> list[Event]:

@@ -1,0 +1,167 @@
+"""The two drivers of a session: replay (a back-test) and live. They differ in where events come from and how
+time moves; the kernel's components, the bus and its breadth-first order are the same in both.
+
+- ``replay``: a back-test's events in their order, the simulated clock moved to each event's ``ts`` (timers due
+  before it fire first). Without coroutine handlers it runs the fast loop, the only code that reads and sets the
+  simulated clock's fields directly.
+- ``live``: one asyncio queue, the ``Inbox``, fed by the feeds, the venue's reports and the live clock's timers;
+  its tasks are owned by a ``TaskGroup``; the bus is drained after every event, so a timer or a report is handled
+  when it arrives, not with the next bar.
+
+For each market event both show it to the venue first (it may fill resting orders at the event's open), handle
+what that led to, then the event itself. A failure of the venue's ``on_market_data`` is the engine's
+(``EngineError``), except bad market data, which stays a ``DataError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from engine.clock import SimulatedClock
+from engine.errors import ConfigError, DataError
+from engine.events import Event, MarketData
+
+if TYPE_CHECKING:
+    from engine.kernel import Kernel
+
+__all__ = ["Inbox", "live", "replay"]
+
+
+def replay(kernel: Kernel, events: Iterable[MarketData] | AsyncIterable[MarketData]) -> None:
+    """Run a back-test: start the strategies, handle every event in order, stop them."""
+    if not isinstance(kernel.clock, SimulatedClock):
+        raise ConfigError(f"a replay needs a SimulatedClock, got {type(kernel.clock).__name__}")
+    if kernel.bus.has_async_handlers or not isinstance(events, Iterable):
+        asyncio.run(_replay_awaiting(kernel, kernel.clock, events))
+        return
+    kernel.start()
+    kernel.bus.dispatch()
+    _replay_fast(kernel, kernel.clock, events)
+    kernel.stop()
+    kernel.bus.dispatch()
+
+
+def _replay_fast(kernel: Kernel, clock: SimulatedClock, events: Iterable[MarketData]) -> None:
+    """The back-test's hot loop: everything a local, the clock's fields read and set here, not through calls."""
+    bus = kernel.bus
+    see = kernel.execution.on_market_data
+    queue, routes, dispatch, failed = bus.queue, bus.routes, bus.dispatch, bus.handler_failed
+    for event in events:
+        ts = event.ts
+        if ts >= clock._next_due:
+            while clock.fire_next_due(ts):
+                dispatch()
+        if ts > clock._now:
+            clock._now = ts
+        try:
+            see(event)
+        except DataError:  # the market data itself is wrong: the caller names the file it came from
+            raise
+        except Exception as exc:
+            failed(see, event, exc)
+        if queue:
+            dispatch()
+        handlers = routes.get(type(event))  # routes is cleared in place on (un)subscribe, never replaced
+        if handlers is None:
+            handlers = bus.handlers_for(type(event))
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception as exc:
+                failed(handler, event, exc)
+        if queue:
+            dispatch()
+
+
+async def _replay_awaiting(kernel: Kernel, clock: SimulatedClock,
+                           events: Iterable[MarketData] | AsyncIterable[MarketData]) -> None:
+    """The same order as the fast loop, awaiting coroutine handlers (and an async iterable of events)."""
+    bus = kernel.bus
+    kernel.start()
+    await bus.drain()
+    async for event in _as_async(events):
+        while clock.fire_next_due(event.ts):
+            await bus.drain()
+        clock.set_time(event.ts)
+        _show_venue(kernel, event)
+        await bus.drain()
+        bus.publish(event)
+        await bus.drain()
+    kernel.stop()
+    await bus.drain()
+
+
+class Inbox:
+    """The live loop's one queue: feeds, the venue's reports and the live clock's timers hand events in here.
+
+    ``publish`` makes it an ``EventSink`` (``engine.ports``), so a venue or a clock takes it where a back-test
+    hands them the bus. ``close`` ends the session once the events already handed in are handled.
+    """
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    def publish(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def get(self) -> Event | None:
+        return await self._queue.get()
+
+
+async def live(kernel: Kernel, feeds: Sequence[AsyncIterable[MarketData]], inbox: Inbox) -> None:
+    """Run a live session until every feed has ended or ``inbox.close()`` is called, then stop it cleanly."""
+    bus = kernel.bus
+    await kernel.execution.start()
+    try:
+        kernel.start()
+        await bus.drain()
+        async with asyncio.TaskGroup() as tasks:
+            pumps = [tasks.create_task(_pump(feed, inbox)) for feed in feeds]
+            tasks.create_task(_close_when_done(pumps, inbox))
+            while (event := await inbox.get()) is not None:
+                if isinstance(event, MarketData):
+                    _show_venue(kernel, event)
+                    await bus.drain()
+                bus.publish(event)
+                await bus.drain()
+            for pump in pumps:  # closed while feeds still run: they are stopped
+                pump.cancel()
+        kernel.stop()
+        await bus.drain()
+    finally:
+        await kernel.execution.stop()
+
+
+async def _pump(feed: AsyncIterable[MarketData], inbox: Inbox) -> None:
+    async for event in feed:
+        inbox.publish(event)
+
+
+async def _close_when_done(pumps: Sequence[asyncio.Task[None]], inbox: Inbox) -> None:
+    await asyncio.gather(*pumps, return_exceptions=True)  # a failing feed fails the group by itself
+    inbox.close()
+
+
+def _show_venue(kernel: Kernel, event: MarketData) -> None:
+    """Show a market event to the venue before the bus handles it; name its failure the engine's."""
+    see = kernel.execution.on_market_data
+    try:
+        see(event)
+    except DataError:
+        raise
+    except Exception as exc:
+        kernel.bus.handler_failed(see, event, exc)
+
+
+async def _as_async(events: Iterable[MarketData] | AsyncIterable[MarketData]) -> AsyncIterable[MarketData]:
+    if isinstance(events, AsyncIterable):
+        async for event in events:
+            yield event
+    else:
+        for event in events:
+            yield event

@@ -1,0 +1,70 @@
+"""The seam between back-test and live: the three interfaces behind which they differ, and nothing else does.
+
+| port | back-test | paper | live |
+| --- | --- | --- | --- |
+| ``Clock`` | ``SimulatedClock``: time is the event's ``ts`` | ``LiveClock`` | ``LiveClock`` |
+| ``DataFeed`` | a replayed iterable (``BarFeed``) | an exchange's websockets | an exchange's websockets |
+| ``ExecutionClient`` | the simulated exchange | the simulated exchange on live data | an exchange's API |
+
+Whatever arrives on its own (a feed's events, a venue's reports, a live clock's timers) is handed in through an
+``EventSink``: the bus in a back-test, the live loop's ``Inbox`` (``engine.loop``) in a live session, which hands
+each event to the bus and drains it before the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
+
+from engine.events import CancelOrder, Event, MarketData, Order
+
+
+class EventSink(Protocol):
+    """Where events are handed in: ``EventBus`` and the live loop's ``Inbox`` both are."""
+
+    def publish(self, event: Event) -> None: ...
+
+
+class Clock(Protocol):
+    """Tell the time and raise alarms."""
+
+    def now(self) -> int:
+        """Return the current time in integer nanoseconds UTC."""
+        ...
+
+    def set_timer(self, name: str, at: int, interval: int | None = None) -> None:
+        """Publish ``Timer(name=name)`` at ``at`` (ns UTC), then every ``interval`` ns if given."""
+        ...
+
+    def cancel_timer(self, name: str) -> None:
+        """Forget the timer called ``name``; unknown names are ignored."""
+        ...
+
+
+class DataFeed(Protocol):
+    """Market events as they happen, in time order: an async iterator (a back-test may hand a plain iterable)."""
+
+    def __aiter__(self) -> AsyncIterator[MarketData]: ...
+
+
+@runtime_checkable
+class ExecutionClient(Protocol):
+    """Take orders and cancels from the bus; hand ``OrderUpdate`` and ``Fill`` reports back in.
+
+    A venue is built with the ``EventSink`` its reports go to. The kernel subscribes ``on_order`` and
+    ``on_cancel_order`` to the bus. ``on_market_data`` is called with each market event *before* the bus
+    dispatches it, because a venue sees the market before we do: a simulated venue matches resting orders there,
+    so fills at a bar's open reach the ledger and the strategy before the bar itself; a live venue ignores it.
+    ``start`` and ``stop`` open and close what the venue holds (connections, streams of reports); the drivers
+    call them around a session.
+    """
+
+    def on_market_data(self, event: MarketData) -> None: ...
+
+    def on_order(self, order: Order) -> None: ...
+
+    def on_cancel_order(self, cancel: CancelOrder) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
