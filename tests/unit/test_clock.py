@@ -59,7 +59,8 @@ async def test_live_clock_publishes_timer_on_the_loop() -> None:
 
 
 def test_the_due_time_the_replay_loop_reads_is_never_later_than_a_live_timer() -> None:
-    """The replay driver (``engine.loop``) skips the timer heap while an event's ts is before ``_next_due``: it must never be late."""
+    """The replay driver (``engine.loop``) skips the timer heap while an event's ts is before ``_next_due``: it
+    must never be late."""
     bus = EventBus()
     clock = SimulatedClock(bus)
 
