@@ -198,7 +198,8 @@ def _result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[BarFee
                               {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger,
                           prices=prices, data=data_fingerprint(feeds),
                           assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue.assumptions()},
-                          extras=extras)
+                          extras=extras,
+                          balances={asset: str(amount) for asset, amount in ledger.balances().items()})
 
 
 def feeds_from_data(data: Any, symbol: str | None, data_dir: str | Path | None = None) -> list[BarFeed]:

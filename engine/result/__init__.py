@@ -53,6 +53,8 @@ class BacktestResult:
         optionally ``symbol``, then one numeric column per feature with its contribution to the signal that
         opened the trade). Any handler or strategy with a ``result_extras()`` method returning such a dict
         contributes it at the end of the run. Dicts of DataFrames are saved as ``extras/<name>/<key>.csv``.
+    balances
+        ``{asset: amount}`` held at the end, each amount the exact text of the ledger's ``Decimal``.
     ledger
         The ledger of the run (not saved).
     """
@@ -68,10 +70,11 @@ class BacktestResult:
     data: dict[str, Any] = field(default_factory=dict)
     assumptions: dict[str, list[str]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    balances: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """Return ``result.json``: stats, configuration, data fingerprint and assumptions."""
-        return json.dumps({"stats": self.stats, "config": self.config, "data": self.data,
+        """Return ``result.json``: stats, final balances, configuration, data fingerprint and assumptions."""
+        return json.dumps({"stats": self.stats, "balances": self.balances, "config": self.config, "data": self.data,
                            "assumptions": self.assumptions}, indent=2, default=str)
 
     def save(self, out_dir: str | Path) -> Path:
@@ -132,7 +135,7 @@ class BacktestResult:
             raise DataError(f"{out}: cannot read the saved result: {exc}") from None
         return cls(stats=meta.get("stats", {}), equity=equity, orders=orders, fills=fills, trades=trades,
                    config=meta.get("config", {}), prices=prices, data=meta.get("data", {}),
-                   assumptions=meta.get("assumptions", {}), extras=extras)
+                   assumptions=meta.get("assumptions", {}), extras=extras, balances=meta.get("balances", {}))
 
 
 def _times(values: pd.Series | pd.Index) -> pd.DatetimeIndex | pd.Series:

@@ -230,6 +230,9 @@ def test_save_and_load_give_back_the_same_result(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(loaded.extras["ml"]["contributions"], contributions, check_dtype=False)
     assert len(loaded.fills) == len(result.fills) and len(loaded.orders) == len(result.orders)
     assert loaded.fills["ts"].dt.unit == "ns"
+    assert result.ledger is not None and "USD" in result.balances
+    assert {asset: Decimal(amount) for asset, amount in loaded.balances.items()} == result.ledger.balances()
+    assert json.loads((tmp_path / "result.json").read_text())["balances"] == result.balances
 
 
 def test_a_run_without_trades_saves_and_loads(tmp_path: Path) -> None:
