@@ -35,6 +35,7 @@ from engine.result.recorder import EquityRecorder
 from engine.result.stats import buy_and_hold, compute_stats
 from engine.result.tables import fills_frame, orders_frame
 from engine.result.trades import summarize_fills
+from engine.session_journal import SessionJournal, code_version
 from engine.store import FillLog
 from engine.strategy import Strategy
 
@@ -133,14 +134,16 @@ def load_object(spec: str, what: str) -> Any:
 
 def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: BacktestConfig | None = None, *,
                  venue: BacktestVenue, symbol: str | None = None, handlers: Sequence[object] = (),
-                 progress: bool = False, data_dir: str | Path | None = None) -> BacktestResult:
+                 progress: bool = False, data_dir: str | Path | None = None,
+                 journal: str | Path | None = None) -> BacktestResult:
     """Replay ``data`` through the strategy on the simulated ``venue`` and return the result.
 
     ``venue`` comes configured from its adapter, e.g. ``adapters.sim.SimSettings(fee_bps=7.5)``. ``data`` is a
     standard OHLCV DataFrame (``symbol`` required), a path to a file, or a list of ``(frame, symbol)`` pairs for
     several symbols. ``handlers`` are user objects with ``on_<event>`` methods
     (or an ``attach(kernel)`` method) added to the run after the venue and before the strategies. With
-    ``progress``, a progress bar is drawn on stderr when it is a terminal.
+    ``progress``, a progress bar is drawn on stderr when it is a terminal. With ``journal``, every event the bus
+    handles is written to that new SQLite file (``engine.session_journal``), as a live session writes its own.
     """
     config = config or BacktestConfig()
     strategies = [strategy] if isinstance(strategy, Strategy) else list(strategy)
@@ -157,8 +160,13 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         ledger.set_aside(config.set_aside, currency)
     execution = venue.build(bus, clock, markets, ledger)
     recorder = EquityRecorder(ledger.equity)
+    recording = None if journal is None else SessionJournal(journal, {
+        "kind": "backtest", "config": config.to_dict(), "venue": venue.to_dict(),
+        "strategies": [{"name": s.name, "params": s.p} for s in strategies], "code_version": code_version()},
+        commit_every=10_000)
     kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
-                    strategies=strategies, handlers=handlers, recorders=[recorder])
+                    strategies=strategies, handlers=[*([recording] if recording else []), *handlers],
+                    recorders=[recorder])
     n_bars = sum(len(feed) for feed in feeds)
     log.info("back-test starting", extra={"symbols": ",".join(f.symbol for f in feeds), "bars": n_bars,
                                           "strategies": ",".join(s.name for s in strategies)})
@@ -166,7 +174,11 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         events: Iterable[Any] = merge_feeds(feeds)
         if not shown.disable:
             events = track(events, shown.update, total=n_bars)
-        replay(kernel, events)
+        try:
+            replay(kernel, events)
+        finally:
+            if recording is not None:
+                recording.close()
     result = _result(config, venue, feeds, strategies, [*handlers, *strategies], recorder, kernel.orders.fills,
                      kernel, ledger)
     log.info("back-test finished", extra={"trades": result.stats["n_trades"],

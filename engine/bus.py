@@ -51,6 +51,12 @@ class EventBus:
         self._has_async = self._has_async or inspect.iscoroutinefunction(handler)
         self._routes.clear()
 
+    def subscribe_first(self, event_type: type[Event], handler: Handler) -> None:
+        """Subscribe ``handler`` ahead of every handler subscribed so far (a journal records events before anything
+        acts on them)."""
+        self.subscribe(event_type, handler)
+        self._subscriptions.insert(0, self._subscriptions.pop())
+
     def name_component(self, handler: object, component: str) -> None:
         """Mark ``handler`` as the kernel's ``component`` (ledger, order manager, venue): its failures are
         ``EngineError``s, a fault of the engine; every other handler's are user code's ``HandlerError``s."""

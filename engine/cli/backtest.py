@@ -70,6 +70,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bt.add_argument("--report", action="store_true", default=None,
                     help="also write report.html, a self-contained HTML report, into the --out directory")
     bt.add_argument("--json", action="store_true", help="print result.json to stdout instead of the table")
+    bt.add_argument("--journal", type=Path, metavar="FILE",
+                    help="record every event of the run in this new SQLite file (mlct journal show FILE)")
     bt.set_defaults(func=cmd_backtest)
 
 
@@ -114,7 +116,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     venue = SimSettings(**{k: v for k, v in settings.items() if k in venue_keys})
     started = time.perf_counter()
     result = run_backtest(strategy, data, config, venue=venue, symbol=symbol, handlers=handlers,
-                          progress=not args.quiet, data_dir=args.data_dir)
+                          progress=not args.quiet, data_dir=args.data_dir, journal=args.journal)
     seconds = time.perf_counter() - started
     log.info("back-test done", extra={"seconds": round(seconds, 3), "bars": result.stats["n_bars"],
                                       "bars_per_s": round(result.stats["n_bars"] / max(seconds, 1e-9))})
