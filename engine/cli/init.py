@@ -99,13 +99,42 @@ class MyStrategy(Strategy):
         closes.append(bar.close)
 '''
 
-FILES = {"config.toml": CONFIG, "my_strategy.py": STRATEGY}
+LIVE_CONFIG = """\
+# A live or paper session (mlct live, coming): the same strategies as a back-test, on an exchange's websockets.
+# Paper trading is the default; real orders will need --live and the keys below.
+
+[exchange]
+id = "binance"                          # any ccxt.pro exchange id
+api_key_env = "MLCT_API_KEY"            # the NAMES of the environment variables holding the keys, never the keys
+secret_env = "MLCT_API_SECRET"
+
+[exchange.options]                      # passed to ccxt as its options
+defaultType = "spot"
+
+# [exchange.urls]                       # merged into ccxt's urls["api"]: a testnet or a local server
+# public = "http://127.0.0.1:8080/api/v3"
+
+[run]
+symbols = ["BTC/USDT"]
+timeframe = "1m"
+strategy = "sma_cross"                  # the forms of mlct backtest --strategy
+cash = 10000                            # paper only
+out = "runs/live"                       # relative to this file
+warmup_bars = 500                       # closed bars fetched by REST before the strategy starts
+
+[run.params]
+fast = 10
+slow = 30
+"""
+
+FILES = {"config.toml": CONFIG, "live.toml": LIVE_CONFIG, "my_strategy.py": STRATEGY}
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    ip = commands.add_parser("init", help="write a starter config.toml and strategy file",
+    ip = commands.add_parser("init", help="write a starter config.toml, live.toml and strategy file",
                              description="Write a commented config.toml (the settings mlct backtest --config "
-                                         "reads) and my_strategy.py, a strategy that runs as it is.",
+                                         "reads), live.toml (a live or paper session's) and my_strategy.py, a "
+                                         "strategy that runs as it is.",
                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ip.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR",
                     help="where to write them (created if missing; default: the current directory)")

@@ -78,3 +78,12 @@ def test_bad_values_in_a_config_are_one_line_errors(tmp_path: Path, capsys: pyte
         assert main(["backtest", "--config", str(config)]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_the_starter_live_config_is_one_a_live_session_reads(tmp_path: Path) -> None:
+    from engine.live_config import load_live_config
+
+    assert main(["init", str(tmp_path)]) == 0
+    config = load_live_config(tmp_path / "live.toml")
+    assert config.exchange.id == "binance" and config.exchange.api_key_env == "MLCT_API_KEY"
+    assert config.run.symbols == ("BTC/USDT",) and config.run.out == tmp_path / "runs" / "live"
