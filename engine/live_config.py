@@ -26,7 +26,6 @@ configuration: only the names of the environment variables that hold them, read 
 
 from __future__ import annotations
 
-import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -167,6 +166,6 @@ def _positive_decimal(name: str, value: Any) -> Decimal:
         result = Decimal(str(value))
     except InvalidOperation:
         raise ConfigError(f"{name} must be a positive number, got {value!r}") from None
-    if not result.is_finite() or result <= 0 or (isinstance(value, float) and not math.isfinite(value)):
+    if not result.is_finite() or result <= 0:
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
     return result
