@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from engine.clock import SimulatedClock
 from engine.errors import ConfigError, DataError
 from engine.events import Event, MarketData
+from engine.ports import DataFeed
 
 if TYPE_CHECKING:
     from engine.kernel import Kernel
@@ -113,7 +114,7 @@ class Inbox:
         return await self._queue.get()
 
 
-async def live(kernel: Kernel, feeds: Sequence[AsyncIterable[MarketData]], inbox: Inbox) -> None:
+async def live(kernel: Kernel, feeds: Sequence[DataFeed], inbox: Inbox) -> None:
     """Run a live session until every feed has ended or ``inbox.close()`` is called, then stop it cleanly."""
     bus = kernel.bus
     await kernel.execution.start()
@@ -137,7 +138,7 @@ async def live(kernel: Kernel, feeds: Sequence[AsyncIterable[MarketData]], inbox
         await kernel.execution.stop()
 
 
-async def _pump(feed: AsyncIterable[MarketData], inbox: Inbox) -> None:
+async def _pump(feed: DataFeed, inbox: Inbox) -> None:
     async for event in feed:
         inbox.publish(event)
 

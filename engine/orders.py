@@ -64,14 +64,13 @@ class OrderManager:
     def submit(self, order: Order, reference_price: Decimal | float | None = None) -> OrderRecord:
         """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
         cid = order.client_order_id
-        if cid in self._held or self._finished.find(cid) is not None:
-            raise ConfigError(f"duplicate client order id {cid!r}")
+        self._check_new(cid)
         try:
             market = self._markets[order.symbol]
             market.check_order(cid, order.quantity, order.price, order.stop_price, reference_price)
             self._ledger.reserve(order, reference_price)
         except (OrderRejected, ConfigError) as exc:
-            return self.refuse(order, str(exc))
+            return self._record_rejection(order, str(exc))
         record = OrderRecord(order=order, updated_ts=order.ts)
         self._held[cid] = (len(self._slots), record)
         self._slots.append(HELD)
@@ -81,9 +80,16 @@ class OrderManager:
 
     def refuse(self, order: Order, reason: str) -> OrderRecord:
         """Record ``order`` as REJECTED for ``reason`` without sending it, and publish the rejection."""
-        cid = order.client_order_id
+        self._check_new(order.client_order_id)
+        return self._record_rejection(order, reason)
+
+    def _check_new(self, cid: str) -> None:
+        """Raise ``ConfigError`` if ``cid`` was used before: the one lookup of an order's id."""
         if cid in self._held or self._finished.find(cid) is not None:
             raise ConfigError(f"duplicate client order id {cid!r}")
+
+    def _record_rejection(self, order: Order, reason: str) -> OrderRecord:
+        cid = order.client_order_id
         record = OrderRecord(order=order, status=OrderStatus.REJECTED, reason=reason, updated_ts=order.ts)
         self._slots.append(self._finished.add(record, ()))
         self._bus.publish(OrderUpdate(ts=self._clock.now(), client_order_id=cid, symbol=order.symbol,

@@ -41,8 +41,10 @@ class Clock(Protocol):
         ...
 
 
+@runtime_checkable
 class DataFeed(Protocol):
-    """Market events as they happen, in time order: an async iterator (a back-test may hand a plain iterable)."""
+    """Market events as they happen, in ``ts`` order: ``async for`` yields them (historical or live); a back-test
+    may also iterate a ``HistoricalFeed`` synchronously."""
 
     def __aiter__(self) -> AsyncIterator[MarketData]: ...
 

@@ -16,6 +16,7 @@ import json
 import sqlite3
 import typing
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -104,19 +105,16 @@ def read_events(path: str | Path) -> Iterator[Event]:
             yield _rebuild(cls, json.loads(payload))
 
 
-class _open:
-    """A read-only connection to a journal that must exist, closed on exit."""
-
-    def __init__(self, path: str | Path) -> None:
-        if not Path(path).is_file():
-            raise DataError(f"{path}: no session journal here")
-        self._db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self._db
-
-    def __exit__(self, *exc: object) -> None:
-        self._db.close()
+@contextmanager
+def _open(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """Open a journal that must exist, read-only, and close it after."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no session journal here")
+    db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def event_record(event: Event) -> dict[str, Any]:

@@ -11,12 +11,11 @@ SORT_HELP = ("sort rows that are out of time order instead of refusing the file 
              "downloads never need it; a file that does is named with its first such line)")
 
 
-def add_data_options(parser: argparse.ArgumentParser, *, data_dir: bool = True) -> None:
-    """Add ``--data``, ``--data-dir`` (unless ``data_dir`` is False), ``--symbol`` and ``--sort`` to ``parser``."""
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--data``, ``--data-dir``, ``--symbol`` and ``--sort`` to ``parser``."""
     parser.add_argument("--data", help="CSV (CryptoDataDownload or generic) or Parquet file, or a catalog query "
                                        "(binance:BTC/USDT:1h@2024-01-01..2024-06-01); default: the bundled sample")
-    if data_dir:
-        parser.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
+    parser.add_argument("--data-dir", type=Path, help="catalog directory for a query (default $MLCT_DATA_DIR)")
     parser.add_argument("--symbol", help="symbol of the data, e.g. BTC/USD (default: from the file)")
     parser.add_argument("--sort", action="store_true", help=SORT_HELP)
 

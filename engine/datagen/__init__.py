@@ -8,7 +8,7 @@ replay data as events stamped at their close, and ``merge_feeds`` interleaves se
 """
 
 from engine.datagen.aggregate import resample_bars, trade_bars
-from engine.datagen.bar_feed import BarFeed, DataFeed, HistoricalFeed, merge_feeds
+from engine.datagen.bar_feed import BarFeed, HistoricalFeed, merge_feeds
 from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir
 from engine.datagen.cryptodatadownload import load_cryptodatadownload
 from engine.datagen.files import load_bars, save_parquet
@@ -18,6 +18,7 @@ from engine.datagen.sample import load_sample, sample_path
 from engine.datagen.stream import CatalogFeed, MergedCatalogFeed, merged_catalog_feed
 from engine.datagen.synthetic import DEFAULT_REGIMES, Regime, regime_path, synthetic_bars
 from engine.datagen.validate import InvalidData, ValidationReport, check_bars, validate_bars
+from engine.ports import DataFeed
 
 __all__ = [
     "DEFAULT_REGIMES",

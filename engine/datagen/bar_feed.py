@@ -18,6 +18,7 @@ import pandas as pd
 
 from engine.datagen.frames import OHLCV_COLUMNS, infer_interval, ns_times, validate_ohlcv
 from engine.events import Bar, MarketData
+from engine.ports import DataFeed
 
 # Rows converted to Python lists at a time. The six lists of a chunk (about 200 bytes a row with their int and
 # float objects) are the replay's only transient memory: 2,048 rows take 0.4 MB, stay in the CPU cache and replay
@@ -27,13 +28,6 @@ CHUNK = 2_048
 # would slow it by about 3%.
 ASYNC_BATCH = 65_536
 _BAR_FIELDS = ("ts", "symbol", "open", "high", "low", "close", "volume", "interval")
-
-
-@runtime_checkable
-class DataFeed(Protocol):
-    """A source of market data: ``async for`` yields ``MarketData`` in ``ts`` order (historical or live)."""
-
-    def __aiter__(self) -> AsyncIterator[MarketData]: ...
 
 
 @runtime_checkable

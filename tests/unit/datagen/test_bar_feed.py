@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 import engine.datagen.bar_feed as bar_feed
-from engine.datagen.bar_feed import BarFeed, DataFeed, HistoricalFeed, merge_feeds
+from engine.datagen.bar_feed import BarFeed, HistoricalFeed, merge_feeds
 from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
 from engine.events import Bar, MarketData, Trade
+from engine.ports import DataFeed
 
 HOUR = 3_600_000_000_000
 
