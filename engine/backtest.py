@@ -28,7 +28,7 @@ from engine.kernel import Kernel
 from engine.ledger import Ledger
 from engine.loop import replay
 from engine.markets import Market, Markets
-from engine.ports import ExecutionClient
+from engine.ports import Clock, ExecutionClient
 from engine.progress import bar, progress_enabled, track
 from engine.result import BacktestResult
 from engine.result.recorder import EquityRecorder
@@ -39,7 +39,8 @@ from engine.session_journal import SessionJournal, code_version
 from engine.store import FillLog
 from engine.strategy import Strategy
 
-__all__ = ["ENGINE_ASSUMPTIONS", "BacktestConfig", "BacktestResult", "BacktestVenue", "load_object", "run_backtest"]
+__all__ = ["ENGINE_ASSUMPTIONS", "BacktestConfig", "BacktestResult", "BacktestVenue", "build_result", "load_object",
+           "run_backtest"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class BacktestVenue(Protocol):
         """Return the highest fee rate a fill may pay: the ledger reserves it on top of a buy's notional."""
         ...
 
-    def build(self, bus: EventBus, clock: SimulatedClock, markets: Markets, ledger: Ledger) -> ExecutionClient:
+    def build(self, bus: EventBus, clock: Clock, markets: Markets, ledger: Ledger) -> ExecutionClient:
         """Return the venue of one run, checking each fill against ``ledger`` before publishing it."""
         ...
 
@@ -135,7 +136,7 @@ def load_object(spec: str, what: str) -> Any:
 def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: BacktestConfig | None = None, *,
                  venue: BacktestVenue, symbol: str | None = None, handlers: Sequence[object] = (),
                  progress: bool = False, data_dir: str | Path | None = None,
-                 journal: str | Path | None = None) -> BacktestResult:
+                 journal: str | Path | None = None, warmup: int = 0) -> BacktestResult:
     """Replay ``data`` through the strategy on the simulated ``venue`` and return the result.
 
     ``venue`` comes configured from its adapter, e.g. ``adapters.sim.SimSettings(fee_bps=7.5)``. ``data`` is a
@@ -144,6 +145,8 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
     (or an ``attach(kernel)`` method) added to the run after the venue and before the strategies. With
     ``progress``, a progress bar is drawn on stderr when it is a terminal. With ``journal``, every event the bus
     handles is written to that new SQLite file (``engine.session_journal``), as a live session writes its own.
+    The first ``warmup`` events are a warm-up, as a live session's history is: handlers and strategies see them,
+    orders are refused and the equity curve starts after them.
     """
     config = config or BacktestConfig()
     strategies = [strategy] if isinstance(strategy, Strategy) else list(strategy)
@@ -175,21 +178,22 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         if not shown.disable:
             events = track(events, shown.update, total=n_bars)
         try:
-            replay(kernel, events)
+            replay(kernel, events, warmup=warmup)
         finally:
             if recording is not None:
                 recording.close()
-    result = _result(config, venue, feeds, strategies, [*handlers, *strategies], recorder, kernel.orders.fills,
-                     kernel, ledger)
+    result = build_result(config, venue, feeds, strategies, [*handlers, *strategies], recorder,
+                          kernel.orders.fills, kernel, ledger)
     log.info("back-test finished", extra={"trades": result.stats["n_trades"],
                                           "final_equity": result.stats["final_equity"]})
     return result
 
 
-def _result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[BarFeed], strategies: Sequence[Strategy],
-            contributors: Sequence[object], recorder: EquityRecorder, fills: FillLog, kernel: Kernel,
-            ledger: Ledger) -> BacktestResult:
-    """Build the result after the run: frames, prices and fingerprint of the data, stats, assumptions, extras."""
+def build_result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[BarFeed],
+                 strategies: Sequence[Strategy], contributors: Sequence[object], recorder: EquityRecorder,
+                 fills: FillLog, kernel: Kernel, ledger: Ledger) -> BacktestResult:
+    """Build the result after a run (a back-test, a live session): frames, prices and fingerprint of the data
+    the strategies saw, stats, assumptions, extras."""
     equity = recorder.frame()
     interval_ns = min(feed.interval_ns for feed in feeds)
     summary = summarize_fills(fills, pd.DatetimeIndex(equity.index).asi8)

@@ -81,6 +81,13 @@ class EventBus:
                 subscribed.append(event_type)
         return subscribed
 
+    def unsubscribe_object(self, obj: object) -> None:
+        """Remove the subscriptions ``subscribe_object(obj)`` made."""
+        for name, event_type in handler_names().items():
+            method = getattr(obj, name, None)
+            if callable(method) and (event_type, method) in self._subscriptions:
+                self.unsubscribe(event_type, method)
+
     def handlers_for(self, event_type: type) -> tuple[Handler, ...]:
         """Return the handlers of ``event_type`` in subscription order, resolved once per type."""
         handlers = self._routes.get(event_type)

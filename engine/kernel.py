@@ -18,6 +18,9 @@ from engine.orders import OrderManager
 from engine.ports import Clock, ExecutionClient
 from engine.strategy import Strategy, StrategyContext
 
+# Why orders made while warming up are refused: the reason their rejections carry.
+WARMING_UP = "warming up: the session takes orders from its first live bar"
+
 
 class Kernel:
     """Own the bus, clock, ledger, order manager, venue, handlers and strategies of one session."""
@@ -70,3 +73,19 @@ class Kernel:
         """Stop the strategies."""
         for strategy in self.strategies:
             strategy.on_stop()
+
+    def begin_warm_up(self) -> None:
+        """Handle history before the session trades: handlers and strategies see its events, so indicators and
+        models are ready at the first live bar; orders are refused (``WARMING_UP``) and recorders record nothing.
+
+        Both drivers take a warm-up the same way, so a live session and its replay decide alike.
+        """
+        self.orders.halt(WARMING_UP)
+        for recorder in self.recorders:
+            self.bus.unsubscribe_object(recorder)
+
+    def end_warm_up(self) -> None:
+        """Take orders and record from the next event on."""
+        self.orders.halt(None)
+        for recorder in self.recorders:
+            self.bus.subscribe_object(recorder)

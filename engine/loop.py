@@ -8,6 +8,9 @@ time moves; the kernel's components, the bus and its breadth-first order are the
   its tasks are owned by a ``TaskGroup``; the bus is drained after every event, so a timer or a report is handled
   when it arrives, not with the next bar.
 
+Both can begin with a warm-up: the first events are history that handlers and strategies see while orders are
+refused and recorders wait (``Kernel.begin_warm_up``), so a live session and its replay decide alike.
+
 For each market event both show it to the venue first (it may fill resting orders at the event's open), handle
 what that led to, then the event itself. A failure of the venue's ``on_market_data`` is the engine's
 (``EngineError``), except bad market data, which stays a ``DataError``.
@@ -16,6 +19,7 @@ what that led to, then the event itself. A failure of the venue's ``on_market_da
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,15 +34,23 @@ if TYPE_CHECKING:
 __all__ = ["Inbox", "live", "replay"]
 
 
-def replay(kernel: Kernel, events: Iterable[MarketData] | AsyncIterable[MarketData]) -> None:
-    """Run a back-test: start the strategies, handle every event in order, stop them."""
+def replay(kernel: Kernel, events: Iterable[MarketData] | AsyncIterable[MarketData], *, warmup: int = 0) -> None:
+    """Run a back-test: start the strategies, handle every event in order (the first ``warmup`` as a warm-up),
+    stop them."""
     if not isinstance(kernel.clock, SimulatedClock):
         raise ConfigError(f"a replay needs a SimulatedClock, got {type(kernel.clock).__name__}")
+    if warmup < 0:
+        raise ConfigError(f"warmup must be a number of events >= 0, got {warmup}")
     if kernel.bus.has_async_handlers or not isinstance(events, Iterable):
-        asyncio.run(_replay_awaiting(kernel, kernel.clock, events))
+        asyncio.run(_replay_awaiting(kernel, kernel.clock, events, warmup))
         return
     kernel.start()
     kernel.bus.dispatch()
+    if warmup:
+        events = iter(events)
+        kernel.begin_warm_up()
+        _replay_fast(kernel, kernel.clock, itertools.islice(events, warmup))
+        kernel.end_warm_up()
     _replay_fast(kernel, kernel.clock, events)
     kernel.stop()
     kernel.bus.dispatch()
@@ -77,12 +89,19 @@ def _replay_fast(kernel: Kernel, clock: SimulatedClock, events: Iterable[MarketD
 
 
 async def _replay_awaiting(kernel: Kernel, clock: SimulatedClock,
-                           events: Iterable[MarketData] | AsyncIterable[MarketData]) -> None:
+                           events: Iterable[MarketData] | AsyncIterable[MarketData], warmup: int) -> None:
     """The same order as the fast loop, awaiting coroutine handlers (and an async iterable of events)."""
     bus = kernel.bus
     kernel.start()
     await bus.drain()
+    warming = warmup > 0
+    if warming:
+        kernel.begin_warm_up()
     async for event in _as_async(events):
+        if warming and warmup == 0:
+            kernel.end_warm_up()
+            warming = False
+        warmup -= 1
         while clock.fire_next_due(event.ts):
             await bus.drain()
         clock.set_time(event.ts)
@@ -90,6 +109,8 @@ async def _replay_awaiting(kernel: Kernel, clock: SimulatedClock,
         await bus.drain()
         bus.publish(event)
         await bus.drain()
+    if warming:
+        kernel.end_warm_up()
     kernel.stop()
     await bus.drain()
 
@@ -114,13 +135,25 @@ class Inbox:
         return await self._queue.get()
 
 
-async def live(kernel: Kernel, feeds: Sequence[DataFeed], inbox: Inbox) -> None:
-    """Run a live session until every feed has ended or ``inbox.close()`` is called, then stop it cleanly."""
+async def live(kernel: Kernel, feeds: Sequence[DataFeed], inbox: Inbox, *,
+               warmup: Iterable[MarketData] = ()) -> None:
+    """Run a live session until every feed has ended or ``inbox.close()`` is called, then stop it cleanly.
+
+    ``warmup`` events (history fetched before the session, e.g. the last closed bars) are handled first, as a
+    warm-up, before any feed is read.
+    """
     bus = kernel.bus
     await kernel.execution.start()
     try:
         kernel.start()
         await bus.drain()
+        kernel.begin_warm_up()
+        for history in warmup:
+            _show_venue(kernel, history)
+            await bus.drain()
+            bus.publish(history)
+            await bus.drain()
+        kernel.end_warm_up()
         async with asyncio.TaskGroup() as tasks:
             pumps = [tasks.create_task(_pump(feed, inbox)) for feed in feeds]
             tasks.create_task(_close_when_done(pumps, inbox))

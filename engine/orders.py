@@ -54,6 +54,7 @@ class OrderManager:
         self._open: dict[str, OrderRecord] = {}
         self._fill_rows: dict[str, list[int]] = {}  # rows in ``fills`` of the orders not packed yet
         self._sequence: dict[str, int] = {}
+        self._halted: str | None = None
 
     def next_id(self, prefix: str) -> str:
         """Return a new client order id: deterministic, so a replay produces the same ids."""
@@ -61,10 +62,21 @@ class OrderManager:
         self._sequence[prefix] = n
         return f"{prefix}-{n}"
 
+    @property
+    def halted(self) -> str | None:
+        """Why new orders are refused now (the session is warming up, trading was halted), or None."""
+        return self._halted
+
+    def halt(self, reason: str | None) -> None:
+        """Refuse every new order with ``reason`` from now on (None: take orders again); cancels still go out."""
+        self._halted = reason
+
     def submit(self, order: Order, reference_price: Decimal | float | None = None) -> OrderRecord:
         """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
         cid = order.client_order_id
         self._check_new(cid)
+        if self._halted is not None:
+            return self._record_rejection(order, self._halted)
         try:
             market = self._markets[order.symbol]
             market.check_order(cid, order.quantity, order.price, order.stop_price, reference_price)

@@ -129,6 +129,11 @@ class Strategy:
         """Called once after the last event."""
 
     # -- state ---------------------------------------------------------------------------------------------
+    @property
+    def halted(self) -> str | None:
+        """Why orders are refused now (warming up on history before a live session, trading halted), or None."""
+        return self.context.orders.halted
+
     def now(self) -> int:
         return self.context.clock.now()
 

@@ -58,6 +58,11 @@ class ClosedBars:
                 self._forming = row
         return closed, gap
 
+    def reset_stream(self) -> None:
+        """Forget the bar in progress after the stream broke (a reconnect, a silent stall): its last values seen
+        may not be its final ones, so it is fetched by REST with the gap the next update reports."""
+        self._forming = None
+
     def backfill(self, rows: Iterable[Row], closed_by: int) -> list[Bar]:
         """Hand out the closed bars of a REST answer (a gap's, or the warm-up's) not yet handed out, in order.
 

@@ -192,3 +192,59 @@ def test_closing_the_inbox_stops_a_session_whose_feed_never_ends() -> None:
     strategy.on_stop = lambda: stopped.append("stop")  # type: ignore[method-assign]
     asyncio.run(session())
     assert stopped == ["stop"] and any(kind == "bar" for kind, _ in strategy.seen)
+
+
+# -- warm-up ------------------------------------------------------------------------------------------------
+
+class BuysEveryBar(Strategy):
+    """Buy a little on every bar; note each bar and whether orders were refused then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, str | None]] = []
+        self.records: list[Any] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        self.seen.append((bar.ts, self.halted))
+        self.records.append(self.buy(bar.symbol, 0.01))
+
+
+def warm_kernel(strategy: Strategy, clock: Any, bus: EventBus) -> tuple[Kernel, Any]:
+    from engine.result.recorder import EquityRecorder
+
+    markets = Markets([Market.from_symbol("BTC/USD")])
+    ledger = Ledger(markets, "USD", {"USD": Decimal(10_000)}, clock=clock)
+    venue = SimulatedExchange(bus, clock, markets, SimConfig(), account=ledger)
+    recorder = EquityRecorder(ledger.equity)
+    kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=venue, strategies=[strategy],
+                    recorders=[recorder])
+    return kernel, recorder
+
+
+def test_a_warm_up_is_seen_by_strategies_refuses_orders_and_is_not_recorded_in_replay_and_live() -> None:
+    from engine.kernel import WARMING_UP
+
+    bars = [make_bar(ts * MS, 100.0 + ts, interval=MS) for ts in range(1, 7)]
+
+    replayed = BuysEveryBar()
+    bus = EventBus()
+    kernel, recorder = warm_kernel(replayed, SimulatedClock(bus), bus)
+    replay(kernel, bars, warmup=3)
+
+    async def feed() -> AsyncIterator[MarketData]:
+        for event in bars[3:]:
+            yield event
+
+    lived = BuysEveryBar()
+    inbox = Inbox()
+    live_bus = EventBus()
+    live_kernel_, live_recorder = warm_kernel(lived, LiveClock(inbox), live_bus)
+    asyncio.run(live(live_kernel_, [feed()], inbox, warmup=bars[:3]))
+
+    for strategy, rec in ((replayed, recorder), (lived, live_recorder)):
+        assert [ts for ts, _ in strategy.seen] == [b.ts for b in bars]  # history reached the strategy
+        assert [halted for _, halted in strategy.seen] == [WARMING_UP] * 3 + [None] * 3
+        statuses = [r.status.name for r in strategy.records]
+        assert statuses[:3] == ["REJECTED"] * 3 and all(r.reason == WARMING_UP for r in strategy.records[:3])
+        assert "REJECTED" not in statuses[3:]
+        assert list(rec.ts) == [b.ts for b in bars[3:]]  # the equity curve starts at the first live bar

@@ -58,3 +58,16 @@ def test_a_stream_that_resumes_after_the_last_bar_handed_out_reports_the_bars_in
     stream.backfill([row(0, 10), row(1, 11)], closed_by=2 * MIN)  # bars 0 and 1 out; nothing forming
     bars, gap = stream.update([row(5, 15)])
     assert bars == [] and gap == Gap(2 * MIN, 5 * MIN)
+
+
+def test_after_a_broken_stream_the_bar_in_progress_is_fetched_not_closed_with_its_last_values_seen() -> None:
+    stream = ClosedBars("BTC/USDT", MIN)
+    stream.update([row(0, 100)])
+    stream.update([row(1, 101)])  # bar 0 out; bar 1 forming at 101 when the socket drops
+    stream.reset_stream()
+    bars, gap = stream.update([row(3, 103)])  # reconnected two bars later
+    assert bars == [] and gap == Gap(MIN, 3 * MIN)  # bar 1 is not handed out with its stale 101
+    filled = stream.backfill([row(i, 300 + i) for i in range(1, 4)], closed_by=3 * MIN + 1)
+    assert closes(filled) == [(2, 301.0), (3, 302.0)]
+    stream.reset_stream()
+    assert stream.update([row(3, 103.5)]) == ([], None)  # the same bar again after a reconnect: no gap
