@@ -20,10 +20,14 @@ What the real client does with the faults (ccxt.pro 4.5.90):
 - ``inject("truncated")``: the receive loop of that connection dies inside an asyncio callback; nothing is raised
   to the caller, the socket stays open, and every later ``watch_*`` on it waits forever. Only a watchdog of the
   caller's (a timeout, then ``client.close()`` and watch again) recovers.
-- ``inject("malformed")`` (kline ``"t": "abc"``): ccxt stores a row with a ``None`` time and ``watch_ohlcv``
-  raises a bare ``TypeError``; see the tests for the trade and bookTicker cases.
-- ``inject("duplicate" | "out_of_order")``, ``skip_next_bar()``: delivered as sent; ccxt does not dedupe, order
-  or notice a gap, a client must (REST has every bar).
+- ``inject("malformed")``: nothing is raised. A kline with ``"t": "abc"`` becomes a row with a ``None`` time in
+  ``watch_ohlcv``'s result (with ``since=`` given, the row is filtered out: that bar's close just goes missing);
+  a trade with ``"t"``/``"T"`` not numbers comes out with id ``"abc"`` and timestamp ``None``; a bookTicker with
+  ``"b": "abc"`` gives ``bid`` ``None``.
+- ``inject("duplicate" | "out_of_order")``, ``skip_next_bar()``: delivered as sent. A duplicated trade is
+  returned twice; an older kline after a newer one is returned again as an update (ccxt lists the rows it
+  changed in time order); an older bookTicker sets the bid and ask back; a skipped bar leaves its row with the
+  opening values in ccxt's cache. ccxt dedupes nothing and notices no gap: a client must (REST has every bar).
 - ``stall(True)``: sockets stay open (pings are answered) and nothing is sent; what is produced meanwhile is lost.
 
 Example
@@ -54,12 +58,11 @@ import numpy as np
 import pandas as pd
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from engine.testing import binance_messages as msg
+from engine.testing import binance_stream as msg
 from engine.testing.binance import BinanceServer, _Bars, _client_settings, _market_id, _point_rest_at
 
-__all__ = ["FAULT_KINDS", "LiveBinanceServer", "MarketExhausted", "make_pro_client"]
+__all__ = ["LiveBinanceServer", "MarketExhausted", "make_pro_client"]
 
-FAULT_KINDS = ("truncated", "malformed", "duplicate", "out_of_order")
 _CALL_TIMEOUT = 60.0  # seconds a thread waits for the server loop: generous, a loaded machine is slow
 _T = TypeVar("_T")
 
@@ -75,13 +78,6 @@ class _Socket:
     ws: web.WebSocketResponse
     transport: asyncio.BaseTransport | None
     streams: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class _Injection:
-    kind: str
-    stream: str
-    symbol: str | None
 
 
 class LiveBinanceServer(BinanceServer):
@@ -111,18 +107,13 @@ class LiveBinanceServer(BinanceServer):
             raise ValueError(f"live_from must be a bar position in [0, {len(self._times)}), got {live_from}")
         self._cursor = live_from  # position of the forming bar; len(frame) once the last bar has closed
         self._market_ids = {symbol: _market_id(symbol) for symbol in bars}
-        self._live_lock = threading.Lock()  # guards sockets, faults and counters (read from the test's thread)
+        self._live_lock = threading.Lock()  # guards the sockets and their streams (read from the test's thread)
         self._step_lock = asyncio.Lock()  # one market step, drop or pause at a time on the server loop
         self._sockets: list[_Socket] = []
-        self._injections: list[_Injection] = []
-        self._skips = 0
-        self._stalled = False
-        self._refuse_bars = 0
-        self._refuse_until = 0.0
+        self._stream_faults = msg.StreamFaults()
         self._player: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[Any]] = set()
         self.ws_connections = 0
-        self.faults_served: Counter[str] = Counter()
         self.app.router.add_get("/api/v3/time", self._time)
         self.app.router.add_get("/stream/ws{tail:.*}", self._market_ws)
 
@@ -229,8 +220,7 @@ class LiveBinanceServer(BinanceServer):
 
     def stall(self, on: bool) -> None:
         """Send nothing on any market socket while on (sockets stay open; messages produced meanwhile are lost)."""
-        with self._live_lock:
-            self._stalled = on
+        self._stream_faults.stall(on)
 
     def inject(self, kind: str, *, stream: str = "kline", symbol: str | None = None) -> None:
         """Spoil the next message of ``stream`` (of ``symbol``, else of any symbol) that a socket subscribed to.
@@ -239,23 +229,24 @@ class LiveBinanceServer(BinanceServer):
         ``"duplicate"`` (sent twice) or ``"out_of_order"`` (followed by the same stream's message of the bar
         before: an older closed kline after a newer one). Each injection is served once.
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
-        if stream not in msg.STREAM_TYPES:
-            raise ValueError(f"stream must be one of {', '.join(msg.STREAM_TYPES)}, got {stream!r}")
         if symbol is not None and symbol not in self._market_ids:
             raise ValueError(f"symbol {symbol!r} has no bars")
-        with self._live_lock:
-            self._injections.append(_Injection(kind, stream, symbol))
+        self._stream_faults.inject(kind, stream, symbol)
 
     def skip_next_bar(self) -> None:
         """Send nothing on the websocket for the next ``advance`` step (one close and one open go missing)."""
-        with self._live_lock:
-            self._skips += 1
+        self._stream_faults.skip_next_bar()
 
-    def _count(self, kind: str, n: int = 1) -> None:
-        with self._live_lock:
-            self.faults_served[kind] += n
+    @property
+    def refusing(self) -> bool:
+        """Return whether new market websockets are refused (after ``drop_sockets`` asked for it)."""
+        return self._stream_faults.refusing
+
+    @property
+    def faults_served(self) -> Counter[str]:
+        """Return the count of faults served by kind: the injected kinds, ``skip_next_bar``, ``stalled`` (messages
+        held back, per socket), ``drop`` (sockets ended) and ``refused`` (connections refused)."""
+        return self._stream_faults.served
 
     # -- life cycle -----------------------------------------------------------------------------------------
     def start(self) -> LiveBinanceServer:
@@ -303,29 +294,22 @@ class LiveBinanceServer(BinanceServer):
     async def _step(self) -> None:
         i = self._cursor
         self._cursor = i + 1  # REST shows the bar closed before any message says so
-        with self._live_lock:
-            self._refuse_bars = max(0, self._refuse_bars - 1)
-            skip = self._skips > 0
-            self._skips -= skip
-            if skip:
-                self.faults_served["skip_next_bar"] += 1
-        if skip:
+        if self._stream_faults.next_bar():
             return
-        event_ms = self.now_ms
+        event_ms, step, interval = self.now_ms, self._base_ms, self.interval
         for symbol, market_id in self._market_ids.items():
-            bars = self._bars_at(symbol, self._base_ms)
-            step = self._base_ms
-            previous = i - 1 if i > 0 else None
+            bars = self._bars_at(symbol, step)
+            before = i - 1 if i > 0 else None  # the bar whose messages an out-of-order fault sends again
             await self._emit("trade", symbol, msg.trade(market_id, step, bars, i),
-                             None if previous is None else msg.trade(market_id, step, bars, previous))
+                             None if before is None else msg.trade(market_id, step, bars, before))
             await self._emit("bookTicker", symbol, msg.book_ticker(market_id, bars, i),
-                             None if previous is None else msg.book_ticker(market_id, bars, previous))
-            closed = msg.kline(market_id, self.interval, step, bars, i, closed=True, event_ms=event_ms)
-            older = None if previous is None else msg.kline(market_id, self.interval, step, bars, previous,
-                                                            closed=True, event_ms=event_ms)
-            await self._emit("kline", symbol, closed, older)
+                             None if before is None else msg.book_ticker(market_id, bars, before))
+            await self._emit("kline", symbol,
+                             msg.kline(market_id, interval, step, bars, i, closed=True, event_ms=event_ms),
+                             None if before is None else msg.kline(market_id, interval, step, bars, before,
+                                                                   closed=True, event_ms=event_ms))
             if i + 1 < len(self._times):
-                opened = msg.kline(market_id, self.interval, step, bars, i + 1, closed=False, event_ms=event_ms)
+                opened = msg.kline(market_id, interval, step, bars, i + 1, closed=False, event_ms=event_ms)
                 await self._emit("kline", symbol, opened, None)
 
     async def _emit(self, stream: str, symbol: str, message: dict[str, Any],
@@ -334,39 +318,15 @@ class LiveBinanceServer(BinanceServer):
         name = msg.stream_name(self._market_ids[symbol], stream, self.interval)
         with self._live_lock:
             targets = [s for s in self._sockets if name in s.streams]
-            kind = self._take_injection(stream, symbol, previous is not None) if targets else None
-        text = json.dumps(message, separators=(",", ":"))
-        texts = [text]
-        if kind == "truncated":
-            texts = [text[: len(text) // 2]]
-        elif kind == "malformed":
-            texts = [json.dumps(msg.malformed(stream, message), separators=(",", ":"))]
-        elif kind == "duplicate":
-            texts = [text, text]
-        elif kind == "out_of_order":
-            texts = [text, json.dumps(previous, separators=(",", ":"))]
+        if not targets:
+            return  # nobody listens: an injection waits for a message that is sent
+        texts = self._stream_faults.texts(stream, symbol, message, previous)
         for sock in targets:
-            for t in texts:
-                await self._send(sock, t)
-
-    def _take_injection(self, stream: str, symbol: str, has_previous: bool) -> str | None:
-        """Return and consume the first pending fault for this message (call with ``_live_lock`` held)."""
-        for injection in self._injections:
-            if injection.stream != stream or injection.symbol not in (None, symbol):
-                continue
-            if injection.kind == "out_of_order" and not has_previous:
-                continue  # nothing older to send yet: wait for a message that has one
-            self._injections.remove(injection)
-            self.faults_served[injection.kind] += 1
-            return injection.kind
-        return None
+            for text in texts:
+                await self._send(sock, text)
 
     async def _send(self, sock: _Socket, text: str) -> None:
-        with self._live_lock:
-            stalled = self._stalled
-            if stalled:
-                self.faults_served["stalled"] += 1
-        if stalled or sock.ws.closed:
+        if self._stream_faults.hold_back() or sock.ws.closed:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):  # the peer went away meanwhile
             await sock.ws.send_str(text)
@@ -395,11 +355,10 @@ class LiveBinanceServer(BinanceServer):
 
     async def _drop_sockets(self, refuse_for_bars: int, refuse_for_seconds: float, how: str) -> None:
         async with self._step_lock:
+            self._stream_faults.refuse(refuse_for_bars, refuse_for_seconds)
             with self._live_lock:
-                self._refuse_bars = max(self._refuse_bars, refuse_for_bars)
-                self._refuse_until = max(self._refuse_until, time.monotonic() + refuse_for_seconds)
                 sockets, self._sockets = self._sockets, []
-                self.faults_served["drop"] += len(sockets)
+            self._stream_faults.count("drop", len(sockets))
             closing = []
             for sock in sockets:
                 if how == "abort" and sock.transport is not None:
@@ -418,15 +377,9 @@ class LiveBinanceServer(BinanceServer):
     async def _time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": self.now_ms})
 
-    @property
-    def refusing(self) -> bool:
-        """Return whether new market websockets are refused (after ``drop_sockets`` asked for it)."""
-        with self._live_lock:
-            return self._refuse_bars > 0 or time.monotonic() < self._refuse_until
-
     async def _market_ws(self, request: web.Request) -> web.StreamResponse:
         if self.refusing:
-            self._count("refused")
+            self._stream_faults.count("refused")
             return web.json_response({"code": -1008, "msg": "Service unavailable (the test refuses websockets)."},
                                      status=503)
         ws = web.WebSocketResponse()  # autoping: pings are answered even while stalled, as a live peer would
@@ -476,7 +429,7 @@ class LiveBinanceServer(BinanceServer):
         """Return the bars open at the server time, the last one with its running values (as Binance does)."""
         full = self._bars_at(symbol, step)
         cursor = self._cursor
-        if cursor >= len(self._times):
+        if cursor >= len(self._times) or symbol not in self._market_ids:  # the end, or a symbol with no bars
             return full
         base = self._bars_at(symbol, self._base_ms)
         k = int(np.searchsorted(full.open_ms, self._times[cursor], side="right"))
