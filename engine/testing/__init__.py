@@ -7,5 +7,8 @@ hand-made bars (with the real ledger when given balances).
 
 ``engine.testing.binance`` holds a Binance-protocol REST server for 127.0.0.1 (``BinanceServer``) and
 ``make_client``, which returns the real ccxt ``binance`` client pointed at it. It needs ``aiohttp`` (a dev
-dependency), so it is imported from its module rather than re-exported here.
+dependency), so it is imported from its module rather than re-exported here. ``engine.testing.binance_live``
+extends it to a live market: ``LiveBinanceServer`` moves the server time bar by bar (or plays it), pushes Binance's
+market websocket (klines, trades, bookTicker) and injects the faults ccxt.pro meets live; ``make_pro_client``
+returns the real ``ccxt.pro.binance`` pointed at it.
 """

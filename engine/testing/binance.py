@@ -74,17 +74,27 @@ class _Fault:
 
 
 class _Bars:
-    """Bars of one symbol at one interval as arrays, for slicing by open time without pandas per request."""
+    """Bars of one symbol at one interval as arrays, for slicing by open time without pandas per request.
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        index = pd.DatetimeIndex(frame.index)
-        self.open_ms = index.as_unit("ns").asi8 // 1_000_000
-        self.values = {c: frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")}
-        close, volume = self.values["close"], self.values["volume"]
+    ``values`` holds ``open high low close volume quote_volume`` (float64), ``trades`` the trade counts.
+    """
+
+    def __init__(self, open_ms: np.ndarray, values: dict[str, np.ndarray], trades: np.ndarray) -> None:
+        self.open_ms = open_ms
+        self.values = values
+        self.trades = trades
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> _Bars:
+        """Return the bars of a standard OHLCV frame."""
+        open_ms = pd.DatetimeIndex(frame.index).as_unit("ns").asi8 // 1_000_000
+        values = {c: frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")}
+        close, volume = values["close"], values["volume"]
         qv = frame["quote_volume"] if "quote_volume" in frame.columns else None
-        self.values["quote_volume"] = close * volume if qv is None else qv.to_numpy(dtype=np.float64)
+        values["quote_volume"] = close * volume if qv is None else qv.to_numpy(dtype=np.float64)
         count = frame["trades"] if "trades" in frame.columns else None
-        self.trades = np.zeros(len(frame), np.int64) if count is None else count.to_numpy().astype(np.int64)
+        trades = np.zeros(len(frame), np.int64) if count is None else count.to_numpy().astype(np.int64)
+        return cls(open_ms, values, trades)
 
 
 def _num(x: float) -> str:
@@ -185,22 +195,37 @@ class BinanceServer:
         """Start serving on a free port of 127.0.0.1 in a daemon thread; return self."""
         if self._thread is not None:
             raise RuntimeError("the server is already started")
+        # Set up inside the thread: the caller may be running an event loop of its own (an asyncio test).
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        self.port = int(runner.addresses[0][1])
+        ready = threading.Event()
+        failure: list[BaseException] = []
 
         def serve() -> None:
             asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(runner.setup())
+                site = web.TCPSite(runner, "127.0.0.1", 0)
+                loop.run_until_complete(site.start())
+                self.port = int(runner.addresses[0][1])
+            except BaseException as exc:
+                failure.append(exc)
+                loop.close()
+                return
+            finally:
+                ready.set()
             loop.run_forever()
             loop.run_until_complete(runner.cleanup())
             loop.close()
 
         self._loop = loop
-        self._thread = threading.Thread(target=serve, name=f"binance-server-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=serve, name="binance-server", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise failure[0]
         return self
 
     def stop(self) -> None:
@@ -359,7 +384,7 @@ class BinanceServer:
         if step is None or step < self._base_ms or step % self._base_ms:
             raise _bad_request(-1120, "Invalid interval.")
         limit, start, end = _limit(request), _integer(request, "startTime"), _integer(request, "endTime")
-        bars = self._bars_at(symbol, step)
+        bars = self._served_bars(symbol, step)
         times = bars.open_ms
         lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
         hi = len(times) if end is None else int(np.searchsorted(times, end, side="right"))
@@ -403,6 +428,10 @@ class BinanceServer:
         return web.json_response(rows)
 
     # -- bars -------------------------------------------------------------------------------------------------
+    def _served_bars(self, symbol: str, step: int) -> _Bars:
+        """Return the bars ``/api/v3/klines`` serves at ``step``: all of them here; a live server hides the future."""
+        return self._bars_at(symbol, step)
+
     def _base_interval(self, interval: str | None) -> int:
         if interval is not None:
             if interval not in BINANCE_INTERVALS:
@@ -430,7 +459,7 @@ class BinanceServer:
                                  index=pd.DatetimeIndex([], tz="UTC"), dtype=np.float64)
         elif step != self._base_ms:
             frame = _aggregate(frame, step)
-        bars = _Bars(frame)
+        bars = _Bars.from_frame(frame)
         with self._lock:
             self._cache[key] = bars
         return bars
@@ -457,6 +486,13 @@ def make_client(server: BinanceServer, **config: Any) -> ccxt.binance:
     ``load_markets`` makes one request (``exchangeInfo``). ccxt's rate limiter is on, with a 1 ms interval by
     default so tests stay fast; ``config`` entries override any setting (``rateLimit=50`` for Binance's own).
     """
+    client = ccxt.binance(_client_settings(config))
+    _point_rest_at(client, server)
+    return client
+
+
+def _client_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ccxt settings for a loopback server: spot only, one request to load markets, ``config`` on top."""
     settings: dict[str, Any] = {
         "enableRateLimit": True,
         "rateLimit": 1,
@@ -464,10 +500,13 @@ def make_client(server: BinanceServer, **config: Any) -> ccxt.binance:
                     "fetchMargins": False},
     }
     settings.update(config)
-    client = ccxt.binance(settings)
+    return settings
+
+
+def _point_rest_at(client: Any, server: BinanceServer) -> None:
+    """Point a ccxt binance client's REST APIs at ``server``."""
     root = server.url
     api = client.urls["api"]
     api["public"] = api["private"] = f"{root}/api/v3"
     api["v1"] = f"{root}/api/v1"
     api["sapi"] = f"{root}/sapi/v1"
-    return client
