@@ -17,6 +17,8 @@ cash = 10000                            # paper only
 out = "out"                             # relative to the config file
 [run.params]
 fast = 10
+[paper]                                 # the simulated exchange of a paper session: mlct backtest's settings
+fee_bps = 10
 ```
 
 Every error is one ``ConfigError`` naming the key and the value. The keys themselves never enter the
@@ -40,7 +42,8 @@ from engine.errors import ConfigError
 __all__ = ["ExchangeConfig", "LiveConfig", "RunConfig", "load_live_config"]
 
 _EXCHANGE_KEYS = {"id", "api_key_env", "secret_env", "options", "urls"}
-_RUN_KEYS = {"symbols", "timeframe", "strategy", "cash", "out", "params", "warmup_bars"}
+_RUN_KEYS = {"symbols", "timeframe", "strategy", "cash", "out", "params", "warmup_bars", "streams", "stale_after"}
+STREAMS = ("bars", "trades", "quotes")
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,15 @@ class RunConfig:
     out: Path = Path("out")
     params: Mapping[str, Any] = field(default_factory=dict)
     warmup_bars: int = 500
+    streams: tuple[str, ...] = ("bars",)  # of STREAMS: bars always; trades and quotes reach the strategies too
+    stale_after: float = 60.0  # seconds a stream may stay silent before the feed resubscribes
 
 
 @dataclass(frozen=True)
 class LiveConfig:
     exchange: ExchangeConfig
     run: RunConfig
+    paper: Mapping[str, Any]  # the simulated exchange's settings (``adapters.sim.SimSettings``), checked by it
     base: Path  # the config file's directory: the strategy and out paths are relative to it
 
 
@@ -97,12 +103,15 @@ def load_live_config(path: str | Path) -> LiveConfig:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-    unknown = set(document) - {"exchange", "run"}
+    unknown = set(document) - {"exchange", "run", "paper"}
     if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: exchange, run)")
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: exchange, run, paper)")
     exchange = _table(document, "exchange", _EXCHANGE_KEYS)
     run = _table(document, "run", _RUN_KEYS)
-    return LiveConfig(exchange=_exchange(exchange), run=_run(run, path.parent), base=path.parent)
+    paper = document.get("paper", {})
+    if not isinstance(paper, dict):
+        raise ConfigError(f"[paper] must be a table, got {paper!r}")
+    return LiveConfig(exchange=_exchange(exchange), run=_run(run, path.parent), paper=paper, base=path.parent)
 
 
 def _table(document: Mapping[str, Any], name: str, known: set[str]) -> dict[str, Any]:
@@ -155,8 +164,15 @@ def _run(table: dict[str, Any], base: Path) -> RunConfig:
     warmup = table.get("warmup_bars", 500)
     if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
         raise ConfigError(f"run.warmup_bars must be a whole number of bars >= 0, got {warmup!r}")
+    streams = table.get("streams", ["bars"])
+    if not (isinstance(streams, list) and "bars" in streams and all(s in STREAMS for s in streams)):
+        raise ConfigError(f"run.streams must be a list of {', '.join(STREAMS)} with bars in it, got {streams!r}")
+    stale_after = table.get("stale_after", 60.0)
+    if isinstance(stale_after, bool) or not isinstance(stale_after, int | float) or not 0 < stale_after < 1e6:
+        raise ConfigError(f"run.stale_after must be a positive number of seconds, got {stale_after!r}")
     return RunConfig(symbols=tuple(symbols), timeframe=str(timeframe), strategy=strategy, cash=cash,
-                     out=base / Path(out).expanduser(), params=params, warmup_bars=warmup)
+                     out=base / Path(out).expanduser(), params=params, warmup_bars=warmup,
+                     streams=tuple(dict.fromkeys(streams)), stale_after=float(stale_after))
 
 
 def _positive_decimal(name: str, value: Any) -> Decimal:

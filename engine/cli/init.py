@@ -100,8 +100,9 @@ class MyStrategy(Strategy):
 '''
 
 LIVE_CONFIG = """\
-# A live or paper session (mlct live, coming): the same strategies as a back-test, on an exchange's websockets.
-# Paper trading is the default; real orders will need --live and the keys below.
+# A live or paper session (mlct live --config live.toml): the same strategies as a back-test, on an exchange's
+# websockets. Paper trading (the simulated exchange on live data) is the default; real orders need --live and the
+# keys below.
 
 [exchange]
 id = "binance"                          # any ccxt.pro exchange id
@@ -121,10 +122,17 @@ strategy = "sma_cross"                  # the forms of mlct backtest --strategy
 cash = 10000                            # paper only
 out = "runs/live"                       # relative to this file
 warmup_bars = 500                       # closed bars fetched by REST before the strategy starts
+# streams = ["bars", "trades", "quotes"] # trades and best bid/ask reach the strategies too (default: bars)
+# stale_after = 60                      # seconds of silence before the feed resubscribes
 
 [run.params]
 fast = 10
 slow = 30
+
+[paper]                                 # the simulated exchange of a paper session: mlct backtest's settings
+fee_bps = 10
+# slippage_bps = 2
+# latency_ms = 0                        # orders reach it at the latest bar's time, as in a back-test
 """
 
 FILES = {"config.toml": CONFIG, "live.toml": LIVE_CONFIG, "my_strategy.py": STRATEGY}

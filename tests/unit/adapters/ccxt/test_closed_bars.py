@@ -71,3 +71,37 @@ def test_after_a_broken_stream_the_bar_in_progress_is_fetched_not_closed_with_it
     assert closes(filled) == [(2, 301.0), (3, 302.0)]
     stream.reset_stream()
     assert stream.update([row(3, 103.5)]) == ([], None)  # the same bar again after a reconnect: no gap
+
+
+def test_a_bar_the_exchange_flags_closed_is_handed_out_at_once_and_only_once() -> None:
+    stream = ClosedBars("BTC/USDT", MIN)
+    assert stream.update([row(0, 100)]) == ([], None)
+    bars, gap = stream.update([row(0, 101)], closed_through=0)  # the closing kline of bar 0
+    assert closes(bars) == [(1, 101.0)] and gap is None
+    assert stream.update([row(0, 101)], closed_through=0) == ([], None)  # a duplicate of the close
+    assert stream.update([row(1, 102)], closed_through=0) == ([], None)  # bar 1 opens: nothing more to hand out
+    bars, _ = stream.update([row(1, 103), row(2, 104)])  # an exchange without flags: closed by the next bar
+    assert closes(bars) == [(2, 103.0)]
+
+
+def test_with_close_flags_a_bar_whose_closing_message_was_lost_is_fetched_not_closed_by_the_next() -> None:
+    stream = ClosedBars("BTC/USDT", MIN)
+    stream.update([row(0, 100)])
+    bars, _ = stream.update([row(0, 101)], closed_through=0)
+    assert closes(bars) == [(1, 101.0)]
+    stream.update([row(1, 102)], closed_through=0)  # bar 1 opens at 102; its closing kline never comes
+    bars, gap = stream.update([row(2, 110)], closed_through=0)
+    assert bars == [] and gap == Gap(MIN, 2 * MIN)  # not handed out with its opening values
+    filled = stream.backfill([row(1, 105), row(2, 110)], closed_by=2 * MIN + 1)
+    assert closes(filled) == [(2, 105.0)]  # the final values, by REST
+
+
+def test_nothing_after_a_gap_is_handed_out_before_the_gap_is_filled() -> None:
+    stream = ClosedBars("BTC/USDT", MIN)
+    stream.update([row(0, 100)])
+    bars, gap = stream.update([row(0, 100), row(3, 103), row(4, 104)])  # bars 1 and 2 missed, 3 closed by 4
+    assert closes(bars) == [(1, 100.0)] and gap == Gap(MIN, 4 * MIN)
+    filled = stream.backfill([row(i, 200 + i) for i in range(5)], closed_by=4 * MIN + 1)
+    assert closes(filled) == [(2, 201.0), (3, 202.0), (4, 203.0)]  # in order, bar 3 from REST
+    bars, gap = stream.update([], closed_through=4 * MIN)  # bar 4, kept in progress, was flagged closed
+    assert closes(bars) == [(5, 104.0)] and gap is None

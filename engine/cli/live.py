@@ -1,0 +1,106 @@
+"""``mlct live``: run a strategy on an exchange's live data; paper trading (the simulated exchange) by default."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.backtest import BacktestResult
+    from engine.live_config import LiveConfig
+
+EXAMPLES = """examples:
+  mlct init bot && mlct live --config bot/live.toml          paper trading, until Ctrl-C
+  mlct live --config bot/live.toml --max-bars 60 --out runs/p1  stop after 60 closed bars
+  mlct journal show runs/p1/journal.sqlite                      every event of the session
+
+Each closed bar logs one line (time, close, position, equity, signals). Ctrl-C or SIGTERM stops cleanly:
+the strategies' on_stop run, the journal is closed and the results are written as a back-test writes them.
+"""
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lp = commands.add_parser("live", help="run a strategy on an exchange's live data (paper by default)",
+                             description="Run the strategy of a session config (mlct init writes live.toml) on the "
+                                         "exchange's websockets, after a warm-up on its recent bars.",
+                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lp.add_argument("--config", type=Path, required=True, metavar="FILE", help="the session's TOML file")
+    mode = lp.add_mutually_exclusive_group()
+    mode.add_argument("--paper", action="store_true", help="trade on the simulated exchange (the default)")
+    mode.add_argument("--live", action="store_true", help="send real orders to the exchange (real money)")
+    lp.add_argument("--max-bars", type=int, metavar="N", help="stop cleanly after N closed bars")
+    lp.add_argument("--out", type=Path, metavar="DIR", help="where results and the journal go (default: run.out)")
+    lp.set_defaults(func=cmd_live)
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from engine.live_config import load_live_config
+
+    config = load_live_config(args.config)
+    if args.max_bars is not None and args.max_bars < 1:
+        raise ConfigError(f"--max-bars must be at least 1, got {args.max_bars}")
+    if args.live:
+        raise ConfigError("--live: sending real orders is not built yet (the issue \"Live sessions, part 2\"); "
+                          "run --paper")
+    out: Path = args.out or config.run.out
+    journal = out / "journal.sqlite"
+    if journal.exists():
+        raise ConfigError(f"{journal} exists: give another --out (a journal is never appended to)")
+    out.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("engine.live").setLevel(logging.INFO)  # the line per bar shows at the default log level
+    result = asyncio.run(run_paper(config, journal, args.max_bars))
+    if result is None:
+        print(f"no live bar was handled; the journal is in {journal}")
+        return 0
+    result.save(out)
+    from engine.cli.backtest import format_summary
+
+    print(format_summary(result))
+    print(f"\nresults and journal written to {out}")
+    return 0
+
+
+async def run_paper(config: LiveConfig, journal: Path, max_bars: int | None) -> BacktestResult | None:
+    """Connect, load the markets, and run the paper session; the clients are closed however it ends."""
+    from adapters.ccxt.client import pro_client, rest_client
+    from adapters.ccxt.feed import CcxtFeed
+    from adapters.ccxt.markets import markets_from_exchange
+    from adapters.sim import SimSettings
+    from adapters.sim.paper import Paper
+    from engine.backtest import BacktestConfig
+    from engine.cli.backtest import resolve_strategy
+    from engine.live import LiveSession
+
+    run = config.run
+    strategy = resolve_strategy(run.strategy, base=config.base)(**dict(run.params))
+    try:
+        venue = Paper(SimSettings(**config.paper))
+    except TypeError as exc:
+        raise ConfigError(f"[paper]: {exc} (known: the settings of mlct backtest such as fee_bps)") from None
+    client = pro_client(config.exchange)
+    rest = rest_client(config.exchange)
+    try:
+        await client.load_markets()
+        markets = markets_from_exchange(client, run.symbols)
+        await asyncio.to_thread(rest.load_markets)
+        feed = CcxtFeed(client, run.symbols, run.timeframe, rest=rest, trades="trades" in run.streams,
+                        quotes="quotes" in run.streams, stale_after=run.stale_after)
+        session = LiveSession([strategy], feed, venue, BacktestConfig(cash=run.cash, markets=tuple(markets)),
+                              journal=journal, settings=_settings(config), warmup_bars=run.warmup_bars,
+                              max_bars=max_bars)
+        return await session.run()
+    finally:
+        await client.close()
+
+
+def _settings(config: LiveConfig) -> dict[str, Any]:
+    """What the journal records of the session's config (the names of the key variables, never keys)."""
+    run = config.run
+    return {"kind": "paper", "exchange": config.exchange.id, "symbols": list(run.symbols),
+            "timeframe": run.timeframe, "warmup_bars": run.warmup_bars, "streams": list(run.streams),
+            "paper": dict(config.paper)}

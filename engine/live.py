@@ -1,0 +1,192 @@
+"""A live or paper session: a back-test's kernel, strategies, handlers, journal and outputs, run by the live driver
+on a live clock and a live feed, with the venue the caller hands in (the engine never names an adapter).
+
+The session warms up on the feed's history (the last closed bars by REST) before it takes orders, logs one line
+per closed bar, stops cleanly after ``max_bars`` bars, on ``stop()`` or on SIGINT/SIGTERM (strategies'
+``on_stop`` run, the journal is closed), and returns what a back-test returns, built the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from engine.backtest import BacktestConfig, BacktestResult, BacktestVenue, build_result
+from engine.bus import EventBus
+from engine.clock import LiveClock
+from engine.datagen.bar_feed import BarFeed
+from engine.events import Bar, MarketData, Signal
+from engine.kernel import Kernel
+from engine.ledger import Ledger
+from engine.loop import Inbox, live
+from engine.markets import Markets
+from engine.ports import DataFeed
+from engine.result.recorder import EquityRecorder
+from engine.session_journal import SessionJournal, code_version
+from engine.strategy import Strategy
+
+__all__ = ["LiveFeed", "LiveSession"]
+
+log = logging.getLogger(__name__)
+
+
+class LiveFeed(DataFeed, Protocol):
+    """A live ``DataFeed`` that can also fetch its recent history for the warm-up."""
+
+    async def warm_up(self, n: int) -> Sequence[MarketData]:
+        """Return the last ``n`` closed bars of each symbol in time order; the feed goes on after them."""
+        ...
+
+
+class LiveSession:
+    """One paper (or, with a live venue, real) session. ``await session.run()`` returns its result.
+
+    Parameters
+    ----------
+    strategies, handlers
+        As for a back-test; ``handlers`` come before the strategies.
+    feed
+        The live feed (``adapters.ccxt.CcxtFeed``).
+    venue
+        The venue's settings, built like a back-test's (``adapters.sim.paper.Paper`` for paper trading).
+    config
+        Cash, currency and the markets as the exchange states them.
+    journal
+        The new SQLite file every event is written to (``engine.session_journal``).
+    settings
+        What to record in the journal beside the config (the session's config file, the symbols ...).
+    warmup_bars, max_bars
+        Closed bars of history per symbol to warm up on; stop after this many live bars (None: run until
+        stopped).
+    """
+
+    def __init__(self, strategies: Sequence[Strategy], feed: LiveFeed, venue: BacktestVenue, config: BacktestConfig,
+                 *, journal: str | Path, settings: Mapping[str, Any] | None = None,
+                 handlers: Sequence[object] = (), warmup_bars: int = 0, max_bars: int | None = None) -> None:
+        if max_bars is not None and max_bars < 1:
+            raise ValueError(f"max_bars must be at least 1, got {max_bars}")
+        self.strategies = list(strategies)
+        self.feed = feed
+        self.venue = venue
+        self.config = config
+        self.journal_path = Path(journal)
+        self.settings = dict(settings or {})
+        self.handlers = list(handlers)
+        self.warmup_bars = warmup_bars
+        self.max_bars = max_bars
+        self.inbox = Inbox()
+        self.stopped_by: str | None = None
+        self.kernel: Kernel | None = None
+
+    def stop(self, why: str = "asked") -> None:
+        """End the session once the events already handed in are handled; call it from the session's loop."""
+        if self.stopped_by is None:
+            self.stopped_by = why
+            log.info("stopping: %s", why)
+            self.inbox.close()
+
+    async def run(self, *, stop_on_signals: bool = True) -> BacktestResult | None:
+        """Run until stopped; return the result, or None when no live bar was handled."""
+        config = self.config
+        markets = Markets(list(config.markets))
+        currency = config.currency or next(iter(markets)).quote
+        warm = list(await self.feed.warm_up(self.warmup_bars)) if self.warmup_bars else []
+        bus = EventBus(halt_on_error=False)  # live, a failing handler is logged as an event and the session goes on
+        clock = LiveClock(self.inbox)
+        ledger = Ledger(markets, currency, {currency: config.cash}, clock=clock,
+                        reserve_fee_rate=self.venue.reserve_fee_rate())
+        if config.set_aside:
+            ledger.set_aside(config.set_aside, currency)
+        execution = self.venue.build(bus, clock, markets, ledger)
+        journal = SessionJournal(self.journal_path, {
+            **self.settings, "config": config.to_dict(), "venue": self.venue.to_dict(), "warmup_events": len(warm),
+            "strategies": [{"name": s.name, "params": s.p} for s in self.strategies], "code_version": code_version()})
+        seen = BarsSeen()
+        equity = EquityRecorder(ledger.equity)
+        recorders: list[object] = [equity, BarLine(ledger)]
+        if self.max_bars is not None:
+            recorders.append(StopAfter(self.max_bars, [m.symbol for m in markets], self.stop))
+        kernel = self.kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
+                                      strategies=self.strategies, handlers=[journal, seen, *self.handlers],
+                                      recorders=recorders)
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM) if stop_on_signals else ()
+        for number in signals:
+            loop.add_signal_handler(number, self.stop, signal.Signals(number).name)
+        log.info("session starting: %s on %s, %d bars of warm-up", ", ".join(s.name for s in self.strategies),
+                 ", ".join(m.symbol for m in markets), len(warm))
+        try:
+            await live(kernel, [self.feed], self.inbox, warmup=warm)
+        finally:
+            for number in signals:
+                loop.remove_signal_handler(number)
+            journal.close()
+        if not equity.ts:
+            log.warning("no live bar was handled: the journal is written, there is no result")
+            return None
+        feeds = seen.feeds()
+        return build_result(config, self.venue, feeds, self.strategies, [*self.handlers, *self.strategies], equity,
+                            kernel.orders.fills, kernel, ledger)
+
+
+class BarsSeen:
+    """Keep every bar the strategies saw, warm-up included, for the result's prices and data fingerprint."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, list[Bar]] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        self.bars.setdefault(bar.symbol, []).append(bar)
+
+    def feeds(self) -> list[BarFeed]:
+        feeds = []
+        for symbol, bars in self.bars.items():
+            interval = bars[0].interval
+            index = pd.to_datetime([b.ts - interval for b in bars], unit="ns", utc=True).rename("ts")
+            frame = pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
+                                  "low": [b.low for b in bars], "close": [b.close for b in bars],
+                                  "volume": [b.volume for b in bars]}, index=index)
+            feeds.append(BarFeed(frame, symbol, interval))
+        return feeds
+
+
+class BarLine:
+    """Log one line per closed bar once the session trades: time, close, position, equity, the bar's signals."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._signals: dict[str, list[Signal]] = {}
+
+    def on_signal(self, sig: Signal) -> None:
+        self._signals.setdefault(sig.symbol, []).append(sig)
+
+    def on_bar(self, bar: Bar) -> None:
+        signals = [s for s in self._signals.pop(bar.symbol, []) if s.ts == bar.ts]
+        shown = " ".join(f"{s.name}{s.direction:+d}" for s in signals) or "-"
+        log.info("%s %s close %s position %s equity %.2f signal %s",
+                 pd.Timestamp(bar.ts, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M:%S"), bar.symbol, bar.close,
+                 self._ledger.position(bar.symbol).quantity, self._ledger.equity(), shown)
+
+
+class StopAfter:
+    """Stop the session once every symbol has had ``n`` bars handled live."""
+
+    def __init__(self, n: int, symbols: Sequence[str], stop: Any) -> None:
+        self._n = n
+        self._left = dict.fromkeys(symbols, n)
+        self._stop = stop
+
+    def on_bar(self, bar: Bar) -> None:
+        left = self._left
+        if bar.symbol in left:
+            left[bar.symbol] -= 1
+            if left[bar.symbol] == 0:
+                del left[bar.symbol]
+                if not left:
+                    self._stop(f"every symbol had its {self._n} live bars (max_bars)")
