@@ -96,7 +96,12 @@ class LiveSession:
         config = self.config
         markets = Markets(list(config.markets))
         currency = config.currency or next(iter(markets)).quote
-        warm = list(await self.feed.warm_up(self.warmup_bars)) if self.warmup_bars else []
+        needed = max((s.warmup_bars() for s in self.strategies), default=0)
+        if needed > self.warmup_bars:
+            log.warning("warm-up: %d bars asked for, the strategies need %d: taking %d", self.warmup_bars, needed,
+                        needed)
+        warmup_bars = max(self.warmup_bars, needed)
+        warm = list(await self.feed.warm_up(warmup_bars)) if warmup_bars else []
         bus = EventBus(halt_on_error=False)  # live, a failing handler is logged as an event and the session goes on
         clock = LiveClock(self.inbox)
         ledger = Ledger(markets, currency, {currency: config.cash}, clock=clock,

@@ -106,6 +106,11 @@ class Strategy:
             raise RuntimeError(f"{self.name} is not attached to a run yet")
         return self._ctx
 
+    def warmup_bars(self) -> int:
+        """Return how many bars the strategy needs before its first decision (its longest window): a live
+        session warms up on at least that many bars of history. Override when it is more than 0."""
+        return 0
+
     # -- hooks ---------------------------------------------------------------------------------------------
     def on_start(self) -> None:
         """Called once before the first event."""

@@ -66,6 +66,10 @@ class MlSignal(Strategy):
         self._in_trade: set[str] = set()
         self._entries: list[dict[str, Any]] = []
 
+    def warmup_bars(self) -> int:
+        """The model's features' longest window (and the trend confirmation's slow average)."""
+        return max(self.handler.features.warmup, self.p["confirm_slow"] if self.p["confirm"] == "trend" else 0)
+
     def attach(self, context: StrategyContext) -> None:
         """Run the model (and the confirming signal) on the run's bus, then subscribe the hooks."""
         self.handler.bind(context.bus)

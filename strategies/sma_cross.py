@@ -73,6 +73,9 @@ class SmaCross(Strategy):
         self._averages: dict[str, _Averages] = {}
         self._only: str = self.p["symbol"]  # read every bar: an attribute, not a lookup in p
 
+    def warmup_bars(self) -> int:
+        return int(self.p["slow"]) + 1  # a cross needs the slow average on two bars
+
     def on_bar(self, bar: Bar) -> None:
         symbol = bar.symbol
         if self._only and symbol != self._only:

@@ -73,6 +73,10 @@ def _backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float
     return step / 2 + rng.uniform(0, step / 2)
 
 
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
 def _valid_row(row: Any) -> bool:
     """Return whether ``row`` is an OHLCV row the engine can take: a time and positive, consistent prices."""
     try:
@@ -314,24 +318,42 @@ class CcxtFeed:
             events = []
             for trade in trades:
                 ts, trade_id = trade.get("timestamp"), str(trade.get("id"))
-                if ts is None or ts < last_ts or trade_id in recent_ids:
+                price, amount = trade.get("price"), trade.get("amount")
+                if not (isinstance(ts, int) and _positive(price) and _positive(amount)):
+                    self._fault("malformed", f"{symbol} trades: dropped {trade.get('info')!r}")
+                    continue
+                if ts < last_ts or trade_id in recent_ids:
                     continue  # late or repeated
                 last_ts = ts
                 recent_ids.append(trade_id)
                 side = trade.get("side")
-                events.append(Trade(ts=int(ts) * _MS, symbol=symbol, price=float(trade["price"]),
-                                    quantity=float(trade["amount"]), trade_id=trade_id,
-                                    aggressor=1 if side == "buy" else -1 if side == "sell" else 0))
+                events.append(Trade(ts=ts * _MS, symbol=symbol, price=float(price), quantity=float(amount),
+                                    trade_id=trade_id, aggressor=1 if side == "buy" else -1 if side == "sell" else 0))
             self._emit(events)
 
     async def _watch_quotes(self) -> None:
+        """Hand out the best bid and ask of every symbol whenever they changed. ccxt resolves a watch with the one
+        symbol its message updated and keeps the others' latest in ``client.bidsasks``: read them all there, so
+        a change that came while no watch was pending is not lost (changes between two reads are coalesced)."""
+        last: dict[str, tuple[float, float, float, float]] = {}
         while True:
-            tickers = await self._watch("best bid/ask", lambda: self.client.watch_bids_asks(self.symbols))
+            update = await self._watch("best bid/ask", lambda: self.client.watch_bids_asks(self.symbols))
+            latest = {**update, **(getattr(self.client, "bidsasks", None) or {})}
             now = time.time_ns()
-            self._emit([Quote(ts=int(t["timestamp"]) * _MS if t.get("timestamp") else now, symbol=symbol,
-                              bid=float(t["bid"]), ask=float(t["ask"]), bid_size=float(t.get("bidVolume") or 0),
-                              ask_size=float(t.get("askVolume") or 0))
-                        for symbol, t in tickers.items() if t.get("bid") and t.get("ask")])
+            quotes = []
+            for symbol in self.symbols:
+                ticker = latest.get(symbol) or {}
+                bid, ask = ticker.get("bid"), ticker.get("ask")
+                if not (isinstance(bid, int | float) and isinstance(ask, int | float) and 0 < bid <= ask):
+                    continue  # a side missing or a malformed price: wait for the next
+                sizes = (float(ticker.get("bidVolume") or 0), float(ticker.get("askVolume") or 0))
+                book = (float(bid), float(ask), *sizes)
+                if last.get(symbol) != book:
+                    last[symbol] = book
+                    stamp = ticker.get("timestamp")
+                    quotes.append(Quote(ts=int(stamp) * _MS if isinstance(stamp, int) else now, symbol=symbol,
+                                        bid=book[0], ask=book[1], bid_size=book[2], ask_size=book[3]))
+            self._emit(quotes)
 
     # -- faults ---------------------------------------------------------------------------------------------
     def _fault(self, kind: str, message: str) -> None:

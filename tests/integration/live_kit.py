@@ -4,6 +4,7 @@ real ccxt.pro client against the loopback server, and a driver that closes bars 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,8 @@ from adapters.ccxt.markets import markets_from_exchange
 from adapters.sim import SimSettings
 from adapters.sim.paper import Paper
 from engine.backtest import BacktestConfig
-from engine.events import Bar
+from engine.events import Bar, Fill, Order, OrderUpdate, Signal
+from engine.kernel import WARMING_UP
 from engine.live import LiveSession
 from engine.strategy import Strategy
 from engine.testing.binance import make_client
@@ -40,6 +42,20 @@ def wavy_bars(n: int, *, period: int = 14, start: str = "2024-03-01", seed: int 
     index = pd.date_range(start, periods=n, freq="1min", tz="UTC", name="ts")
     return pd.DataFrame({"open": opens, "high": highs, "low": lows, "close": closes,
                          "volume": [float(10 + i % 7) for i in range(n)]}, index=index)
+
+
+def trading(events: Sequence[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The bars, signals, orders, order updates and fills of a journal, without the times the engine's own clock
+    stamps (an order's, a refusal's: the wall clock live, the bar's close in a back-test). The paper venue goes
+    by market time, so its acknowledgements and fills keep their times."""
+    kept = []
+    for event in events:
+        if isinstance(event, Bar | Signal | Order | OrderUpdate | Fill):
+            fields = dataclasses.asdict(event)
+            if isinstance(event, Order) or (isinstance(event, OrderUpdate) and event.reason == WARMING_UP):
+                fields.pop("ts")
+            kept.append((type(event).__name__, fields))
+    return kept
 
 
 class SeenBars:
@@ -65,13 +81,15 @@ class PaperRun:
 
     def __init__(self, server: LiveBinanceServer, strategies: Sequence[Strategy], journal: Path, *,
                  warmup_bars: int, max_bars: int | None = None, stale_after: float = 5.0,
-                 symbols: Sequence[str] = (SYMBOL,), handlers: Sequence[object] = (), **feed: Any) -> None:
+                 symbols: Sequence[str] = (SYMBOL,), handlers: Sequence[object] = (), timeframe: str = "1m",
+                 **feed: Any) -> None:
         self.server = server
         self.client = make_pro_client(server)
         self.rest = make_client(server)
         self.seen = SeenBars()
         self.symbols = list(symbols)
-        self.feed = CcxtFeed(self.client, self.symbols, "1m", rest=self.rest, stale_after=stale_after,
+        self.timeframe = timeframe
+        self.feed = CcxtFeed(self.client, self.symbols, timeframe, rest=self.rest, stale_after=stale_after,
                              backoff_base=0.05, backoff_cap=0.5, **feed)
         self.strategies = list(strategies)
         self.journal = journal
@@ -90,7 +108,7 @@ class PaperRun:
                                    journal=self.journal, warmup_bars=self.warmup_bars, max_bars=self.max_bars,
                                    handlers=self.handlers, settings={"kind": "paper"})
         task = asyncio.create_task(self.session.run(stop_on_signals=False))
-        streams = [f"{s.replace('/', '').lower()}@kline_1m" for s in self.symbols]
+        streams = [f"{s.replace('/', '').lower()}@kline_{self.timeframe}" for s in self.symbols]
         await self.server.wait_for_subscriptions(*streams)
         return task
 

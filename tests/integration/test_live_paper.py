@@ -4,37 +4,23 @@ fills of the two journals are the same."""
 
 from __future__ import annotations
 
-import dataclasses
+import logging
+import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+import pytest
 
 from adapters.sim import SimSettings
 from engine.backtest import BacktestConfig, run_backtest
-from engine.events import Bar, Fill, Order, OrderUpdate, Quote, Trade
-from engine.kernel import WARMING_UP
+from engine.events import Bar, HandlerFailed, Quote, Timer, Trade
 from engine.session_journal import read_events, read_session
 from engine.testing.binance_live import LiveBinanceServer
 from strategies.sma_cross import SmaCross
-from tests.integration.live_kit import MIN, SYMBOL, PaperRun, wavy_bars
+from tests.integration.live_kit import MIN, SYMBOL, PaperRun, trading, wait_until, wavy_bars
 
 HISTORY, WARMUP, LIVE = 60, 20, 40
-
-
-def trading(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The bars, orders, order updates and fills of a journal, without the times the engine's own clock stamps
-    (an order's, a refusal's: the wall clock live, the bar's close in a back-test). The paper venue goes by
-    market time, so its acknowledgements and fills keep their times."""
-    kept = []
-    for event in events:
-        if isinstance(event, Bar | Order | OrderUpdate | Fill):
-            fields = dataclasses.asdict(event)
-            if isinstance(event, Order) or (isinstance(event, OrderUpdate) and event.reason == WARMING_UP):
-                fields.pop("ts")
-            kept.append((type(event).__name__, fields))
-    return kept
 
 
 async def test_a_paper_session_takes_every_bar_once_in_order_and_trades_as_its_replay(tmp_path: Path) -> None:
@@ -90,27 +76,83 @@ class MarketLog:
 
 
 async def test_several_symbols_with_their_trades_and_quotes_reach_the_session(tmp_path: Path) -> None:
+    """Trades once each (a repeated one dropped, a malformed one dropped and logged), quotes as they change."""
     symbols = [SYMBOL, "ETH/USDT"]
     frames = {SYMBOL: wavy_bars(40), "ETH/USDT": wavy_bars(40, seed=11) / 20}
     frames["ETH/USDT"]["volume"] *= 20
     market = MarketLog()
     with LiveBinanceServer(frames, live_from=30) as server:
-        run = PaperRun(server, [SmaCross(fast=3, slow=8)], tmp_path / "two.sqlite", warmup_bars=5, max_bars=6,
+        run = PaperRun(server, [SmaCross(fast=3, slow=8)], tmp_path / "two.sqlite", warmup_bars=9, max_bars=6,
                        symbols=symbols, handlers=[market], trades=True, quotes=True)
         try:
             task = await run.start()
-            await server.wait_for_subscriptions("btcusdt@trade", "ethusdt@trade")
-            await run.close_bars(6)
+            await server.wait_for_subscriptions("btcusdt@trade", "ethusdt@trade", "btcusdt@bookTicker",
+                                                "ethusdt@bookTicker")
+            faults = {1: lambda: server.inject("duplicate", stream="trade", symbol=SYMBOL),
+                      2: lambda: server.inject("malformed", stream="trade", symbol=SYMBOL),
+                      3: lambda: server.inject("malformed", stream="bookTicker", symbol="ETH/USDT")}
+            await run.close_bars(6, before=lambda i: faults.get(i, lambda: None)())
             result = await task
         finally:
             await run.close()
         served = {s: server.closed_bars(s) for s in symbols}
+    assert run.feed.health.faults["malformed"] >= 1
     for symbol in symbols:
         seen = [[(b.ts - MIN) // 1_000_000, b.open, b.high, b.low, b.close, b.volume]
                 for b in run.seen.bars if b.symbol == symbol]
-        assert seen == served[symbol][25:36]
+        assert seen == served[symbol][21:36]
         trades = [t for t in market.trades if t.symbol == symbol]
-        assert [t.price for t in trades] == [row[4] for row in served[symbol][30:36]]  # one trade a bar, once
+        closes = [row[4] for row in served[symbol][30:36]]
+        if symbol == SYMBOL:
+            del closes[2]  # the malformed trade
+        assert [t.price for t in trades] == closes  # one trade a bar, once
         assert len({t.trade_id for t in trades}) == len(trades)
         assert any(q.symbol == symbol and q.bid < q.ask for q in market.quotes)
     assert result is not None and result.stats["n_bars"] == 6
+
+
+class Alarmed(SmaCross):
+    """The cross, plus an alarm 300 ms after the start whose wall-clock time is noted."""
+
+    def on_start(self) -> None:
+        self.started = time.monotonic()
+        self.rang: list[float] = []
+        self.set_timer("alarm", self.now() + 300_000_000)
+
+    def on_timer(self, timer: Timer) -> None:
+        self.rang.append(time.monotonic() - self.started)
+
+
+class Faulty:
+    """A user handler that fails on one bar."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+        self.bars = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        self.bars += 1
+        if self.bars == self.fail_at:
+            raise RuntimeError("a bug in a user's handler")
+
+
+async def test_a_timer_fires_on_time_without_market_data_and_a_failing_handler_does_not_stop_the_session(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    strategy = Alarmed(fast=3, slow=8)
+    faulty = Faulty(fail_at=12)  # the second live bar, after 10 of warm-up
+    with LiveBinanceServer({SYMBOL: wavy_bars(40)}, live_from=30) as server:
+        run = PaperRun(server, [strategy], tmp_path / "timer.sqlite", warmup_bars=10, max_bars=4, handlers=[faulty])
+        try:
+            task = await run.start()
+            await wait_until(lambda: bool(strategy.rang), "the alarm", timeout=10)
+            with caplog.at_level(logging.ERROR, logger="engine.bus"):
+                await run.close_bars(4)
+            result = await task
+        finally:
+            await run.close()
+    assert len(run.seen.bars) == 10 + 4  # no bar arrived before the alarm rang; every bar after the failure came
+    assert 0.29 <= strategy.rang[0] < 5.0
+    failures = [e for e in read_events(tmp_path / "timer.sqlite") if isinstance(e, HandlerFailed)]
+    assert len(failures) == 1 and "a bug in a user's handler" in failures[0].error
+    assert "a bug in a user's handler" in caplog.text
+    assert result is not None and result.stats["n_bars"] == 4
