@@ -74,6 +74,14 @@ class Kernel:
         for strategy in self.strategies:
             strategy.on_stop()
 
+    def idle(self) -> None:
+        """Tell the handlers and recorders that have an ``on_idle`` method that nothing is left to handle for now
+        (the live driver calls it before it waits for the next event): the session journal commits there."""
+        for component in (*self.handlers, *self.recorders):
+            on_idle = getattr(component, "on_idle", None)
+            if callable(on_idle):
+                on_idle()
+
     def begin_warm_up(self) -> None:
         """Handle history before the session trades: handlers and strategies see its events, so indicators and
         models are ready at the first live bar; orders are refused (``WARMING_UP``) and recorders record nothing.

@@ -173,6 +173,8 @@ class BarLine:
 
     def on_bar(self, bar: Bar) -> None:
         signals = [s for s in self._signals.pop(bar.symbol, []) if s.ts == bar.ts]
+        if not log.isEnabledFor(logging.INFO):
+            return
         shown = " ".join(f"{s.name}{s.direction:+d}" for s in signals) or "-"
         log.info("%s %s close %s position %s equity %.2f signal %s",
                  pd.Timestamp(bar.ts, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M:%S"), bar.symbol, bar.close,

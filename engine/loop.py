@@ -131,6 +131,9 @@ class Inbox:
     def close(self) -> None:
         self._queue.put_nowait(None)
 
+    def empty(self) -> bool:
+        return self._queue.empty()
+
     async def get(self) -> Event | None:
         return await self._queue.get()
 
@@ -157,7 +160,12 @@ async def live(kernel: Kernel, feeds: Sequence[DataFeed], inbox: Inbox, *,
         async with asyncio.TaskGroup() as tasks:
             pumps = [tasks.create_task(_pump(feed, inbox)) for feed in feeds]
             tasks.create_task(_close_when_done(pumps, inbox))
-            while (event := await inbox.get()) is not None:
+            while True:
+                if inbox.empty():
+                    kernel.idle()
+                event = await inbox.get()
+                if event is None:
+                    break
                 if isinstance(event, MarketData):
                     _show_venue(kernel, event)
                     await bus.drain()

@@ -23,7 +23,7 @@ from typing import Any
 
 from engine import events as event_types
 from engine.errors import DataError
-from engine.events import Event
+from engine.events import Command, Event
 
 __all__ = ["SessionJournal", "code_version", "event_record", "read_events", "read_session"]
 
@@ -39,13 +39,17 @@ _KINDS: dict[str, type[Event]] = {
 
 
 class SessionJournal:
-    """Append every event a bus handles to ``path``; ``commit_every`` events go to disk in one transaction.
+    """Append every event a bus handles to ``path``, before anything acts on it.
 
-    A live session commits every event (``commit_every=1``: WAL makes each append cheap); a back-test may batch.
-    ``close`` commits what is left. The file must be new: a journal records one session.
+    The transaction is committed before any command (an order, a cancel) leaves the engine, whenever the session
+    has nothing left to handle (``on_idle``, called by the live driver) and every ``commit_every`` events, so a
+    killed process loses at most the market data and reports of its last moment, which the exchange still has,
+    never an order it sent. A commit costs more than the append (SQLite's transaction, WAL), so a live bar pays
+    one or two instead of one an event. ``close`` commits what is left. The file must be new: a journal records
+    one session.
     """
 
-    def __init__(self, path: str | Path, session: Mapping[str, Any], *, commit_every: int = 1) -> None:
+    def __init__(self, path: str | Path, session: Mapping[str, Any], *, commit_every: int = 1000) -> None:
         self.path = Path(path)
         if self.path.exists():
             raise DataError(f"{self.path}: a journal already exists here; a session writes a new one")
@@ -66,12 +70,17 @@ class SessionJournal:
         kernel.bus.subscribe_first(Event, self.on_event)
 
     def on_event(self, event: Event) -> None:
-        """Append ``event``."""
+        """Append ``event``; commit at once if it is a command about to leave the engine."""
         self._db.execute("INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?)",
                          (event.ts, type(event).__name__, json.dumps(_fields(event))))
         self.count += 1
         self._pending += 1
-        if self._pending >= self._commit_every:
+        if self._pending >= self._commit_every or isinstance(event, Command):
+            self.on_idle()
+
+    def on_idle(self) -> None:
+        """Commit what was appended since the last commit."""
+        if self._pending:
             self._db.commit()
             self._pending = 0
 
@@ -122,17 +131,26 @@ def event_record(event: Event) -> dict[str, Any]:
     return {"kind": type(event).__name__, **_fields(event)}
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}  # event type -> its field names
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
 def _fields(event: Event) -> dict[str, Any]:
+    cls = type(event)
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     values = {}
-    for field in dataclasses.fields(event):  # type: ignore[arg-type]
-        value = getattr(event, field.name)
-        if isinstance(value, Decimal):
-            value = str(value)
-        elif isinstance(value, enum.Enum):
-            value = value.value
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        values[field.name] = value
+    for name in names:
+        value = getattr(event, name)
+        if type(value) not in _PLAIN:
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            elif isinstance(value, Mapping):
+                value = dict(value)
+        values[name] = value
     return values
 
 

@@ -17,6 +17,7 @@ from engine.datagen.synthetic import synthetic_bars
 from engine.errors import DataError
 from engine.events import Bar, Fill, Order, OrderUpdate
 from engine.session_journal import SessionJournal, read_events, read_session
+from engine.testing.events import make_bar, make_order, make_update
 from strategies.sma_cross import SmaCross
 
 
@@ -82,3 +83,22 @@ def test_the_command_line_records_shows_and_exports_a_journal(tmp_path: Path,
     lines = [json.loads(line) for line in exported.read_text().splitlines()]
     assert sum(1 for line in lines if line["kind"] == "Bar") == 20_111
     assert sum(1 for line in lines if line["kind"] == "Fill") >= 2 * trades > 0  # each round trip: in and out
+
+
+def test_appends_are_committed_before_a_command_leaves_and_when_the_session_is_idle(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SessionJournal(path, {"kind": "test"}, commit_every=1000)
+
+    def committed() -> list[str]:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:  # another reader sees commits only
+            return [kind for (kind,) in db.execute("SELECT kind FROM events ORDER BY seq")]
+
+    journal.on_event(make_bar(1, 100.0))
+    assert committed() == []  # market data waits for the next commit
+    journal.on_event(make_order("o1"))
+    assert committed() == ["Bar", "Order"]  # on disk before the venue is handed the order
+    journal.on_event(make_update("o1"))
+    assert committed() == ["Bar", "Order"]
+    journal.on_idle()
+    assert committed() == ["Bar", "Order", "OrderUpdate"]
+    journal.close()
