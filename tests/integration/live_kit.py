@@ -120,5 +120,15 @@ class PaperRun:
             await asyncio.to_thread(self.server.advance)
             await wait_until(lambda want=expected: len(self.seen.bars) >= want, f"bar {i} of {n} handled")
 
+    async def run_bars(self, n: int) -> Any:
+        """Start the session, close ``n`` bars one by one, and return its result once it stopped by itself
+        (``max_bars``); the clients are closed however it ends."""
+        try:
+            task = await self.start()
+            await self.close_bars(n)
+            return await task
+        finally:
+            await self.close()
+
     async def close(self) -> None:
         await self.client.close()

@@ -28,12 +28,7 @@ async def test_a_paper_session_takes_every_bar_once_in_order_and_trades_as_its_r
     with LiveBinanceServer({SYMBOL: frame}, live_from=HISTORY) as server:
         run = PaperRun(server, [SmaCross(fast=3, slow=8)], tmp_path / "paper.sqlite", warmup_bars=WARMUP,
                        max_bars=LIVE)
-        try:
-            task = await run.start()
-            await run.close_bars(LIVE)
-            result = await task
-        finally:
-            await run.close()
+        result = await run.run_bars(LIVE)
         served = server.closed_bars(SYMBOL)
 
     # Every bar reached the strategy once, in order, equal to the server's: the warm-up's and the live ones.

@@ -29,12 +29,7 @@ async def test_ml_signal_trades_in_paper_as_in_its_replay(small_run: SmallRun, t
     with LiveBinanceServer({SYMBOL: frame}, interval="1h", live_from=LIVE_FROM) as server:
         run = PaperRun(server, [MlSignal(**params)], tmp_path / "paper.sqlite", warmup_bars=100,
                        max_bars=LIVE, timeframe="1h")
-        try:
-            task = await run.start()
-            await run.close_bars(LIVE)
-            result = await task
-        finally:
-            await run.close()
+        result = await run.run_bars(LIVE)
 
     assert read_session(tmp_path / "paper.sqlite")["warmup_events"] == warmup  # 100 asked, raised to the need
     paper = list(read_events(tmp_path / "paper.sqlite"))
