@@ -20,9 +20,10 @@ What is timed, with ``time.perf_counter_ns()``:
 
 Between t0' and t1 the engine shows the bar to the venue (which fills the previous bar's order, with its fill
 and order updates journaled and booked), journals and books the bar, runs the strategy and the recorders, then
-journals the order and hands it to the venue: everything a live bar costs, the SQLite journal committing every
-event (WAL). The pace (``--rate``, bars a second) leaves the engine idle when each bar arrives, so no sample
-queues behind the previous bar. Logging is left unconfigured (the session's one line a bar is not written).
+journals the order and hands it to the venue: everything a live bar costs, the SQLite journal appending every
+event and committing before the order leaves (WAL). The pace (``--rate``, bars a second) leaves the engine idle
+when each bar arrives, so no sample queues behind the previous bar. Logging is left unconfigured (the session's
+one line a bar is not written).
 
 The server runs in a child process by default, as an exchange is another machine. On a thread of this process
 (``--server thread``, the tests' way) its sending of each step's messages competes with the engine for the GIL
