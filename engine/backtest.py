@@ -28,7 +28,7 @@ from engine.kernel import Kernel
 from engine.ledger import Ledger
 from engine.loop import replay
 from engine.markets import Market, Markets
-from engine.ports import Clock, ExecutionClient
+from engine.ports import Clock, EventSink, ExecutionClient
 from engine.progress import bar, progress_enabled, track
 from engine.result import BacktestResult
 from engine.result.recorder import EquityRecorder
@@ -103,8 +103,9 @@ class BacktestVenue(Protocol):
         """Return the highest fee rate a fill may pay: the ledger reserves it on top of a buy's notional."""
         ...
 
-    def build(self, bus: EventBus, clock: Clock, markets: Markets, ledger: Ledger) -> ExecutionClient:
-        """Return the venue of one run, checking each fill against ``ledger`` before publishing it."""
+    def build(self, reports: EventSink, clock: Clock, markets: Markets, ledger: Ledger) -> ExecutionClient:
+        """Return the venue of one run, handing its reports to ``reports`` (see ``engine.live``: the bus, or the
+        live loop's inbox for a venue whose reports arrive on their own)."""
         ...
 
     def assumptions(self) -> list[str]:

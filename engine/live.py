@@ -108,7 +108,10 @@ class LiveSession:
                         reserve_fee_rate=self.venue.reserve_fee_rate())
         if config.set_aside:
             ledger.set_aside(config.set_aside, currency)
-        execution = self.venue.build(bus, clock, markets, ledger)
+        # A simulated venue reports while it is shown an event or handed an order: to the bus, handled in the same
+        # drain, as in a back-test. An exchange's reports arrive on their own: to the inbox, like market data.
+        reports = self.inbox if getattr(self.venue, "reports_arrive_on_their_own", False) else bus
+        execution = self.venue.build(reports, clock, markets, ledger)
         journal = SessionJournal(self.journal_path, {
             **self.settings, "config": config.to_dict(), "venue": self.venue.to_dict(), "warmup_events": len(warm),
             "strategies": [{"name": s.name, "params": s.p} for s in self.strategies], "code_version": code_version()})
@@ -120,6 +123,8 @@ class LiveSession:
         kernel = self.kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
                                       strategies=self.strategies, handlers=[journal, seen, *self.handlers],
                                       recorders=recorders)
+        if reports is self.inbox:  # real orders: ids no other session of ours has used
+            kernel.orders.id_tag = session_tag(clock.now())
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM) if stop_on_signals else ()
         for number in signals:
@@ -138,6 +143,16 @@ class LiveSession:
         feeds = seen.feeds()
         return build_result(config, self.venue, feeds, self.strategies, [*self.handlers, *self.strategies], equity,
                             kernel.orders.fills, kernel, ledger)
+
+
+def session_tag(now: int) -> str:
+    """Return a short tag unique to a session started at ``now`` (ns): ``m`` and the start in base 36 ms, ``-``."""
+    ms, digits = now // 1_000_000, ""
+    while True:
+        ms, digit = divmod(ms, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+        if not ms:
+            return f"m{digits}-"
 
 
 class BarsSeen:

@@ -55,11 +55,16 @@ class OrderManager:
         self._fill_rows: dict[str, list[int]] = {}  # rows in ``fills`` of the orders not packed yet
         self._sequence: dict[str, int] = {}
         self._halted: str | None = None
+        self.id_tag = ""  # put before every new id: a live session's own, so no two sessions share an id
 
     def next_id(self, prefix: str) -> str:
-        """Return a new client order id: deterministic, so a replay produces the same ids."""
+        """Return a new client order id: ``prefix-n``, deterministic, so a replay produces the same ids; with an
+        ``id_tag`` (a real-money session's), ``tag`` + ``prefix`` cut to 16 characters + ``-n``, unique across
+        sessions and within the 36 characters exchanges such as Binance take."""
         n = self._sequence.get(prefix, 0) + 1
         self._sequence[prefix] = n
+        if self.id_tag:
+            return f"{self.id_tag}{prefix[:16]}-{n}"
         return f"{prefix}-{n}"
 
     @property

@@ -194,3 +194,17 @@ def test_columns_of_orders_finished_as_submitted_are_the_packed_columns() -> Non
     assert orders.column("client_order_id") == [row.client_order_id for row in rows]
     assert orders.int64s("ts").tolist() == [row.ts for row in rows]
     assert orders.average_prices().tolist() == [100.0] * 1500
+
+
+def test_a_live_sessions_ids_carry_its_tag_and_fit_an_exchanges_format() -> None:
+    import re
+
+    from engine.live import session_tag
+
+    manager = OrderManager(EventBus(), SimulatedClock(EventBus()), None, Markets())  # type: ignore[arg-type]
+    assert manager.next_id("SmaCross") == "SmaCross-1"  # a back-test's: the same in every replay
+    manager.id_tag = session_tag(1_764_777_600_123_000_000)
+    first = manager.next_id("AVeryLongStrategyClassNameIndeed")
+    assert first.startswith(manager.id_tag) and first.endswith("-1")
+    assert len(first) <= 36 and re.fullmatch(r"[.A-Z:/a-z0-9_-]+", first)
+    assert session_tag(1_764_777_600_124_000_000) != manager.id_tag  # a session a millisecond later
