@@ -10,7 +10,8 @@ bad signature: 400, -1022) makes ccxt 4.5.90 raise a bare ``KeyError('spot')`` f
 ``AuthenticationError``: its error handler deletes the subscription, then its caller deletes it again.
 
 Faults (each served once, to the next report it applies to that a subscribed socket is sent) and what ccxt
-does: ``duplicate`` sends the next TRADE report twice (``watch_my_trades`` returns the trade twice);
+does: ``duplicate`` sends the next TRADE report twice (each copy resolves ``watch_my_trades``: a watch waiting
+when the copy arrives gets the trade again; ccxt's trade cache keeps one per id; its cached order's fee doubles);
 ``regress`` re-sends, after the next FILLED report, that order's NEW report (``watch_orders`` shows the order
 open again, unfilled); ``malformed`` sends the next executionReport with ``"q": "abc"`` (ccxt's handler raises a
 ``ValueError`` inside its receive callback: the stream stops silently and later watches wait forever).
