@@ -10,18 +10,14 @@
 - ``/ws-api/v3``: the user-data stream (``engine.testing.binance_user_stream``), whose subscription it checks.
 
 Order faults (``fail_next_order``), each served once to the next ``POST /api/v3/order``, and what ccxt.pro
-4.5.90's binance raises for each:
+4.5.90's binance raises for each (checked by tests/unit/test_testing_account.py):
 
-=================  ===================================================================  ===========================
-kind               the server                                                           ccxt raises
-=================  ===================================================================  ===========================
-``insufficient``   answers -2010 "Account has insufficient balance..." (no order)       ``InsufficientFunds``
-``rate_limit``     answers HTTP 429 -1003 with ``Retry-After: 1`` (no order)            ``DDoSProtection``
-``unknown_status`` places the order, answers HTTP 503 -1007 "... execution status       ``RequestTimeout``
-                   unknown."
-``lost_answer``    places the order, closes the connection before answering             ``ExchangeNotAvailable``
-``timeout``        places the order, answers after ``delay`` s (past ccxt's timeout)      ``RequestTimeout``
-=================  ===================================================================  ===========================
+- ``insufficient``: answers -2010 "Account has insufficient balance..." (no order) -> ``InsufficientFunds``;
+- ``rate_limit``: answers HTTP 429 -1003 with ``Retry-After: 1`` (no order) -> ``DDoSProtection``;
+- ``unknown_status``: places the order, answers HTTP 503 -1007 "... execution status unknown." ->
+  ``RequestTimeout``;
+- ``lost_answer``: places the order, closes the connection before answering -> ``ExchangeNotAvailable``;
+- ``timeout``: places the order, answers after ``delay`` s (set ccxt's ``timeout`` below it) -> ``RequestTimeout``.
 
 ``DDoSProtection``, ``RequestTimeout`` and ``ExchangeNotAvailable`` are ``NetworkError`` subclasses; after the last
 three the order exists at the server and a blind retry with the same client id is accepted again once it is
@@ -114,7 +110,7 @@ class TradingDesk:
 
     # -- faults and state (any thread) ------------------------------------------------------------------------
     def fail_next_order(self, kind: str, delay: float) -> None:
-        """Plan ``kind`` for the next ``POST /api/v3/order`` (see the module docstring)."""
+        """Plan ``kind`` for the next ``POST /api/v3/order`` (one the account accepts, for the kinds that place it)."""
         if kind not in ORDER_FAULTS:
             raise ValueError(f"kind must be one of {', '.join(ORDER_FAULTS)}, got {kind!r}")
         with self._lock:
@@ -192,12 +188,14 @@ class TradingDesk:
 
     async def _account(self, request: web.Request, params: dict[str, str]) -> web.Response:
         taker, maker = self.account.taker_fee, self.account.maker_fee
+        zero = fmt(Decimal(0))
         return web.json_response({
             "makerCommission": int(maker * 10_000), "takerCommission": int(taker * 10_000), "buyerCommission": 0,
-            "sellerCommission": 0, "commissionRates": {"maker": fmt(maker), "taker": fmt(taker), "buyer": fmt(
-                Decimal(0)), "seller": fmt(Decimal(0))}, "canTrade": True, "canWithdraw": True, "canDeposit": True,
-            "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
-            "updateTime": self.account.update_time, "accountType": "SPOT", "permissions": ["SPOT"], "uid": 1,
+            "sellerCommission": 0,
+            "commissionRates": {"maker": fmt(maker), "taker": fmt(taker), "buyer": zero, "seller": zero},
+            "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
+            "requireSelfTradePrevention": False, "preventSor": False, "updateTime": self.account.update_time,
+            "accountType": "SPOT", "permissions": ["SPOT"], "uid": 1,
             "balances": [{"asset": a, "free": fmt(free), "locked": fmt(locked)}
                          for a, (free, locked) in self.account.balances().items()],
         })
@@ -207,7 +205,7 @@ class TradingDesk:
         answer = params.get("newOrderRespType", "FULL")
         if answer not in ("ACK", "RESULT", "FULL"):
             raise _bad(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
-        fault = self._take_order_fault()
+        fault = self._take_order_fault("insufficient", "rate_limit")
         if fault is not None and fault.kind == "insufficient":
             raise _bad(-2010, "Account has insufficient balance for requested action.")
         if fault is not None and fault.kind == "rate_limit":
@@ -215,6 +213,7 @@ class TradingDesk:
                 {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 request weight per 1 MINUTE."},
                 status=429, headers={"Retry-After": "1"})
         outcome = self.account.place(order_request, self._price(order_request.symbol), self._clock())
+        fault = self._take_order_fault("unknown_status", "lost_answer", "timeout")  # once an order is placed
         await self.stream.push(outcome.events)
         if fault is not None and fault.kind == "unknown_status":
             return web.json_response({"code": -1007, "msg": "Timeout waiting for response from backend server. "
@@ -248,12 +247,14 @@ class TradingDesk:
                 raise _mandatory("timeInForce") if not tif else _bad(-1115, "Invalid timeInForce.")
         return OrderRequest(symbol, side, kind, quantity, price, tif, params.get("newClientOrderId") or None)
 
-    def _take_order_fault(self) -> _OrderFault | None:
+    def _take_order_fault(self, *kinds: str) -> _OrderFault | None:
+        """Serve the next planned fault if it is one of ``kinds`` (a refused order leaves it for the next one)."""
         with self._lock:
-            fault = self._order_faults.pop(0) if self._order_faults else None
-        if fault is not None:
+            if not self._order_faults or self._order_faults[0].kind not in kinds:
+                return None
+            fault = self._order_faults.pop(0)
             self.faults_served[fault.kind] += 1
-        return fault
+            return fault
 
     def _find(self, params: Mapping[str, str], missing: AccountError) -> Order:
         symbol = self._symbol(params)
@@ -306,6 +307,7 @@ class TradingDesk:
              "commissionAsset": f.commission_asset, "time": f.time, "isBuyer": f.is_buyer, "isMaker": f.is_maker,
              "isBestMatch": True}
             for f in fills])
+
 
 def _amount(params: Mapping[str, str], name: str) -> Decimal:
     text = params.get(name)

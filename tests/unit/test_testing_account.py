@@ -343,6 +343,16 @@ async def test_order_faults_as_ccxt_raises_them(server: LiveBinanceServer, clien
     assert (await client.create_order("BTC/USDT", "market", "buy", 0.01))["status"] == "closed"  # served once
 
 
+async def test_a_fault_that_places_waits_for_an_order_the_account_accepts(server: LiveBinanceServer,
+                                                                         client: Any) -> None:
+    server.fail_next_order("unknown_status")
+    with pytest.raises(ccxt.InsufficientFunds):  # refused by the account: the fault is not spent on it
+        await client.create_order("BTC/USDT", "market", "buy", 1)
+    with pytest.raises(ccxt.RequestTimeout):
+        await client.create_order("BTC/USDT", "market", "buy", 0.01)
+    assert server.orders_placed.total() == 1 and server.account_faults_served["unknown_status"] == 1
+
+
 def test_unknown_faults_are_refused(server: LiveBinanceServer) -> None:
     with pytest.raises(ValueError, match="kind"):
         server.fail_next_order("boom")
