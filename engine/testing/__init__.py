@@ -10,5 +10,7 @@ hand-made bars (with the real ledger when given balances).
 dependency), so it is imported from its module rather than re-exported here. ``engine.testing.binance_live``
 extends it to a live market: ``LiveBinanceServer`` moves the server time bar by bar (or plays it), pushes Binance's
 market websocket (klines, trades, bookTicker) and injects the faults ccxt.pro meets live; ``make_pro_client``
-returns the real ``ccxt.pro.binance`` pointed at it.
+returns the real ``ccxt.pro.binance`` pointed at it. The live server is also a trading counterparty: signed order
+routes, matching driven by its market, exact balances, the ws-api user-data stream and order faults
+(``engine.testing.binance_account``, ``binance_trading``, ``binance_user_stream``).
 """

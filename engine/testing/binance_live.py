@@ -60,6 +60,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from engine.testing import binance_stream as msg
 from engine.testing.binance import BinanceServer, _Bars, _client_settings, _market_id, _point_rest_at
+from engine.testing.binance_account import Account, Filters
+from engine.testing.binance_trading import TradingDesk, TradingServer
 
 __all__ = ["LiveBinanceServer", "MarketExhausted", "make_pro_client"]
 
@@ -80,8 +82,12 @@ class _Socket:
     streams: set[str] = field(default_factory=set)
 
 
-class LiveBinanceServer(BinanceServer):
+class LiveBinanceServer(TradingServer, BinanceServer):
     """A Binance spot server whose market moves when the test says, with a market-data websocket and faults.
+
+    It is also a counterparty: signed order routes, a matching engine driven by its market, balances and the
+    user-data stream (``engine.testing.binance_trading``, whose ``TradingServer`` gives the account's faults and
+    counters).
 
     Parameters
     ----------
@@ -91,13 +97,20 @@ class LiveBinanceServer(BinanceServer):
         Binance interval of the frames, the base interval of the market.
     live_from
         Position of the first bar not closed at start: the server time starts at its open time.
-    symbols, credentials, balances
+    symbols
         As for ``BinanceServer``.
+    credentials
+        The ``(api_key, secret)`` that signed routes and the user-data stream accept (without: all refused).
+    balances
+        Asset -> free amount of the trading account at start.
+    taker_fee, maker_fee
+        The account's fee rates, charged in the quote asset.
     """
 
     def __init__(self, bars: Mapping[str, pd.DataFrame], *, interval: str = "1m", live_from: int,
                  symbols: Iterable[str] = (), credentials: tuple[str, str] | None = None,
-                 balances: Mapping[str, float] | None = None) -> None:
+                 balances: Mapping[str, float] | None = None, taker_fee: float = 0.001,
+                 maker_fee: float = 0.001) -> None:
         if not bars:
             raise ValueError("bars: give at least one symbol's frame")
         super().__init__(bars, symbols=symbols, interval=interval, credentials=credentials, balances=balances)
@@ -107,6 +120,10 @@ class LiveBinanceServer(BinanceServer):
             raise ValueError(f"live_from must be a bar position in [0, {len(self._times)}), got {live_from}")
         self._cursor = live_from  # position of the forming bar; len(frame) once the last bar has closed
         self._market_ids = {symbol: _market_id(symbol) for symbol in bars}
+        account = Account(balances or {}, {s: Filters.from_info(self._symbol_info(s)) for s in bars},
+                          taker_fee=taker_fee, maker_fee=maker_fee)
+        self._desk = TradingDesk(self.app, account, {m: s for s, m in self._market_ids.items()},
+                                 credentials=credentials, price=self.price_now, clock=lambda: self.now_ms)
         self._live_lock = threading.Lock()  # guards the sockets and their streams (read from the test's thread)
         self._step_lock = asyncio.Lock()  # one market step, drop or pause at a time on the server loop
         self._sockets: list[_Socket] = []
@@ -158,6 +175,14 @@ class LiveBinanceServer(BinanceServer):
             return None
         o = float(self._bars_at(symbol, self._base_ms).values["open"][cursor])
         return [int(self._times[cursor]), o, o, o, o, 0.0]
+
+    def price_now(self, symbol: str) -> float:
+        """Return the price an order of ``symbol`` trades at now: the forming bar's open (the last close at the end).
+
+        The account rounds it to the tick (0.01).
+        """
+        v, cursor = self._bars_at(symbol, self._base_ms).values, self._cursor
+        return float(v["open"][cursor] if cursor < len(self._times) else v["close"][-1])
 
     def advance(self, n: int = 1) -> None:
         """Close the forming bar and open the next one, ``n`` times; return once the messages are on the sockets.
@@ -276,6 +301,7 @@ class LiveBinanceServer(BinanceServer):
 
     async def _shutdown(self) -> None:
         await self._stop_playing()
+        await self._desk.shutdown()
         with self._live_lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
@@ -294,6 +320,9 @@ class LiveBinanceServer(BinanceServer):
     async def _step(self) -> None:
         i = self._cursor
         self._cursor = i + 1  # REST shows the bar closed before any message says so
+        closed = {s: self._bars_at(s, self._base_ms).values for s in self._market_ids}
+        await self._desk.bar_closed({s: (float(v["high"][i]), float(v["low"][i])) for s, v in closed.items()},
+                                    self.now_ms)
         if self._stream_faults.next_bar():
             return
         event_ms, step, interval = self.now_ms, self._base_ms, self.interval
@@ -451,9 +480,11 @@ def make_pro_client(server: LiveBinanceServer, **config: Any) -> ccxt.pro.binanc
     """Return the real ``ccxt.pro.binance`` (async) client, spot only, talking to ``server`` by REST and websocket.
 
     Settings as ``make_client``'s; ``config`` entries override any. The user-data websocket (``ws-api``) points
-    at the server too, which does not serve it (a 404): nothing a test runs can reach the real exchange.
-    Close it with ``await client.close()``.
+    at the server too: nothing a test runs can reach the real exchange. The client signs with the server's
+    credentials unless ``apiKey`` or ``secret`` is given. Close it with ``await client.close()``.
     """
+    if server._credentials is not None and "apiKey" not in config and "secret" not in config:
+        config = {"apiKey": server._credentials[0], "secret": server._credentials[1], **config}
     client = ccxt.pro.binance(_client_settings(config))
     _point_rest_at(client, server)
     ws = client.urls["api"]["ws"]
