@@ -17,6 +17,7 @@ import pandas as pd
 
 from adapters.ccxt.feed import CcxtFeed
 from adapters.ccxt.markets import markets_from_exchange
+from adapters.ccxt.venue import Exchange
 from adapters.sim import SimSettings
 from adapters.sim.paper import Paper
 from engine.backtest import BacktestConfig
@@ -82,7 +83,7 @@ class PaperRun:
     def __init__(self, server: LiveBinanceServer, strategies: Sequence[Strategy], journal: Path, *,
                  warmup_bars: int, max_bars: int | None = None, stale_after: float = 5.0,
                  symbols: Sequence[str] = (SYMBOL,), handlers: Sequence[object] = (), timeframe: str = "1m",
-                 **feed: Any) -> None:
+                 real_orders: bool = False, **feed: Any) -> None:
         self.server = server
         self.client = make_pro_client(server)
         self.rest = make_client(server)
@@ -96,20 +97,26 @@ class PaperRun:
         self.warmup_bars = warmup_bars
         self.max_bars = max_bars
         self.handlers = [self.seen, *handlers]
+        self.real_orders = real_orders  # orders to the server's account (it needs credentials), not the simulator
         self.session: LiveSession | None = None
 
     async def start(self) -> asyncio.Task[Any]:
-        """Load the markets, start the session, and return once its streams are subscribed."""
+        """Load the markets, start the session, and return once its streams are subscribed (with real orders,
+        the user-data stream too)."""
         await self.client.load_markets()
         self.rest.load_markets()
         self.markets = markets_from_exchange(self.client, self.symbols)
-        self.session = LiveSession(self.strategies, self.feed, Paper(SimSettings()),
+        venue = Exchange(self.client, check_every=1.0, stale_after=5.0, settle_for=10.0) if self.real_orders \
+            else Paper(SimSettings())
+        self.session = LiveSession(self.strategies, self.feed, venue,
                                    BacktestConfig(cash=Decimal(10_000), markets=tuple(self.markets)),
                                    journal=self.journal, warmup_bars=self.warmup_bars, max_bars=self.max_bars,
                                    handlers=self.handlers, settings={"kind": "paper"})
         task = asyncio.create_task(self.session.run(stop_on_signals=False))
         streams = [f"{s.replace('/', '').lower()}@kline_{self.timeframe}" for s in self.symbols]
         await self.server.wait_for_subscriptions(*streams)
+        if self.real_orders:
+            await self.server.wait_for_user_stream()
         return task
 
     async def close_bars(self, n: int, before: Callable[[int], None] = lambda i: None) -> None:

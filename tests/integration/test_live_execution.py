@@ -176,3 +176,23 @@ async def test_refused_keys_halt_trading_with_a_clear_reason() -> None:
     assert first.status is second.status is OrderStatus.REJECTED
     assert "refused the API keys" in first.reason and second.reason == first.reason
     assert "not-the-secret" not in first.reason and server.orders_placed.total() == 0
+
+
+async def test_sma_cross_trades_real_orders_unchanged_and_the_ledger_ends_equal_to_the_account(
+        tmp_path: Any) -> None:
+    from strategies.sma_cross import SmaCross
+    from tests.integration.live_kit import PaperRun
+
+    with LiveBinanceServer({SYMBOL: wavy_bars(120)}, live_from=40, credentials=KEYS,
+                           balances={"USDT": 10_000.0}) as server:
+        run = PaperRun(server, [SmaCross(fast=3, slow=8)], tmp_path / "live.sqlite", warmup_bars=20, max_bars=40,
+                       real_orders=True)
+        result = await run.run_bars(40)
+        account = server.account_balances()
+        placed = server.orders_placed
+    assert result is not None and placed.total() >= 4  # the cross traded: a real comparison
+    assert all(n == 1 for n in placed.values())  # no order doubled
+    ledger = {asset: Decimal(amount) for asset, amount in result.balances.items() if Decimal(amount)}
+    assert ledger == {asset: amount for asset, amount in account.items() if amount}  # exactly, to the last digit
+    assert set(ledger) == {"USDT", "BTC"} or set(ledger) == {"USDT"}
+    assert all(cid.startswith("m") and len(cid) <= 36 for cid in placed)  # the session's tagged ids
