@@ -42,7 +42,8 @@ from engine.errors import ConfigError
 __all__ = ["ExchangeConfig", "LiveConfig", "RunConfig", "load_live_config"]
 
 _EXCHANGE_KEYS = {"id", "api_key_env", "secret_env", "options", "urls"}
-_RUN_KEYS = {"symbols", "timeframe", "strategy", "cash", "out", "params", "warmup_bars", "streams", "stale_after"}
+_RUN_KEYS = {"symbols", "timeframe", "strategy", "cash", "out", "params", "warmup_bars", "streams", "stale_after",
+             "cancel_on_stop"}
 STREAMS = ("bars", "trades", "quotes")
 
 
@@ -83,6 +84,7 @@ class RunConfig:
     warmup_bars: int = 500
     streams: tuple[str, ...] = ("bars",)  # of STREAMS: bars always; trades and quotes reach the strategies too
     stale_after: float = 60.0  # seconds a stream may stay silent before the feed resubscribes
+    cancel_on_stop: bool = True  # real orders: cancel the session's open orders when it stops
 
 
 @dataclass(frozen=True)
@@ -170,9 +172,13 @@ def _run(table: dict[str, Any], base: Path) -> RunConfig:
     stale_after = table.get("stale_after", 60.0)
     if isinstance(stale_after, bool) or not isinstance(stale_after, int | float) or not 0 < stale_after < 1e6:
         raise ConfigError(f"run.stale_after must be a positive number of seconds, got {stale_after!r}")
+    cancel_on_stop = table.get("cancel_on_stop", True)
+    if not isinstance(cancel_on_stop, bool):
+        raise ConfigError(f"run.cancel_on_stop must be true or false, got {cancel_on_stop!r}")
     return RunConfig(symbols=tuple(symbols), timeframe=str(timeframe), strategy=strategy, cash=cash,
                      out=base / Path(out).expanduser(), params=params, warmup_bars=warmup,
-                     streams=tuple(dict.fromkeys(streams)), stale_after=float(stale_after))
+                     streams=tuple(dict.fromkeys(streams)), stale_after=float(stale_after),
+                     cancel_on_stop=cancel_on_stop)
 
 
 def _positive_decimal(name: str, value: Any) -> Decimal:

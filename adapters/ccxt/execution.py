@@ -65,10 +65,12 @@ class CcxtExecution:
     check_every, stale_after, settle_for
         Seconds between REST checks of open orders and recent trades; of silence before a stream is restarted;
         spent looking an in-flight order up before it is called never placed.
+    cancel_on_stop
+        Cancel the session's open orders when it stops (else they stay at the exchange).
     """
 
     def __init__(self, client: Any, reports: EventSink, markets: Markets, now: Callable[[], int], *,
-                 check_every: float = 30.0, stale_after: float = 120.0,
+                 check_every: float = 30.0, stale_after: float = 120.0, cancel_on_stop: bool = True,
                  settle_for: float = 30.0, backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  rng: random.Random | None = None) -> None:
         self.client = client
@@ -77,6 +79,7 @@ class CcxtExecution:
         self._now = now
         self.halted: str | None = None  # why every new order is refused (the keys were refused)
         self.check_every = check_every
+        self.cancel_on_stop = cancel_on_stop
         self.stale_after = stale_after
         self.settle_for = settle_for
         self._backoff_base, self._backoff_cap = backoff_base, backoff_cap
@@ -107,11 +110,21 @@ class CcxtExecution:
         self._spawn(self._check_periodically())
 
     async def stop(self) -> None:
+        """Cancel our open orders if asked (``cancel_on_stop``), then end the streams and checks."""
+        if self.cancel_on_stop:
+            for tracked in self.tracker.open_orders():
+                answer = await self._by_client_id(self.client.cancel_order, tracked, "cancel on stop")
+                if answer is not None:
+                    self._take_order(answer)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.client.close_ws_clients()
+        try:  # a socket caught half-way through its handshake may never answer a close: do not wait for ever
+            await asyncio.wait_for(self.client.close_ws_clients(), timeout=5)
+        except TimeoutError:
+            self._fault("close", "the user stream's sockets did not close within 5 s: dropping them")
+            self.client.clients = {}  # else the client's own close() waits on them for ever
 
     # -- placing and cancelling -------------------------------------------------------------------------------
     async def _place(self, order: Order) -> None:
@@ -263,13 +276,9 @@ class CcxtExecution:
         for tracked in self.tracker.open_orders():
             if tracked.status is OrderStatus.SUBMITTED:
                 continue  # its placing task settles it
-            try:
-                found = await self.client.fetch_order(tracked.venue_order_id or None, tracked.order.symbol,
-                                                      {"origClientOrderId": tracked.order.client_order_id})
-            except (ccxt.BaseError, OSError) as exc:
-                self._fault("check", f"order {tracked.order.client_order_id}: {type(exc).__name__}: {exc}")
-                continue
-            self._take_order(found)
+            found = await self._by_client_id(self.client.fetch_order, tracked, "check")
+            if found is not None:
+                self._take_order(found)
         for symbol in self.symbols:
             try:
                 trades = await self.client.fetch_my_trades(symbol, self._started_ms)
@@ -280,6 +289,16 @@ class CcxtExecution:
                 self._take_trade(trade)
 
     # -- helpers ----------------------------------------------------------------------------------------------
+    async def _by_client_id(self, call: Callable[..., Any], tracked: TrackedOrder, what: str) -> Any:
+        """Call ``fetch_order`` or ``cancel_order`` for a tracked order; None (logged) if the call failed."""
+        order = tracked.order
+        try:
+            return await call(tracked.venue_order_id or None, order.symbol,
+                              {"origClientOrderId": order.client_order_id})
+        except (ccxt.BaseError, OSError) as exc:
+            self._fault(what, f"order {order.client_order_id}: {type(exc).__name__}: {exc}")
+            return None
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)

@@ -178,7 +178,11 @@ class CcxtFeed:
             for watcher in watchers:
                 watcher.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
-            await self.client.close_ws_clients()
+            try:  # a socket caught half-way through its handshake may never answer a close
+                await asyncio.wait_for(self.client.close_ws_clients(), timeout=5)
+            except TimeoutError:
+                log.warning("feed: the market sockets did not close within 5 s: dropping them")
+                self.client.clients = {}  # else the client's own close() waits on them for ever
 
     async def _guard(self, watcher: Any) -> None:
         """Run a watcher; hand a failure it did not expect (a bug) to the consumer, which then ends the feed."""
@@ -374,5 +378,9 @@ class CcxtFeed:
             self._generation += 1
             self.health.restarts += 1
             self._forget_forming()
-            await self.client.close_ws_clients()
+            try:
+                await asyncio.wait_for(self.client.close_ws_clients(), timeout=5)
+            except TimeoutError:
+                self._fault("close", "the market sockets did not close within 5 s: dropping them")
+                self.client.clients = {}
             self.client.clean_ws_data()

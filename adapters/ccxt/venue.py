@@ -19,8 +19,9 @@ class Exchange:
     reports_arrive_on_their_own = True  # the session hands the client its inbox, not the bus
 
     def __init__(self, client: Any, *, check_every: float = 30.0, stale_after: float = 120.0,
-                 settle_for: float = 30.0) -> None:
+                 settle_for: float = 30.0, cancel_on_stop: bool = True) -> None:
         self.client = client
+        self.cancel_on_stop = cancel_on_stop
         self.check_every = check_every
         self.stale_after = stale_after
         self.settle_for = settle_for
@@ -33,11 +34,12 @@ class Exchange:
 
     def build(self, reports: EventSink, clock: Clock, markets: Markets, ledger: Any) -> CcxtExecution:
         return CcxtExecution(self.client, reports, markets, clock.now, check_every=self.check_every,
-                             stale_after=self.stale_after, settle_for=self.settle_for)
+                             stale_after=self.stale_after, settle_for=self.settle_for,
+                             cancel_on_stop=self.cancel_on_stop)
 
     def assumptions(self) -> list[str]:
         return [f"Orders went to {self.client.id}: its fills, prices and fees, read from its own text, were booked "
                 "as it reported them; nothing was simulated."]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"venue": "exchange", "exchange": self.client.id}
+        return {"venue": "exchange", "exchange": self.client.id, "cancel_on_stop": self.cancel_on_stop}

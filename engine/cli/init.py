@@ -124,6 +124,7 @@ out = "runs/live"                       # relative to this file
 warmup_bars = 500                       # closed bars fetched by REST before the strategy starts
 # streams = ["bars", "trades", "quotes"] # trades and best bid/ask reach the strategies too (default: bars)
 # stale_after = 60                      # seconds of silence before the feed resubscribes
+# cancel_on_stop = true                 # --live: cancel the session's open orders when it stops
 
 [run.params]
 fast = 10

@@ -1,10 +1,13 @@
-"""``mlct live``: run a strategy on an exchange's live data; paper trading (the simulated exchange) by default."""
+"""``mlct live``: run a strategy on an exchange's live data; paper trading (the simulated exchange) by default, real
+orders with ``--live`` and the keys in the environment variables the config names."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ EXAMPLES = """examples:
   mlct init bot && mlct live --config bot/live.toml          paper trading, until Ctrl-C
   mlct live --config bot/live.toml --max-bars 60 --out runs/p1  stop after 60 closed bars
   mlct journal show runs/p1/journal.sqlite                      every event of the session
+  MLCT_API_KEY=... MLCT_API_SECRET=... mlct live --config bot/live.toml --live    real money
 
 Each closed bar logs one line (time, close, position, equity, signals). Ctrl-C or SIGTERM stops cleanly:
 the strategies' on_stop run, the journal is closed and the results are written as a back-test writes them.
@@ -44,16 +48,14 @@ def cmd_live(args: argparse.Namespace) -> int:
     config = load_live_config(args.config)
     if args.max_bars is not None and args.max_bars < 1:
         raise ConfigError(f"--max-bars must be at least 1, got {args.max_bars}")
-    if args.live:
-        raise ConfigError("--live: sending real orders is not built yet (the issue \"Live sessions, part 2\"); "
-                          "run --paper")
+    credentials = config.exchange.credentials() if args.live else None  # checked before anything connects
     out: Path = args.out or config.run.out
     journal = out / "journal.sqlite"
     if journal.exists():
         raise ConfigError(f"{journal} exists: give another --out (a journal is never appended to)")
     out.mkdir(parents=True, exist_ok=True)
     logging.getLogger("engine.live").setLevel(logging.INFO)  # the line per bar shows at the default log level
-    result = asyncio.run(run_paper(config, journal, args.max_bars))
+    result = asyncio.run(run_session(config, journal, args.max_bars, credentials))
     if result is None:
         print(f"no live bar was handled; the journal is in {journal}")
         return 0
@@ -65,42 +67,57 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
-async def run_paper(config: LiveConfig, journal: Path, max_bars: int | None) -> BacktestResult | None:
-    """Connect, load the markets, and run the paper session; the clients are closed however it ends."""
+async def run_session(config: LiveConfig, journal: Path, max_bars: int | None,
+                      credentials: tuple[str, str] | None) -> BacktestResult | None:
+    """Connect, load the markets, and run the session (real orders with ``credentials``, else paper); the clients
+    are closed however it ends."""
     from adapters.ccxt.client import pro_client, rest_client
     from adapters.ccxt.feed import CcxtFeed
     from adapters.ccxt.markets import markets_from_exchange
+    from adapters.ccxt.venue import Exchange
     from adapters.sim import SimSettings
     from adapters.sim.paper import Paper
-    from engine.backtest import BacktestConfig
+    from engine.backtest import BacktestConfig, BacktestVenue
     from engine.cli.backtest import resolve_strategy
     from engine.live import LiveSession
 
     run = config.run
     strategy = resolve_strategy(run.strategy, base=config.base)(**dict(run.params))
     try:
-        venue = Paper(SimSettings(**config.paper))
+        paper = Paper(SimSettings(**config.paper))
     except TypeError as exc:
         raise ConfigError(f"[paper]: {exc} (known: the settings of mlct backtest such as fee_bps)") from None
-    client = pro_client(config.exchange)
-    rest = rest_client(config.exchange)
+    client = pro_client(config.exchange, credentials)
+    rest = rest_client(config.exchange)  # public data only: the warm-up needs no keys
     try:
         await client.load_markets()
         markets = markets_from_exchange(client, run.symbols)
         await asyncio.to_thread(rest.load_markets)
+        cash = run.cash
+        venue: BacktestVenue = paper
+        if credentials is not None:
+            quote = next(iter(markets)).quote
+            cash = Decimal(str((await client.fetch_balance()).get(quote, {}).get("free") or 0))
+            if cash <= 0:
+                raise ConfigError(f"--live: the account holds no free {quote} to trade with")
+            venue = Exchange(client, cancel_on_stop=run.cancel_on_stop)
+            print(f"*** REAL MONEY *** orders go to {config.exchange.id} for {', '.join(run.symbols)} with the keys "
+                  f"in ${config.exchange.api_key_env}; {cash} {quote} free; open orders are "
+                  f"{'cancelled' if run.cancel_on_stop else 'kept'} when the session stops", file=sys.stderr)
         feed = CcxtFeed(client, run.symbols, run.timeframe, rest=rest, trades="trades" in run.streams,
                         quotes="quotes" in run.streams, stale_after=run.stale_after)
-        session = LiveSession([strategy], feed, venue, BacktestConfig(cash=run.cash, markets=tuple(markets)),
-                              journal=journal, settings=_settings(config), warmup_bars=run.warmup_bars,
-                              max_bars=max_bars)
+        session = LiveSession([strategy], feed, venue, BacktestConfig(cash=cash, markets=tuple(markets)),
+                              journal=journal, settings=_settings(config, live=credentials is not None),
+                              warmup_bars=run.warmup_bars, max_bars=max_bars)
         return await session.run()
     finally:
         await client.close()
 
 
-def _settings(config: LiveConfig) -> dict[str, Any]:
+def _settings(config: LiveConfig, *, live: bool) -> dict[str, Any]:
     """What the journal records of the session's config (the names of the key variables, never keys)."""
     run = config.run
-    return {"kind": "paper", "exchange": config.exchange.id, "symbols": list(run.symbols),
+    return {"kind": "live" if live else "paper", "exchange": config.exchange.id, "symbols": list(run.symbols),
+            "api_key_env": config.exchange.api_key_env if live else None,
             "timeframe": run.timeframe, "warmup_bars": run.warmup_bars, "streams": list(run.streams),
             "paper": dict(config.paper)}

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +26,15 @@ from tests.integration.live_kit import SYMBOL, wavy_bars
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def write_config(path: Path, server: LiveBinanceServer, *, symbols: str = '["BTC/USDT"]', warmup: int = 20) -> Path:
+def write_config(path: Path, server: LiveBinanceServer, *, symbols: str = '["BTC/USDT"]', warmup: int = 20,
+                 keys: bool = False) -> Path:
     root = server.url
     ws = root.replace("http", "ws") + "/stream/ws"
+    names = 'api_key_env = "MLCT_TEST_KEY"\nsecret_env = "MLCT_TEST_SECRET"' if keys else ""
     path.write_text(f"""
 [exchange]
 id = "binance"
+{names}
 [exchange.options]
 defaultType = "spot"
 fetchCurrencies = false
@@ -41,7 +45,7 @@ public = "{root}/api/v3"
 private = "{root}/api/v3"
 v1 = "{root}/api/v1"
 sapi = "{root}/sapi/v1"
-ws = {{ spot = "{ws}", margin = "{ws}" }}
+ws = {{ spot = "{ws}", margin = "{ws}", ws-api = {{ spot = "{root.replace('http', 'ws')}/ws-api/v3" }} }}
 [run]
 symbols = {symbols}
 timeframe = "1m"
@@ -59,8 +63,8 @@ fee_bps = 7.5
     return path
 
 
-def mlct(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def mlct(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -134,10 +138,38 @@ def test_a_bad_config_stops_with_one_line_and_exit_2(tmp_path: Path, symbols: st
     assert not (tmp_path / "session" / "journal.sqlite").exists()
 
 
-def test_real_money_needs_what_part_two_builds(tmp_path: Path) -> None:
+KEYS = ("loopback-key-4f9a", "loopback-secret-7c21")
+
+
+def test_real_money_needs_the_keys_named_by_the_config_before_anything_connects(tmp_path: Path) -> None:
     with LiveBinanceServer({SYMBOL: wavy_bars(50)}, live_from=40) as server:
-        config = write_config(tmp_path / "live.toml", server)
-        proc = mlct("live", "--config", str(config), "--live")
+        config = write_config(tmp_path / "live.toml", server, keys=True)
+        proc = mlct("live", "--config", str(config), "--live", env={"MLCT_TEST_KEY": "", "MLCT_TEST_SECRET": ""})
         _, stderr = proc.communicate(timeout=60)
         requests = server.total_requests
-    assert proc.returncode == 2 and "--paper" in stderr and requests == 0
+    assert proc.returncode == 2 and "MLCT_TEST_KEY" in stderr and requests == 0
+
+
+def test_mlct_live_trades_real_orders_and_ends_with_the_ledger_equal_to_the_account_and_no_secret_shown(
+        tmp_path: Path) -> None:
+    with LiveBinanceServer({SYMBOL: wavy_bars(400)}, live_from=100, credentials=KEYS,
+                           balances={"USDT": 10_000.0}) as server:
+        config = write_config(tmp_path / "live.toml", server, keys=True)
+        server.play(bars_per_second=5)
+        proc = mlct("live", "--config", str(config), "--live", "--max-bars", "12", "--log-level", "DEBUG",
+                    env={"MLCT_TEST_KEY": KEYS[0], "MLCT_TEST_SECRET": KEYS[1]})
+        stdout, stderr = proc.communicate(timeout=120)
+        server.pause()
+        account = server.account_balances()
+        placed = server.orders_placed
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "*** REAL MONEY ***" in stderr and "MLCT_TEST_KEY" in stderr
+    out = tmp_path / "session"
+    result = json.loads((out / "result.json").read_text())
+    ledger = {asset: Decimal(amount) for asset, amount in result["balances"].items() if Decimal(amount)}
+    assert ledger == {asset: amount for asset, amount in account.items() if amount}
+    assert all(n == 1 for n in placed.values())
+    assert read_session(out / "journal.sqlite")["kind"] == "live"
+    texts = [stdout, stderr, *(p.read_bytes().decode("latin-1") for p in out.rglob("*") if p.is_file())]
+    for secret in KEYS:
+        assert not any(secret in text for text in texts), secret  # in no log line, output file or journal row

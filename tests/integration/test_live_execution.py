@@ -196,3 +196,28 @@ async def test_sma_cross_trades_real_orders_unchanged_and_the_ledger_ends_equal_
     assert ledger == {asset: amount for asset, amount in account.items() if amount}  # exactly, to the last digit
     assert set(ledger) == {"USDT", "BTC"} or set(ledger) == {"USDT"}
     assert all(cid.startswith("m") and len(cid) <= 36 for cid in placed)  # the session's tagged ids
+
+
+async def orders_left_after_stopping(cancel_on_stop: bool) -> list[Any]:
+    """Place a resting order, stop the client; return the orders still open at the server."""
+    with LiveBinanceServer({SYMBOL: wavy_bars(60)}, live_from=30, credentials=KEYS,
+                           balances={"USDT": 10_000.0}) as server:
+        client = make_pro_client(server)
+        await client.load_markets()
+        reports = Reports()
+        execution = CcxtExecution(client, reports, markets_from_exchange(client, [SYMBOL]), time.time_ns,
+                                  cancel_on_stop=cancel_on_stop)
+        await execution.start()
+        try:
+            await server.wait_for_user_stream()
+            execution.on_order(order("s-1", price="50.00"))
+            await wait_until(lambda: "ACCEPTED" in reports.of("s-1"), "the acknowledgement")
+        finally:
+            await execution.stop()
+            await client.close()
+        return list(server.account.open_orders(SYMBOL))
+
+
+async def test_stopping_cancels_the_sessions_open_orders_unless_told_to_keep_them() -> None:
+    assert await orders_left_after_stopping(cancel_on_stop=True) == []
+    assert len(await orders_left_after_stopping(cancel_on_stop=False)) == 1

@@ -47,6 +47,7 @@ def test_the_documented_example_reads_as_written(tmp_path: Path) -> None:
     assert config.run.symbols == ("BTC/USDT", "ETH/USDT") and config.run.timeframe == "1m"
     assert config.run.cash == Decimal(10_000) and config.run.params == {"fast": 10, "slow": 30}
     assert config.run.out == tmp_path / "runs" / "paper"  # relative to the config file
+    assert config.paper == {} and config.run.cancel_on_stop and config.run.streams == ("bars",)
 
 
 def test_the_documented_example_in_the_module_is_this_format() -> None:
@@ -68,6 +69,9 @@ def test_the_documented_example_in_the_module_is_this_format() -> None:
     ("cash = 10000", 'cash = "lots"', "run.cash must be a positive number, got 'lots'"),
     ("cash = 10000", "cash = 10000\nleverage = 3", "run: unknown key(s) leverage"),
     ("[run.params]", "[run.params]\n[extra]", "unknown section(s) extra"),
+    ("cash = 10000", 'cash = 10000\ncancel_on_stop = "yes"', "run.cancel_on_stop must be true or false, got 'yes'"),
+    ("cash = 10000", 'cash = 10000\nstreams = ["trades"]', "run.streams must be a list of bars, trades, quotes"),
+    ("cash = 10000", "cash = 10000\nstale_after = 0", "run.stale_after must be a positive number of seconds, got 0"),
 ])
 def test_a_bad_key_is_one_error_naming_the_key_and_the_value(tmp_path: Path, old: str, new: str,
                                                              message: str) -> None:
