@@ -119,7 +119,8 @@ class CcxtExecution:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # a ccxt watch caught in a reconnect may not end on cancel: wait a while, not for ever
+            await asyncio.wait(tasks, timeout=5)
         try:  # a socket caught half-way through its handshake may never answer a close: do not wait for ever
             await asyncio.wait_for(self.client.close_ws_clients(), timeout=5)
         except TimeoutError:

@@ -177,7 +177,7 @@ class CcxtFeed:
         finally:
             for watcher in watchers:
                 watcher.cancel()
-            await asyncio.gather(*watchers, return_exceptions=True)
+            await asyncio.wait(watchers, timeout=5)  # a watch caught in a reconnect may not end on cancel
             try:  # a socket caught half-way through its handshake may never answer a close
                 await asyncio.wait_for(self.client.close_ws_clients(), timeout=5)
             except TimeoutError:
