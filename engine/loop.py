@@ -175,8 +175,22 @@ async def live(kernel: Kernel, feeds: Sequence[DataFeed], inbox: Inbox, *,
                 pump.cancel()
         kernel.stop()
         await bus.drain()
-    finally:
+        # The venue settles what is still on its way (orders in flight, cancels, fills not yet reported) as it
+        # stops; what it hands in meanwhile is handled, so the ledger ends as the venue does.
+        stopping = asyncio.ensure_future(kernel.execution.stop())
+        while not (stopping.done() and inbox.empty()):
+            try:
+                event = await asyncio.wait_for(inbox.get(), timeout=0.05)
+            except TimeoutError:
+                continue
+            if event is not None:
+                bus.publish(event)
+                await bus.drain()
+        await stopping
+        kernel.idle()
+    except BaseException:
         await kernel.execution.stop()
+        raise
 
 
 async def _pump(feed: DataFeed, inbox: Inbox) -> None:

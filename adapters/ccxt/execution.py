@@ -86,6 +86,7 @@ class CcxtExecution:
         self._rng = rng or random.Random()
         self.tracker = OrderTracker()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._on_its_way: set[asyncio.Task[Any]] = set()  # placing and cancelling
         self._started_ms = 0
         self.faults: dict[str, int] = {}
 
@@ -98,10 +99,10 @@ class CcxtExecution:
         if self.halted is not None:
             self._reject(order, self.halted)
             return
-        self._spawn(self._place(order))
+        self._spawn(self._place(order), on_its_way=True)
 
     def on_cancel_order(self, cancel: CancelOrder) -> None:
-        self._spawn(self._cancel(cancel))
+        self._spawn(self._cancel(cancel), on_its_way=True)
 
     async def start(self) -> None:
         self._started_ms = int(self.client.milliseconds())
@@ -110,12 +111,17 @@ class CcxtExecution:
         self._spawn(self._check_periodically())
 
     async def stop(self) -> None:
-        """Cancel our open orders if asked (``cancel_on_stop``), then end the streams and checks."""
+        """Settle the orders and cancels on their way, cancel our open orders if asked (``cancel_on_stop``),
+        check by REST for fills the stream has not reported yet, then end the streams and checks."""
+        on_its_way = list(self._on_its_way)
+        if on_its_way:
+            await asyncio.wait(on_its_way, timeout=self.settle_for)
         if self.cancel_on_stop:
             for tracked in self.tracker.open_orders():
                 answer = await self._by_client_id(self.client.cancel_order, tracked, "cancel on stop")
                 if answer is not None:
                     self._take_order(answer)
+        await self.check()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -300,13 +306,16 @@ class CcxtExecution:
             self._fault(what, f"order {order.client_order_id}: {type(exc).__name__}: {exc}")
             return None
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any, *, on_its_way: bool = False) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
+        if on_its_way:
+            self._on_its_way.add(task)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._on_its_way.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             self._fault("client", f"{type(exc).__name__}: {exc}")  # logged; the session goes on
