@@ -33,6 +33,7 @@ from typing import Any
 
 import ccxt
 
+from adapters.ccxt.feed import within
 from adapters.ccxt.order_state import OrderTracker, TrackedOrder
 from engine.events import CancelOrder, Event, Fill, Liquidity, MarketData, Order, OrderStatus, OrderType, OrderUpdate
 from engine.markets import Markets
@@ -263,7 +264,7 @@ class CcxtExecution:
         attempt = 0
         while True:
             try:
-                return await asyncio.wait_for(call(), timeout=self.stale_after)
+                return await within(call(), self.stale_after)
             except TimeoutError:
                 self._fault("stale", f"user stream {what}: nothing for {self.stale_after:g} s: resubscribing")
                 await self.client.close_ws_clients()

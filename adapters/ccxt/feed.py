@@ -73,6 +73,19 @@ def _backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float
     return step / 2 + rng.uniform(0, step / 2)
 
 
+async def within(awaitable: Any, seconds: float) -> Any:
+    """Await ``awaitable`` for at most ``seconds``, else raise ``TimeoutError`` without waiting for it to end:
+    ``asyncio.wait_for`` waits for the cancelled call, and a ccxt watch caught in a reconnect may never end (a CI
+    run hung there)."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # abandoned: its error is not news
+        raise TimeoutError
+    return task.result()
+
+
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
@@ -222,7 +235,7 @@ class CcxtFeed:
                 await catch_up()
 
     async def _one(self, call: Callable[[], Any]) -> Any:
-        update = await asyncio.wait_for(call(), timeout=self.stale_after)
+        update = await within(call(), self.stale_after)
         self.health.last_message_at = time.monotonic()
         return update
 
