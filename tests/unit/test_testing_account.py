@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from engine.testing.binance_live import LiveBinanceServer, make_pro_client
+from tests.integration.live_kit import wait_until
 
 WAIT = 20.0  # seconds to wait for something that must happen (generous: a loaded 2-core machine)
 QUIET = 1.0  # seconds of silence that show a stream is dead (it would deliver within milliseconds)
@@ -60,13 +61,6 @@ async def client(server: LiveBinanceServer) -> AsyncIterator[Any]:
         await pro.close()
 
 
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Wait until ``condition()`` holds, failing after ``WAIT`` seconds."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
 
 async def subscribed(server: LiveBinanceServer, client: Any) -> None:
     """Open the client's user-data stream and wait for the server to have its subscription."""
@@ -79,7 +73,7 @@ async def watched(client: Any, watch: str, message_hash: str, action: Callable[[
     """Start ``client.<watch>("BTC/USDT")``, run ``action`` once the watch waits, return what the watch returns."""
     task = asyncio.ensure_future(getattr(client, watch)("BTC/USDT"))
     url = client.urls["api"]["ws"]["ws-api"]["spot"]
-    await eventually(lambda: message_hash in client.clients[url].futures, f"{watch} to wait")
+    await wait_until(lambda: message_hash in client.clients[url].futures, f"{watch} to wait")
     await action()
     return await asyncio.wait_for(task, WAIT)
 
@@ -278,14 +272,14 @@ async def test_watch_orders_and_watch_my_trades_see_every_report(server: LiveBin
     assert [(t["order"], t["price"], t["amount"], t["takerOrMaker"]) for t in trades] == [
         (opened["id"], 50_098.0, 0.01, "maker")]
     assert trades[0]["fee"] == {"currency": "USDT", "cost": pytest.approx(0.25049)}
-    await eventually(lambda: client.orders.hashmap["BTC/USDT"][opened["id"]]["status"] == "closed", "the fill")
+    await wait_until(lambda: client.orders.hashmap["BTC/USDT"][opened["id"]]["status"] == "closed", "the fill")
     resting = await client.create_order("BTC/USDT", "limit", "buy", 0.01, 40_000)
     cancel = lambda: client.cancel_order(resting["id"], "BTC/USDT")  # noqa: E731
     orders = await watched(client, "watch_orders", "orders:BTC/USDT", cancel)
     assert ("canceled", resting["clientOrderId"]) in [(o["status"], o["clientOrderId"]) for o in orders]
     free = float(D("10000") - D("500.98") - D("0.25049"))
     pushed = lambda: client.balance["spot"]["USDT"]  # noqa: E731 (ccxt's cache of outboundAccountPosition)
-    await eventually(lambda: (pushed()["free"], pushed()["used"]) == (pytest.approx(free), 0), "the balance")
+    await wait_until(lambda: (pushed()["free"], pushed()["used"]) == (pytest.approx(free), 0), "the balance")
 
 
 async def test_raw_user_stream_messages(server: LiveBinanceServer, client: Any) -> None:
@@ -366,11 +360,11 @@ async def test_a_duplicated_trade_report_counts_the_fee_twice(server: LiveBinanc
     server.user_stream_fault("duplicate")
     place = lambda: client.create_order("BTC/USDT", "market", "buy", 0.01)  # noqa: E731
     (trade,) = await watched(client, "watch_my_trades", "myTrades:BTC/USDT", place)
-    await eventually(lambda: server.account_faults_served["duplicate"] == 1, "the fault")
+    await wait_until(lambda: server.account_faults_served["duplicate"] == 1, "the fault")
     # Each copy resolves watch_my_trades (a watch waiting when the copy arrives returns the trade again); ccxt's
     # trade cache keeps one trade per id, but its cached order adds the copy's fee to its own.
     cached = lambda: client.orders.hashmap["BTC/USDT"][trade["order"]]  # noqa: E731
-    await eventually(lambda: cached()["fee"]["cost"] == pytest.approx(2 * 0.501), "the fee counted twice")
+    await wait_until(lambda: cached()["fee"]["cost"] == pytest.approx(2 * 0.501), "the fee counted twice")
     assert [t["id"] for t in client.myTrades] == [trade["id"]]
 
 
@@ -379,8 +373,8 @@ async def test_a_stale_new_after_filled_sets_the_order_back_to_open(server: Live
     server.user_stream_fault("regress")
     order = await client.create_order("BTC/USDT", "market", "buy", 0.01)
     cached = lambda: client.orders.hashmap.get("BTC/USDT", {}).get(order["id"], {})  # noqa: E731
-    await eventually(lambda: server.account_faults_served["regress"] == 1, "the fault")
-    await eventually(lambda: cached().get("status") == "open", "the stale NEW")
+    await wait_until(lambda: server.account_faults_served["regress"] == 1, "the fault")
+    await wait_until(lambda: cached().get("status") == "open", "the stale NEW")
     assert (await client.fetch_order(order["id"], "BTC/USDT"))["status"] == "closed"  # REST tells the truth
 
 
@@ -405,7 +399,7 @@ async def test_a_malformed_report_silently_ends_the_user_stream(server: LiveBina
     (order,) = await watched(client, "watch_orders", "orders:BTC/USDT", place)
     assert order["id"] == placed[0]["id"] and server.user_stream_connections == 2
     # ccxt updates the order dict it returned in place: NEW first, then TRADE.
-    await eventually(lambda: order["status"] == "closed", "the fill report")
+    await wait_until(lambda: order["status"] == "closed", "the fill report")
 
 
 async def test_a_dropped_user_stream_raises_network_error_and_resubscribes(server: LiveBinanceServer,
@@ -413,7 +407,7 @@ async def test_a_dropped_user_stream_raises_network_error_and_resubscribes(serve
     await subscribed(server, client)
     task = asyncio.ensure_future(client.watch_orders("BTC/USDT"))
     url = client.urls["api"]["ws"]["ws-api"]["spot"]
-    await eventually(lambda: "orders:BTC/USDT" in client.clients[url].futures, "watch_orders to wait")
+    await wait_until(lambda: "orders:BTC/USDT" in client.clients[url].futures, "watch_orders to wait")
     server.user_stream_fault("drop")
     with pytest.raises(ccxt.NetworkError, match="1006"):
         await asyncio.wait_for(task, WAIT)

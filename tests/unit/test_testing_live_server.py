@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 
 from engine.testing.binance_live import LiveBinanceServer, MarketExhausted, make_pro_client
+from tests.integration.live_kit import wait_until
 
 WAIT = 20.0  # seconds to wait for something that must happen (generous: a loaded 2-core machine)
 QUIET = 1.0  # seconds of silence that show a stream is dead (it would deliver within milliseconds)
@@ -49,13 +49,6 @@ async def client(server: LiveBinanceServer) -> AsyncIterator[Any]:
     finally:
         await pro.close()
 
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Wait until ``condition()`` holds, failing after ``WAIT`` seconds."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def step(server: LiveBinanceServer, watch: Callable[[], Any], *streams: str, n: int = 1) -> Any:
@@ -135,7 +128,7 @@ async def test_watch_ohlcv_receives_every_close_and_the_forming_bar(server: Live
     last_seen = {row[0]: row for row in received}  # a bar's close is its last message
     assert {t: last_seen[t] for t in closed} == closed
     # The bar that opened on the last step arrived with its opening values (it is in the client's cache).
-    await eventually(lambda: cached(client).get(server.now_ms) == forming(server), "the forming bar")
+    await wait_until(lambda: cached(client).get(server.now_ms) == forming(server), "the forming bar")
     assert server.ws_connections == 1
 
 
@@ -185,7 +178,7 @@ async def test_raw_protocol_subscribe_unsubscribe_and_unknown_streams(server: Li
         server.advance()
         with pytest.raises(asyncio.TimeoutError):
             await ws.receive(timeout=QUIET)  # nothing for an unknown or unsubscribed stream
-    await eventually(lambda: not server.subscriptions, "the closed socket's subscriptions to go")
+    await wait_until(lambda: not server.subscriptions, "the closed socket's subscriptions to go")
 
 
 # -- faults -------------------------------------------------------------------------------------------------
@@ -229,7 +222,7 @@ async def test_refused_reconnects_back_off_until_the_refusal_ends(server: LiveBi
 async def test_refusal_for_seconds_ends_by_itself(server: LiveBinanceServer) -> None:
     server.drop_sockets(refuse_for_seconds=0.2)
     assert server.refusing
-    await eventually(lambda: not server.refusing, "the refusal to end")
+    await wait_until(lambda: not server.refusing, "the refusal to end")
 
 
 async def test_truncated_frame_silently_ends_the_stream(server: LiveBinanceServer, client: Any) -> None:
@@ -295,7 +288,7 @@ async def test_out_of_order_quote_sets_the_bid_back(server: LiveBinanceServer, c
     server.inject("out_of_order", stream="bookTicker")
     await step(server, lambda: client.watch_bids_asks(["BTC/USDT"]), "btcusdt@bookTicker")
     older = server.closed_bars("BTC/USDT")[-2][4] * (1 - 1e-4)
-    await eventually(lambda: client.bidsasks["BTC/USDT"]["bid"] == pytest.approx(older), "the stale quote")
+    await wait_until(lambda: client.bidsasks["BTC/USDT"]["bid"] == pytest.approx(older), "the stale quote")
 
 
 async def test_stall_keeps_sockets_open_and_loses_what_it_holds_back(server: LiveBinanceServer, client: Any) -> None:
@@ -333,14 +326,14 @@ async def test_play_advances_in_the_background_until_paused(server: LiveBinanceS
     assert server.playing
     rows = await asyncio.wait_for(task, WAIT)
     assert rows[0][0] == server.closed_bars("BTC/USDT")[LIVE_FROM][0]
-    await eventually(lambda: server.bars_left <= 20, "ten more bars")
+    await wait_until(lambda: server.bars_left <= 20, "ten more bars")
     server.pause()
     assert not server.playing
     left = server.bars_left
     await asyncio.sleep(0.1)
     assert server.bars_left == left
     server.play(1000)
-    await eventually(lambda: not server.playing, "the end of the frame")
+    await wait_until(lambda: not server.playing, "the end of the frame")
     assert server.bars_left == 0
 
 
