@@ -9,9 +9,11 @@ per closed bar, stops cleanly after ``max_bars`` bars, on ``stop()`` or on SIGIN
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,9 +28,18 @@ from engine.kernel import Kernel
 from engine.ledger import Ledger
 from engine.loop import Inbox, live
 from engine.markets import Markets
-from engine.ports import DataFeed
+from engine.ports import DataFeed, Reconciling
 from engine.result.recorder import EquityRecorder
-from engine.session_journal import SessionJournal, code_version
+from engine.resume import (
+    ReconcileError,
+    Reconciliation,
+    Restored,
+    cancel_left_open,
+    check_same_session,
+    reconcile,
+    restore,
+)
+from engine.session_journal import SessionJournal, code_version, read_events, read_session
 from engine.strategy import Strategy
 
 __all__ = ["LiveFeed", "LiveSession"]
@@ -83,6 +94,28 @@ class LiveSession:
         self.inbox = Inbox()
         self.stopped_by: str | None = None
         self.kernel: Kernel | None = None
+        self.reconciliation: Reconciliation | None = None  # the check against the account at start, if any
+
+    async def _reconcile(self, kernel: Kernel, execution: object, recorded: Mapping[str, Any],
+                         journal: SessionJournal | None, ledger_start: Mapping[str, Decimal]) -> Reconciliation | None:
+        """Rebuild the session from its journal, settle with the venue, and fail closed on a difference."""
+        restored = restore(read_events(self.journal_path), kernel) if recorded else Restored()
+        if isinstance(execution, Reconciling):
+            raw = recorded.get("account_at_start")
+            at_start = None if raw is None else {asset: Decimal(amount) for asset, amount in raw.items()}
+            checked, state = await reconcile(kernel, execution, restored, at_start=at_start,
+                                             ledger_start=ledger_start)
+            if at_start is None and journal is not None:
+                journal.record("account_at_start", {asset: str(amount) for asset, amount in state.balances.items()})
+        elif recorded:
+            checked = await cancel_left_open(kernel, restored)
+        else:
+            return None
+        if recorded:
+            log.info("resumed from %s:\n%s", self.journal_path, checked.report())
+        if journal is not None and not checked.ok:
+            raise ReconcileError(checked)
+        return checked
 
     def stop(self, why: str = "asked") -> None:
         """End the session once the events already handed in are handled; call it from the session's loop."""
@@ -91,17 +124,31 @@ class LiveSession:
             log.info("stopping: %s", why)
             self.inbox.close()
 
-    async def run(self, *, stop_on_signals: bool = True) -> BacktestResult | None:
-        """Run until stopped; return the result, or None when no live bar was handled."""
+    async def run(self, *, stop_on_signals: bool = True, reconcile_only: bool = False) -> BacktestResult | None:
+        """Run until stopped; return the result, or None when no live bar was handled.
+
+        A journal that exists already is the session's own: the session resumes from it (``engine.resume``),
+        and checks it against the account before it trades; ``ReconcileError`` when they differ. With
+        ``reconcile_only`` the check is all it does (``self.reconciliation``), writing nothing.
+        """
+        resuming = self.journal_path.exists()
+        recorded = read_session(self.journal_path) if resuming else {}
         config = self.config
+        if resuming:  # the ledger begins where the session began, whatever the account holds now
+            config = dataclasses.replace(config, cash=Decimal(recorded["config"]["cash"]))
         markets = Markets(list(config.markets))
         currency = config.currency or next(iter(markets)).quote
+        settings = {**self.settings, "config": config.to_dict(), "venue": self.venue.to_dict(),
+                    "strategies": [{"name": s.name, "params": s.p} for s in self.strategies],
+                    "code_version": code_version()}
+        if resuming:
+            check_same_session(self.journal_path, recorded, settings)
         needed = max((s.warmup_bars() for s in self.strategies), default=0)
         if needed > self.warmup_bars:
             log.warning("warm-up: %d bars asked for, the strategies need %d: taking %d", self.warmup_bars, needed,
                         needed)
         warmup_bars = max(self.warmup_bars, needed)
-        warm = list(await self.feed.warm_up(warmup_bars)) if warmup_bars else []
+        warm = list(await self.feed.warm_up(warmup_bars)) if warmup_bars and not reconcile_only else []
         bus = EventBus(halt_on_error=False)  # live, a failing handler is logged as an event and the session goes on
         clock = LiveClock(self.inbox)
         ledger = Ledger(markets, currency, {currency: config.cash}, clock=clock,
@@ -112,19 +159,27 @@ class LiveSession:
         # drain, as in a back-test. An exchange's reports arrive on their own: to the inbox, like market data.
         reports = self.inbox if getattr(self.venue, "reports_arrive_on_their_own", False) else bus
         execution = self.venue.build(reports, clock, markets, ledger)
-        journal = SessionJournal(self.journal_path, {
-            **self.settings, "config": config.to_dict(), "venue": self.venue.to_dict(), "warmup_events": len(warm),
-            "strategies": [{"name": s.name, "params": s.p} for s in self.strategies], "code_version": code_version()})
+        journal = None if reconcile_only else SessionJournal(
+            self.journal_path, {**settings, "warmup_events": len(warm)}, resume=resuming)
         seen = BarsSeen()
         equity = EquityRecorder(ledger.equity)
         recorders: list[object] = [equity, BarLine(ledger)]
         if self.max_bars is not None:
             recorders.append(StopAfter(self.max_bars, [m.symbol for m in markets], self.stop))
         kernel = self.kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
-                                      strategies=self.strategies, handlers=[journal, seen, *self.handlers],
+                                      strategies=self.strategies,
+                                      handlers=[*([journal] if journal else []), seen, *self.handlers],
                                       recorders=recorders)
-        if reports is self.inbox:  # real orders: ids no other session of ours has used
+        if reports is self.inbox or resuming:  # ids no other session of ours, or earlier run of this one, used
             kernel.orders.id_tag = session_tag(clock.now())
+        try:
+            self.reconciliation = await self._reconcile(kernel, execution, recorded, journal, {currency: config.cash})
+        except BaseException:
+            if journal is not None:
+                journal.close()
+            raise
+        if journal is None:
+            return None
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM) if stop_on_signals else ()
         for number in signals:

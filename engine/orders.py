@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -88,11 +89,25 @@ class OrderManager:
             self._ledger.reserve(order, reference_price)
         except (OrderRejected, ConfigError) as exc:
             return self._record_rejection(order, str(exc))
+        record = self._hold(order)
+        self._bus.publish(order)
+        return record
+
+    def restore(self, order: Order, reference_price: Decimal | float | None = None) -> OrderRecord:
+        """Take back an order that an earlier process of this session sent (``engine.resume`` reads it from the
+        journal): open again, with its funds reserved as when it was sent, and nothing published, since the venue
+        has it already. Funds that no longer cover it (a market buy priced at a later mark) are not reserved."""
+        self._check_new(order.client_order_id)
+        with contextlib.suppress(OrderRejected, ConfigError):  # its fills and final state book all the same
+            self._ledger.reserve(order, reference_price)
+        return self._hold(order)
+
+    def _hold(self, order: Order) -> OrderRecord:
         record = OrderRecord(order=order, updated_ts=order.ts)
+        cid = order.client_order_id
         self._held[cid] = (len(self._slots), record)
         self._slots.append(HELD)
         self._open[cid] = record
-        self._bus.publish(order)
         return record
 
     def refuse(self, order: Order, reason: str) -> OrderRecord:

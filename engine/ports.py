@@ -13,10 +13,15 @@ each event to the bus and drains it before the next.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from engine.events import CancelOrder, Event, MarketData, Order
+
+if TYPE_CHECKING:
+    from engine.store import OrderRecord
 
 
 class EventSink(Protocol):
@@ -70,3 +75,31 @@ class ExecutionClient(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What a venue that outlives our process says of the account when a session starts (``Reconciling``).
+
+    ``reports``: what became of the session's orders that the journal does not say yet (fills, final states), in
+    the order to book them; ``balances``: each asset of the session's markets, free and locked together;
+    ``foreign_trades``: trades in the session's markets since the time asked about by orders that are not the
+    session's, described for a person.
+    """
+
+    reports: Sequence[Event]
+    balances: Mapping[str, Decimal]
+    foreign_trades: Sequence[str] = ()
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """An execution client whose venue keeps the account between our processes (an exchange; not a simulator).
+
+    ``reconcile`` is called once, before ``start``, with every order of the session the journal knows (none for a
+    new session) and the time of the journal's last event (None for a new session): it settles the orders that
+    were open by asking the venue, and says what the account holds. The session books the reports and compares
+    the balances with its ledger before the strategies trade (``engine.resume``).
+    """
+
+    async def reconcile(self, orders: Sequence[OrderRecord], since: int | None) -> AccountState: ...

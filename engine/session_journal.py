@@ -25,12 +25,13 @@ from engine import events as event_types
 from engine.errors import DataError
 from engine.events import Command, Event
 
-__all__ = ["SessionJournal", "code_version", "event_record", "read_events", "read_session"]
+__all__ = ["SessionJournal", "code_version", "event_record", "read_events", "read_runs", "read_session"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS session (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,
                                    payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, settings TEXT NOT NULL);
 """
 _KINDS: dict[str, type[Event]] = {
     name: cls for name, cls in vars(event_types).items()
@@ -45,25 +46,41 @@ class SessionJournal:
     has nothing left to handle (``on_idle``, called by the live driver) and every ``commit_every`` events, so a
     killed process loses at most the market data and reports of its last moment, which the exchange still has,
     never an order it sent. A commit costs more than the append (SQLite's transaction, WAL), so a live bar pays
-    one or two instead of one an event. ``close`` commits what is left. The file must be new: a journal records
-    one session.
+    one or two instead of one an event. ``close`` commits what is left.
+
+    A journal records one session, which may run in several processes: a session killed or stopped is resumed
+    with ``resume=True`` on its own file (``engine.resume`` rebuilds it from the events), and each process that
+    runs it adds a row to ``runs`` with the settings it started with. Without ``resume`` the file must be new.
     """
 
-    def __init__(self, path: str | Path, session: Mapping[str, Any], *, commit_every: int = 1000) -> None:
+    def __init__(self, path: str | Path, session: Mapping[str, Any], *, commit_every: int = 1000,
+                 resume: bool = False) -> None:
         self.path = Path(path)
-        if self.path.exists():
+        existed = self.path.exists()
+        if existed and not resume:
             raise DataError(f"{self.path}: a journal already exists here; a session writes a new one")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._db.executemany("INSERT INTO session (key, value) VALUES (?, ?)",
-                             [(key, json.dumps(value, default=str)) for key, value in session.items()])
+        settings = json.dumps(dict(session), default=str)
+        if not existed:
+            self._db.executemany("INSERT INTO session (key, value) VALUES (?, ?)",
+                                 [(key, json.dumps(value, default=str)) for key, value in session.items()])
+        first_seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events").fetchone()[0]
+        self._db.execute("INSERT INTO runs (first_seq, settings) VALUES (?, ?)", (first_seq, settings))
         self._db.commit()
         self._commit_every = commit_every
         self._pending = 0
         self.count = 0
+
+    def record(self, key: str, value: Any) -> None:
+        """Add a fact about the session learnt after it started (the account's balances at its start), once:
+        a resumed session keeps the first value."""
+        self._db.execute("INSERT OR IGNORE INTO session (key, value) VALUES (?, ?)",
+                         (key, json.dumps(value, default=str)))
+        self._db.commit()
 
     def attach(self, kernel: Any) -> None:
         """Subscribe to every event, ahead of the kernel's own components."""
@@ -102,6 +119,16 @@ def read_session(path: str | Path) -> dict[str, Any]:
     """Return the session's configuration and code version as they were recorded."""
     with _open(path) as db:
         return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM session")}
+
+
+def read_runs(path: str | Path) -> list[dict[str, Any]]:
+    """Return the processes that ran the session, in order: the first event each journaled, and its settings."""
+    with _open(path) as db:
+        try:
+            rows = db.execute("SELECT first_seq, settings FROM runs ORDER BY run").fetchall()
+        except sqlite3.OperationalError:  # a journal written before sessions could resume: one run
+            return [{"first_seq": 1, "settings": read_session(path)}]
+    return [{"first_seq": first_seq, "settings": json.loads(settings)} for first_seq, settings in rows]
 
 
 def read_events(path: str | Path) -> Iterator[Event]:

@@ -35,9 +35,11 @@ import ccxt
 
 from adapters.ccxt.feed import within
 from adapters.ccxt.order_state import OrderTracker, TrackedOrder
+from engine.errors import DataError
 from engine.events import CancelOrder, Event, Fill, Liquidity, MarketData, Order, OrderStatus, OrderType, OrderUpdate
 from engine.markets import Markets
-from engine.ports import EventSink
+from engine.ports import AccountState, EventSink
+from engine.store import OrderRecord
 
 __all__ = ["CcxtExecution"]
 
@@ -77,6 +79,7 @@ class CcxtExecution:
         self.client = client
         self._reports = reports
         self.symbols = [m.symbol for m in markets]
+        self.assets = sorted({asset for m in markets for asset in (m.base, m.quote)})
         self._now = now
         self.halted: str | None = None  # why every new order is refused (the keys were refused)
         self.check_every = check_every
@@ -88,7 +91,6 @@ class CcxtExecution:
         self.tracker = OrderTracker()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_its_way: set[asyncio.Task[Any]] = set()  # placing and cancelling
-        self._started_ms = 0
         self.faults: dict[str, int] = {}
 
     # -- ExecutionClient --------------------------------------------------------------------------------------
@@ -106,7 +108,6 @@ class CcxtExecution:
         self._spawn(self._cancel(cancel), on_its_way=True)
 
     async def start(self) -> None:
-        self._started_ms = int(self.client.milliseconds())
         self._spawn(self._watch_orders())
         self._spawn(self._watch_trades())
         self._spawn(self._check_periodically())
@@ -121,7 +122,7 @@ class CcxtExecution:
             for tracked in self.tracker.open_orders():
                 answer = await self._by_client_id(self.client.cancel_order, tracked, "cancel on stop")
                 if answer is not None:
-                    self._take_order(answer)
+                    self._publish(self._take_order(answer))
         await self.check()
         tasks = list(self._tasks)
         for task in tasks:
@@ -162,7 +163,7 @@ class CcxtExecution:
                 self._fault("in_flight", f"order {cid}: {type(exc).__name__}: {exc}: looking it up")
                 await self._settle(order)
                 return
-            self._take_order(answer)
+            self._publish(self._take_order(answer))
             return
         self._reject(order, "refused by the exchange: rate limited three times")
 
@@ -180,7 +181,7 @@ class CcxtExecution:
                 self._fault("lookup", f"order {order.client_order_id}: {type(exc).__name__}: {exc}")
                 found = None
             if found is not None:
-                self._take_order(found)
+                self._publish(self._take_order(found))
                 return
             tracked = self.tracker.orders[order.client_order_id]
             if not tracked.open or tracked.status is not OrderStatus.SUBMITTED:
@@ -205,29 +206,30 @@ class CcxtExecution:
             self._fault("cancel", f"cancel {cancel.client_order_id}: {type(exc).__name__}: {exc}")
             await self._settle(tracked.order)
             return
-        self._take_order(answer)
+        self._publish(self._take_order(answer))
 
     # -- reports ----------------------------------------------------------------------------------------------
-    def _take_order(self, found: Mapping[str, Any]) -> None:
-        """Hand on what an order dict of ccxt's says: its trades, then its state."""
+    def _take_order(self, found: Mapping[str, Any]) -> list[Event]:
+        """Return what to hand on of an order dict of ccxt's: its new trades, then its state if it moved."""
         cid = _client_id(found)
         tracked = self.tracker.orders.get(cid) if cid else None
         if tracked is None:
-            return
+            return []
+        events: list[Event] = []
         for trade in found.get("trades") or _full_fills(found, tracked):
-            self._take_trade(trade, tracked)
+            events += self._take_trade(trade, tracked)
         update = _update(found, tracked, self._now())
         if update is not None:
-            self._publish(self.tracker.update(update))
+            events += self.tracker.update(update)
+        return events
 
-    def _take_trade(self, trade: Mapping[str, Any], tracked: TrackedOrder | None = None) -> None:
+    def _take_trade(self, trade: Mapping[str, Any], tracked: TrackedOrder | None = None) -> list[Event]:
         if tracked is None:
             tracked = self._owner(trade)
             if tracked is None:
-                return
+                return []
         fill = _fill(trade, tracked)
-        if fill is not None:
-            self._publish(self.tracker.fill(fill))
+        return [] if fill is None else list(self.tracker.fill(fill))
 
     def _owner(self, trade: Mapping[str, Any]) -> TrackedOrder | None:
         info = trade.get("info") or {}
@@ -242,23 +244,26 @@ class CcxtExecution:
             self._reports.publish(event)
 
     def _reject(self, order: Order, reason: str) -> None:
+        self._publish(self._rejection(order, reason))
+
+    def _rejection(self, order: Order, reason: str) -> list[OrderUpdate]:
         log.warning("order %s rejected: %s", order.client_order_id, reason)
         update = OrderUpdate(ts=self._now(), client_order_id=order.client_order_id, symbol=order.symbol,
                              status=OrderStatus.REJECTED, remaining_quantity=order.quantity, reason=reason)
-        self._publish(self.tracker.update(update))
+        return self.tracker.update(update)
 
     # -- streams and checks -----------------------------------------------------------------------------------
     async def _watch_orders(self) -> None:
         while True:
             orders = await self._watch("orders", self.client.watch_orders)
             for found in orders:
-                self._take_order(dict(found))  # ccxt changes its cached dicts in place: take a copy
+                self._publish(self._take_order(dict(found)))  # ccxt changes its cached dicts in place: a copy
 
     async def _watch_trades(self) -> None:
         while True:
             trades = await self._watch("trades", self.client.watch_my_trades)
             for trade in trades:
-                self._take_trade(dict(trade))
+                self._publish(self._take_trade(dict(trade)))
 
     async def _watch(self, what: str, call: Callable[[], Any]) -> Any:
         attempt = 0
@@ -280,21 +285,88 @@ class CcxtExecution:
             await self.check()
 
     async def check(self) -> None:
-        """Settle by REST what the user stream may have missed: our open orders' states and recent trades."""
+        """Settle by REST what the user stream may have missed: each open order's state, and its trades when the
+        exchange says it filled more than was handed on (an order's fills are handed on before the update that
+        finishes it, so an order with a fill missing is still open here)."""
         for tracked in self.tracker.open_orders():
             if tracked.status is OrderStatus.SUBMITTED:
                 continue  # its placing task settles it
             found = await self._by_client_id(self.client.fetch_order, tracked, "check")
             if found is not None:
-                self._take_order(found)
-        for symbol in self.symbols:
+                self._publish(await self._order_and_trades(found, tracked))
+
+    async def _order_and_trades(self, found: Mapping[str, Any], tracked: TrackedOrder) -> list[Event]:
+        """What to hand on of an order looked up by REST, with the trades the lookup does not carry (Binance's
+        order query has none): fetched by the order's id when it filled more than was handed on."""
+        events = self._take_order(found)
+        if tracked.waiting is not None and found.get("id"):
             try:
-                trades = await self.client.fetch_my_trades(symbol, self._started_ms)
+                trades = await self.client.fetch_my_trades(tracked.order.symbol, None, None,
+                                                           {"orderId": found["id"]})
             except (ccxt.BaseError, OSError) as exc:
-                self._fault("check", f"trades of {symbol}: {type(exc).__name__}: {exc}")
-                continue
+                self._fault("check", f"trades of order {tracked.order.client_order_id}: {type(exc).__name__}: {exc}")
+                return events
             for trade in trades:
-                self._take_trade(trade)
+                events += self._take_trade(trade, tracked)
+        return events
+
+    # -- start-up reconciliation ------------------------------------------------------------------------------
+    async def reconcile(self, orders: Sequence[OrderRecord], since: int | None) -> AccountState:
+        """Track the session's journaled ``orders``, settle those that were open by asking the exchange, and
+        return what became of them, the account's balances, and the trades since ``since`` (ns) in the
+        session's markets by orders that are not the session's (``engine.ports.Reconciling``).
+
+        An order still in flight when the last process ended (sent, never answered) that the exchange does not
+        know never reached it: rejected, never sent again. A failed request raises ``DataError``: a session that
+        cannot see its account does not trade.
+        """
+        for record in orders:
+            self.tracker.adopt(record.order, record.status, record.fills)
+        try:
+            reports: list[Event] = []
+            for tracked in self.tracker.open_orders():
+                reports += await self._recover(tracked)
+            foreign = [] if since is None else await self._foreign_trades(since // _MS - 60_000)
+            balances = await self._balances()
+        except (ccxt.BaseError, OSError) as exc:
+            raise DataError(f"reconciliation with {self.client.id}: {type(exc).__name__}: {exc}") from None
+        return AccountState(reports, balances, foreign)
+
+    async def _recover(self, tracked: TrackedOrder) -> list[Event]:
+        order = tracked.order
+        try:
+            found = await self.client.fetch_order(tracked.venue_order_id or None, order.symbol,
+                                                  {"origClientOrderId": order.client_order_id})
+        except ccxt.OrderNotFound:
+            if tracked.status is OrderStatus.SUBMITTED:
+                return list(self._rejection(order, "never reached the exchange (not found by its client id when "
+                                                   "the session resumed)"))
+            self._fault("reconcile", f"order {order.client_order_id}: acknowledged, now unknown to the exchange")
+            return []
+        return await self._order_and_trades(found, tracked)
+
+    async def _foreign_trades(self, since_ms: int) -> list[str]:
+        ours = {t.venue_order_id for t in self.tracker.orders.values() if t.venue_order_id}
+        foreign = []
+        for symbol in self.symbols:
+            for trade in await self.client.fetch_my_trades(symbol, since_ms):
+                if str(trade.get("order") or "") not in ours:
+                    foreign.append(f"{symbol} {trade.get('side')} {trade.get('amount')} at {trade.get('price')} "
+                                   f"({trade.get('datetime')}, exchange order {trade.get('order')}, trade "
+                                   f"{trade.get('id')})")
+        return foreign
+
+    async def _balances(self) -> dict[str, Decimal]:
+        """Each asset of the session's markets, free and locked, exact: from the exchange's own text when ccxt
+        keeps it (Binance's ``balances``), else ccxt's totals."""
+        balance = await self.client.fetch_balance()
+        raw = (balance.get("info") or {}).get("balances")
+        if isinstance(raw, list):
+            held = {str(b["asset"]): Decimal(str(b["free"])) + Decimal(str(b["locked"])) for b in raw}
+        else:
+            held = {asset: Decimal(str(total)) for asset, total in (balance.get("total") or {}).items()
+                    if total is not None}
+        return {asset: held.get(asset, Decimal(0)) for asset in self.assets}
 
     # -- helpers ----------------------------------------------------------------------------------------------
     async def _by_client_id(self, call: Callable[..., Any], tracked: TrackedOrder, what: str) -> Any:

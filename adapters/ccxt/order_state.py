@@ -57,6 +57,16 @@ class OrderTracker:
         tracked = self.orders[order.client_order_id] = TrackedOrder(order)
         return tracked
 
+    def adopt(self, order: Order, status: OrderStatus, fills: Iterable[Fill]) -> TrackedOrder:
+        """Track an order an earlier process of the session sent, as its journal left it: its state and fills."""
+        tracked = self.add(order)
+        tracked.status = status
+        for fill in fills:
+            tracked.trade_ids.add(fill.trade_id)
+            tracked.filled += fill.quantity
+            tracked.venue_order_id = fill.venue_order_id or tracked.venue_order_id
+        return tracked
+
     def open_orders(self) -> list[TrackedOrder]:
         return [t for t in self.orders.values() if t.open]
 
@@ -96,10 +106,6 @@ class OrderTracker:
         elif tracked.status is S.SUBMITTED:  # a fill before the acknowledgement: the exchange has the order
             tracked.status = S.ACCEPTED
         return out
-
-    def known_trades(self) -> Iterable[str]:
-        for tracked in self.orders.values():
-            yield from tracked.trade_ids
 
 
 def _later(waiting: OrderUpdate | None, update: OrderUpdate) -> OrderUpdate:

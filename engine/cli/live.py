@@ -16,15 +16,20 @@ from engine.errors import ConfigError
 if TYPE_CHECKING:
     from engine.backtest import BacktestResult
     from engine.live_config import LiveConfig
+    from engine.resume import Reconciliation
 
 EXAMPLES = """examples:
   mlct init bot && mlct live --config bot/live.toml          paper trading, until Ctrl-C
   mlct live --config bot/live.toml --max-bars 60 --out runs/p1  stop after 60 closed bars
   mlct journal show runs/p1/journal.sqlite                      every event of the session
   MLCT_API_KEY=... MLCT_API_SECRET=... mlct live --config bot/live.toml --live    real money
+  mlct live --config bot/live.toml --live --reconcile-only      compare the journal with the account, trade nothing
 
 Each closed bar logs one line (time, close, position, equity, signals). Ctrl-C or SIGTERM stops cleanly:
 the strategies' on_stop run, the journal is closed and the results are written as a back-test writes them.
+Run the same command again (same config, same --out) and the session resumes from its journal: the ledger is
+rebuilt, what the exchange did meanwhile with the session's orders is booked, and the account must agree with
+the ledger before the strategy trades (exit 1 with the comparison when it does not).
 """
 
 
@@ -38,7 +43,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     mode.add_argument("--paper", action="store_true", help="trade on the simulated exchange (the default)")
     mode.add_argument("--live", action="store_true", help="send real orders to the exchange (real money)")
     lp.add_argument("--max-bars", type=int, metavar="N", help="stop cleanly after N closed bars")
-    lp.add_argument("--out", type=Path, metavar="DIR", help="where results and the journal go (default: run.out)")
+    lp.add_argument("--out", type=Path, metavar="DIR", help="where results and the journal go (default: run.out); "
+                                                             "a journal there is resumed")
+    lp.add_argument("--reconcile-only", action="store_true",
+                    help="print the comparison of the session's journal with the account and exit (0: they agree, "
+                         "1: they differ); nothing is written or sent")
     lp.set_defaults(func=cmd_live)
 
 
@@ -51,11 +60,22 @@ def cmd_live(args: argparse.Namespace) -> int:
     credentials = config.exchange.credentials() if args.live else None  # checked before anything connects
     out: Path = args.out or config.run.out
     journal = out / "journal.sqlite"
-    if journal.exists():
-        raise ConfigError(f"{journal} exists: give another --out (a journal is never appended to)")
+    if args.reconcile_only and not journal.is_file():
+        raise ConfigError(f"--reconcile-only: no session journal at {journal} (give the session's --out)")
     out.mkdir(parents=True, exist_ok=True)
     logging.getLogger("engine.live").setLevel(logging.INFO)  # the line per bar shows at the default log level
-    result = asyncio.run(run_session(config, journal, args.max_bars, credentials))
+    from engine.resume import ReconcileError
+
+    try:
+        result, reconciliation = asyncio.run(run_session(config, journal, args.max_bars, credentials,
+                                                         reconcile_only=args.reconcile_only))
+    except ReconcileError as exc:
+        print(f"{exc}\n\nthe session did not trade; its journal is {journal}", file=sys.stderr)
+        return 1
+    if args.reconcile_only:
+        assert reconciliation is not None
+        print(reconciliation.report())
+        return 0 if reconciliation.ok else 1
     if result is None:
         print(f"no live bar was handled; the journal is in {journal}")
         return 0
@@ -67,10 +87,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
-async def run_session(config: LiveConfig, journal: Path, max_bars: int | None,
-                      credentials: tuple[str, str] | None) -> BacktestResult | None:
-    """Connect, load the markets, and run the session (real orders with ``credentials``, else paper); the clients
-    are closed however it ends."""
+async def run_session(config: LiveConfig, journal: Path, max_bars: int | None, credentials: tuple[str, str] | None,
+                      *, reconcile_only: bool = False) -> tuple[BacktestResult | None, Reconciliation | None]:
+    """Connect, load the markets, and run the session (real orders with ``credentials``, else paper), or only its
+    check against the account; return its result and that check. The clients are closed however it ends."""
     from adapters.ccxt.client import pro_client, rest_client
     from adapters.ccxt.feed import CcxtFeed
     from adapters.ccxt.markets import markets_from_exchange
@@ -80,6 +100,7 @@ async def run_session(config: LiveConfig, journal: Path, max_bars: int | None,
     from engine.backtest import BacktestConfig, BacktestVenue
     from engine.cli.backtest import resolve_strategy
     from engine.live import LiveSession
+    from engine.session_journal import read_session
 
     run = config.run
     strategy = resolve_strategy(run.strategy, base=config.base)(**dict(run.params))
@@ -95,21 +116,25 @@ async def run_session(config: LiveConfig, journal: Path, max_bars: int | None,
         await asyncio.to_thread(rest.load_markets)
         cash = run.cash
         venue: BacktestVenue = paper
-        if credentials is not None:
-            quote = next(iter(markets)).quote
+        quote = next(iter(markets)).quote
+        if journal.exists():  # a resumed session keeps the cash it began with, whatever the account holds now
+            cash = Decimal(read_session(journal)["config"]["cash"])
+        elif credentials is not None:
             cash = Decimal(str((await client.fetch_balance()).get(quote, {}).get("free") or 0))
             if cash <= 0:
                 raise ConfigError(f"--live: the account holds no free {quote} to trade with")
+        if credentials is not None:
             venue = Exchange(client, cancel_on_stop=run.cancel_on_stop)
             print(f"*** REAL MONEY *** orders go to {config.exchange.id} for {', '.join(run.symbols)} with the keys "
-                  f"in ${config.exchange.api_key_env}; {cash} {quote} free; open orders are "
+                  f"in ${config.exchange.api_key_env}; {cash} {quote} to trade with; open orders are "
                   f"{'cancelled' if run.cancel_on_stop else 'kept'} when the session stops", file=sys.stderr)
         feed = CcxtFeed(client, run.symbols, run.timeframe, rest=rest, trades="trades" in run.streams,
                         quotes="quotes" in run.streams, stale_after=run.stale_after)
         session = LiveSession([strategy], feed, venue, BacktestConfig(cash=cash, markets=tuple(markets)),
                               journal=journal, settings=_settings(config, live=credentials is not None),
                               warmup_bars=run.warmup_bars, max_bars=max_bars)
-        return await session.run()
+        result = await session.run(reconcile_only=reconcile_only)
+        return result, session.reconciliation
     finally:
         await client.close()
 
