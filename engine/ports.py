@@ -97,7 +97,8 @@ class Reconciling(Protocol):
     """An execution client whose venue keeps the account between our processes (an exchange; not a simulator).
 
     ``reconcile`` is called once, before ``start``, with every order of the session the journal knows (none for a
-    new session) and the time of the journal's last event (None for a new session): it settles the orders that
+    new session) and the time of the journal's last market event, by the venue's clock (None for a new session, or
+    one that saw none): it settles the orders that
     were open by asking the venue, and says what the account holds. The session books the reports and compares
     the balances with its ledger before the strategies trade (``engine.resume``).
     """

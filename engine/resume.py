@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from engine.errors import ConfigError, MlctError
-from engine.events import Bar, Event, Fill, Order, OrderStatus, OrderUpdate
+from engine.events import Bar, Event, Fill, MarketData, Order, OrderStatus, OrderUpdate
 from engine.kernel import Kernel
 from engine.ports import AccountState, Reconciling
 
@@ -71,10 +71,11 @@ def check_same_session(path: Path, recorded: Mapping[str, Any], settings: Mappin
 
 @dataclass
 class Restored:
-    """What the journal gave back: how many events, the time of the last one, the orders it left open."""
+    """What the journal gave back: how many events, the orders it left open, and the time of its last market event:
+    the exchange's clock, by which it stamps trades (ours stamps orders, and a fill reported without a time)."""
 
     events: int = 0
-    last_ts: int | None = None
+    exchange_ts: int | None = None
     open_orders: list[str] = field(default_factory=list)
 
 
@@ -85,7 +86,8 @@ def restore(events: Iterable[Event], kernel: Kernel) -> Restored:
     restored = Restored()
     for event in events:
         restored.events += 1
-        restored.last_ts = event.ts if restored.last_ts is None else max(restored.last_ts, event.ts)
+        if isinstance(event, MarketData):
+            restored.exchange_ts = max(restored.exchange_ts or event.ts, event.ts)
         if isinstance(event, Bar):
             ledger.on_bar(event)
         elif isinstance(event, Order):
@@ -171,7 +173,7 @@ async def reconcile(kernel: Kernel, execution: Reconciling, restored: Restored, 
 
     A new session passes ``at_start=None``: the account as it is now is where it begins (return it to journal).
     """
-    state = await execution.reconcile(list(kernel.orders), restored.last_ts if restored.events else None)
+    state = await execution.reconcile(list(kernel.orders), restored.exchange_ts)
     for report in state.reports:
         kernel.bus.publish(report)
         await kernel.bus.drain()

@@ -17,7 +17,9 @@ Order faults (``fail_next_order``), each served once to the next ``POST /api/v3/
 - ``unknown_status``: places the order, answers HTTP 503 -1007 "... execution status unknown." ->
   ``RequestTimeout``;
 - ``lost_answer``: places the order, closes the connection before answering -> ``ExchangeNotAvailable``;
-- ``timeout``: places the order, answers after ``delay`` s (set ccxt's ``timeout`` below it) -> ``RequestTimeout``.
+- ``timeout``: places the order, answers after ``delay`` s (set ccxt's ``timeout`` below it) -> ``RequestTimeout``;
+- ``hold``: places the order and says nothing of it for ``delay`` s, neither the answer nor the user-stream
+  reports (then both): a process killed meanwhile sent an order it never heard of.
 
 ``DDoSProtection``, ``RequestTimeout`` and ``ExchangeNotAvailable`` are ``NetworkError`` subclasses; after the last
 three the order exists at the server and a blind retry with the same client id is accepted again once it is
@@ -48,7 +50,7 @@ from engine.testing.binance_user_stream import UserStream
 
 __all__ = ["ORDER_FAULTS", "TradingDesk", "TradingServer"]
 
-ORDER_FAULTS = ("insufficient", "rate_limit", "unknown_status", "lost_answer", "timeout")
+ORDER_FAULTS = ("insufficient", "rate_limit", "unknown_status", "lost_answer", "timeout", "hold")
 _T = TypeVar("_T")
 _WAIT = 20.0
 _Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -213,7 +215,10 @@ class TradingDesk:
                 {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 request weight per 1 MINUTE."},
                 status=429, headers={"Retry-After": "1"})
         outcome = self.account.place(order_request, self._price(order_request.symbol), self._clock())
-        fault = self._take_order_fault("unknown_status", "lost_answer", "timeout")  # once an order is placed
+        fault = self._take_order_fault("unknown_status", "lost_answer", "timeout", "hold")  # once it is placed
+        if fault is not None and fault.kind == "hold":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), fault.delay)
         await self.stream.push(outcome.events)
         if fault is not None and fault.kind == "unknown_status":
             return web.json_response({"code": -1007, "msg": "Timeout waiting for response from backend server. "
@@ -375,7 +380,8 @@ class TradingServer:
 
     def fail_next_order(self, kind: str, *, delay: float = 30.0) -> None:
         """Spoil the next ``POST /api/v3/order``: ``insufficient``, ``rate_limit``, ``unknown_status``,
-        ``lost_answer`` or ``timeout`` (answer after ``delay`` s); see ``engine.testing.binance_trading``."""
+        ``lost_answer``, ``timeout`` (answer after ``delay`` s) or ``hold`` (no answer nor report for ``delay`` s);
+        see ``engine.testing.binance_trading``."""
         if not delay > 0:
             raise ValueError(f"delay must be positive, got {delay}")
         self._desk.fail_next_order(kind, delay)

@@ -83,7 +83,7 @@ class PaperRun:
     def __init__(self, server: LiveBinanceServer, strategies: Sequence[Strategy], journal: Path, *,
                  warmup_bars: int, max_bars: int | None = None, stale_after: float = 5.0,
                  symbols: Sequence[str] = (SYMBOL,), handlers: Sequence[object] = (), timeframe: str = "1m",
-                 real_orders: bool = False, **feed: Any) -> None:
+                 real_orders: bool = False, cancel_on_stop: bool = True, **feed: Any) -> None:
         self.server = server
         self.client = make_pro_client(server)
         self.rest = make_client(server)
@@ -98,6 +98,7 @@ class PaperRun:
         self.max_bars = max_bars
         self.handlers = [self.seen, *handlers]
         self.real_orders = real_orders  # orders to the server's account (it needs credentials), not the simulator
+        self.cancel_on_stop = cancel_on_stop
         self.session: LiveSession | None = None
 
     async def start(self) -> asyncio.Task[Any]:
@@ -106,8 +107,8 @@ class PaperRun:
         await self.client.load_markets()
         self.rest.load_markets()
         self.markets = markets_from_exchange(self.client, self.symbols)
-        venue = Exchange(self.client, check_every=1.0, stale_after=5.0, settle_for=10.0) if self.real_orders \
-            else Paper(SimSettings())
+        venue = Exchange(self.client, check_every=1.0, stale_after=5.0, settle_for=10.0,
+                         cancel_on_stop=self.cancel_on_stop) if self.real_orders else Paper(SimSettings())
         self.session = LiveSession(self.strategies, self.feed, venue,
                                    BacktestConfig(cash=Decimal(10_000), markets=tuple(self.markets)),
                                    journal=self.journal, warmup_bars=self.warmup_bars, max_bars=self.max_bars,

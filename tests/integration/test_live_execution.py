@@ -221,3 +221,16 @@ async def orders_left_after_stopping(cancel_on_stop: bool) -> list[Any]:
 async def test_stopping_cancels_the_sessions_open_orders_unless_told_to_keep_them() -> None:
     assert await orders_left_after_stopping(cancel_on_stop=True) == []
     assert len(await orders_left_after_stopping(cancel_on_stop=False)) == 1
+
+
+async def test_reconciling_an_order_in_flight_that_never_reached_the_exchange_rejects_it_without_sending_it(
+        desk: Any) -> None:
+    from engine.store import OrderRecord
+
+    server, execution, _ = desk
+    state = await execution.reconcile([OrderRecord(order("lost-1"))], None)
+    (update,) = state.reports
+    assert isinstance(update, OrderUpdate) and update.status is OrderStatus.REJECTED
+    assert "never reached the exchange" in update.reason
+    assert server.orders_placed.total() == 0 and state.balances == {"BTC": Decimal(0), "USDT": Decimal(10_000)}
+    assert state.foreign_trades == []

@@ -317,11 +317,12 @@ async def test_raw_user_stream_messages(server: LiveBinanceServer, client: Any) 
     ("unknown_status", ccxt.RequestTimeout, 1),
     ("lost_answer", ccxt.ExchangeNotAvailable, 1),
     ("timeout", ccxt.RequestTimeout, 1),
+    ("hold", ccxt.RequestTimeout, 1),
 ])
 async def test_order_faults_as_ccxt_raises_them(server: LiveBinanceServer, client: Any, kind: str,
                                                 error: type[Exception], placed: int) -> None:
     server.fail_next_order(kind, delay=60)
-    if kind == "timeout":
+    if kind in ("timeout", "hold"):
         client.timeout = 1_000  # ms: the fault answers after 60 s
     with pytest.raises(error):
         await client.create_order("BTC/USDT", "market", "buy", 0.01, params={"clientOrderId": f"cid-{kind}"})
@@ -372,7 +373,8 @@ async def test_a_stale_new_after_filled_sets_the_order_back_to_open(server: Live
     await subscribed(server, client)
     server.user_stream_fault("regress")
     order = await client.create_order("BTC/USDT", "market", "buy", 0.01)
-    cached = lambda: client.orders.hashmap.get("BTC/USDT", {}).get(order["id"], {})  # noqa: E731
+    cached = lambda: (client.orders.hashmap if client.orders is not None else {}).get(  # noqa: E731
+        "BTC/USDT", {}).get(order["id"], {})  # ccxt makes its order cache at the first report
     await wait_until(lambda: server.account_faults_served["regress"] == 1, "the fault")
     await wait_until(lambda: cached().get("status") == "open", "the stale NEW")
     assert (await client.fetch_order(order["id"], "BTC/USDT"))["status"] == "closed"  # REST tells the truth
