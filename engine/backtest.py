@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from engine.result.recorder import EquityRecorder
 from engine.result.stats import buy_and_hold, compute_stats
 from engine.result.tables import fills_frame, orders_frame
 from engine.result.trades import summarize_fills
+from engine.risk import RiskLimits
 from engine.session_journal import SessionJournal, code_version
 from engine.store import FillLog
 from engine.strategy import Strategy
@@ -68,8 +69,13 @@ class BacktestConfig:
     currency: str | None = None  # account currency; default: the quote currency of the first market
     set_aside: Decimal = Decimal(0)  # cash the strategy may not spend
     markets: tuple[Market, ...] = ()
+    risk: RiskLimits = field(default_factory=RiskLimits)  # a config's [risk] table is read into RiskLimits
 
     def __post_init__(self) -> None:
+        if isinstance(self.risk, Mapping):
+            object.__setattr__(self, "risk", RiskLimits.from_mapping(self.risk))
+        elif not isinstance(self.risk, RiskLimits):
+            raise ConfigError(f"risk must be a table of limits, got {self.risk!r}")
         cash = _decimal("cash", self.cash)
         object.__setattr__(self, "cash", cash)
         object.__setattr__(self, "set_aside", _decimal("set_aside", self.set_aside))
@@ -83,6 +89,7 @@ class BacktestConfig:
         out["cash"] = str(self.cash)
         out["set_aside"] = str(self.set_aside)
         out["markets"] = [{k: str(v) for k, v in asdict(m).items()} for m in self.markets]
+        out["risk"] = self.risk.to_dict()
         return out
 
 
@@ -170,7 +177,7 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
         commit_every=10_000)
     kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
                     strategies=strategies, handlers=[*([recording] if recording else []), *handlers],
-                    recorders=[recorder])
+                    recorders=[recorder], risk=config.risk)
     n_bars = sum(len(feed) for feed in feeds)
     log.info("back-test starting", extra={"symbols": ",".join(f.symbol for f in feeds), "bars": n_bars,
                                           "strategies": ",".join(s.name for s in strategies)})

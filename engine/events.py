@@ -299,3 +299,15 @@ class HandlerFailed(Event):
     handler: str
     event: str
     error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskBreach(Event):
+    """A risk limit stopped something (``engine.risk``): an order refused (``client_order_id``), or trading halted
+    or resumed. Published, so the journal keeps every breach."""
+
+    ts: int
+    limit: str
+    detail: str
+    halted: bool = False
+    client_order_id: str = ""

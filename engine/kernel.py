@@ -3,7 +3,7 @@
 Back-test and live both use this class; they hand it different clocks and execution clients, and a driver of
 ``engine.loop`` (replay or live) feeds it.
 Subscription order is part of the contract, because handlers of one event run in that order:
-ledger, order manager, execution client, user handlers, strategies, recorders.
+ledger, order manager, execution client, risk engine, user handlers, strategies, recorders.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from engine.events import Bar, CancelOrder, Fill, Order, OrderUpdate
 from engine.markets import Markets
 from engine.orders import OrderManager
 from engine.ports import Clock, ExecutionClient
+from engine.risk import RiskEngine, RiskLimits
 from engine.strategy import Strategy, StrategyContext
 
 # Why orders made while warming up are refused: the reason their rejections carry.
@@ -27,7 +28,8 @@ class Kernel:
 
     def __init__(self, *, bus: EventBus, clock: Clock, ledger: Any, markets: Markets,
                  execution: ExecutionClient, strategies: Sequence[Strategy] = (),
-                 handlers: Sequence[object] = (), recorders: Sequence[object] = ()) -> None:
+                 handlers: Sequence[object] = (), recorders: Sequence[object] = (),
+                 risk: RiskLimits | None = None) -> None:
         self.bus = bus
         self.clock = clock
         self.ledger = ledger
@@ -37,9 +39,9 @@ class Kernel:
         self.strategies = list(strategies)
         self.handlers = list(handlers)
         self.recorders = list(recorders)
-        self._wire()
+        self._wire(risk)
 
-    def _wire(self) -> None:
+    def _wire(self, risk: RiskLimits | None) -> None:
         bus = self.bus
         ledger, orders, execution = self.ledger, self.orders, self.execution
         for event_type, handler, component in (
@@ -50,6 +52,8 @@ class Kernel:
             bus.subscribe(event_type, handler)
             bus.name_component(handler, component)
         bus.name_component(execution.on_market_data, "venue")
+        self.risk = None if risk is None or not risk.to_dict() else RiskEngine(
+            risk, bus=bus, clock=self.clock, ledger=ledger, orders=orders, markets=self.markets)
         for handler in self.handlers:
             attach = getattr(handler, "attach", None)
             if callable(attach):
@@ -88,12 +92,12 @@ class Kernel:
 
         Both drivers take a warm-up the same way, so a live session and its replay decide alike.
         """
-        self.orders.halt(WARMING_UP)
+        self.orders.halt(WARMING_UP, by="warm-up")
         for recorder in self.recorders:
             self.bus.unsubscribe_object(recorder)
 
     def end_warm_up(self) -> None:
         """Take orders and record from the next event on."""
-        self.orders.halt(None)
+        self.orders.halt(None, by="warm-up")
         for recorder in self.recorders:
             self.bus.subscribe_object(recorder)

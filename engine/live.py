@@ -169,7 +169,7 @@ class LiveSession:
         kernel = self.kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
                                       strategies=self.strategies,
                                       handlers=[*([journal] if journal else []), seen, *self.handlers],
-                                      recorders=recorders)
+                                      recorders=recorders, risk=config.risk)
         if reports is self.inbox or resuming:  # ids no other session of ours, or earlier run of this one, used
             kernel.orders.id_tag = session_tag(clock.now())
         try:

@@ -19,6 +19,10 @@ out = "out"                             # relative to the config file
 fast = 10
 [paper]                                 # the simulated exchange of a paper session: mlct backtest's settings
 fee_bps = 10
+[risk]                                  # engine.risk.RiskLimits: any of them, in paper and live alike
+max_order_notional = 5000
+daily_loss_limit = 500
+max_drawdown = 0.2
 ```
 
 Every error is one ``ConfigError`` naming the key and the value. The keys themselves never enter the
@@ -38,6 +42,7 @@ from typing import Any
 
 from engine.datagen.query import timeframe_delta
 from engine.errors import ConfigError
+from engine.risk import RiskLimits
 
 __all__ = ["ExchangeConfig", "LiveConfig", "RunConfig", "load_live_config"]
 
@@ -93,6 +98,7 @@ class LiveConfig:
     run: RunConfig
     paper: Mapping[str, Any]  # the simulated exchange's settings (``adapters.sim.SimSettings``), checked by it
     base: Path  # the config file's directory: the strategy and out paths are relative to it
+    risk: RiskLimits = field(default_factory=RiskLimits)
 
 
 def load_live_config(path: str | Path) -> LiveConfig:
@@ -105,15 +111,20 @@ def load_live_config(path: str | Path) -> LiveConfig:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-    unknown = set(document) - {"exchange", "run", "paper"}
+    unknown = set(document) - {"exchange", "run", "paper", "risk"}
     if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: exchange, run, paper)")
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: exchange, run, paper, "
+                          "risk)")
     exchange = _table(document, "exchange", _EXCHANGE_KEYS)
     run = _table(document, "run", _RUN_KEYS)
     paper = document.get("paper", {})
     if not isinstance(paper, dict):
         raise ConfigError(f"[paper] must be a table, got {paper!r}")
-    return LiveConfig(exchange=_exchange(exchange), run=_run(run, path.parent), paper=paper, base=path.parent)
+    risk = document.get("risk", {})
+    if not isinstance(risk, dict):
+        raise ConfigError(f"[risk] must be a table, got {risk!r}")
+    return LiveConfig(exchange=_exchange(exchange), run=_run(run, path.parent), paper=paper, base=path.parent,
+                      risk=RiskLimits.from_mapping(risk))
 
 
 def _table(document: Mapping[str, Any], name: str, known: set[str]) -> dict[str, Any]:

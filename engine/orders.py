@@ -28,6 +28,16 @@ class Reserver(Protocol):
     def reserve(self, order: Order, reference_price: Decimal | float | None = None) -> None: ...
 
 
+class PreTradeCheck(Protocol):
+    def check(self, order: Order, reference_price: Decimal | float | None) -> None:
+        """Raise ``OrderRejected`` naming the limit an order would break."""
+        ...
+
+    def sent(self, order: Order) -> None:
+        """Count an order that passed every check and is on its way."""
+        ...
+
+
 class OrderManager:
     """Send orders after pre-trade checks, and keep each order's record from the bus's updates and fills.
 
@@ -55,7 +65,8 @@ class OrderManager:
         self._open: dict[str, OrderRecord] = {}
         self._fill_rows: dict[str, list[int]] = {}  # rows in ``fills`` of the orders not packed yet
         self._sequence: dict[str, int] = {}
-        self._halted: str | None = None
+        self._halts: dict[str, str] = {}  # who halted trading -> why (warm-up, the risk engine, a kill switch)
+        self.risk: PreTradeCheck | None = None  # the risk engine's check, when the session has limits
         self.id_tag = ""  # put before every new id: a live session's own, so no two sessions share an id
 
     def next_id(self, prefix: str) -> str:
@@ -71,24 +82,37 @@ class OrderManager:
     @property
     def halted(self) -> str | None:
         """Why new orders are refused now (the session is warming up, trading was halted), or None."""
-        return self._halted
+        return next(iter(self._halts.values()), None)
 
-    def halt(self, reason: str | None) -> None:
-        """Refuse every new order with ``reason`` from now on (None: take orders again); cancels still go out."""
-        self._halted = reason
+    @property
+    def halts(self) -> dict[str, str]:
+        """Who halted trading, and why (a copy)."""
+        return dict(self._halts)
+
+    def halt(self, reason: str | None, *, by: str = "session") -> None:
+        """Refuse every new order with ``reason`` from now on, for ``by`` (None: ``by`` lifts its halt; another's
+        stays); cancels still go out."""
+        if reason is None:
+            self._halts.pop(by, None)
+        else:
+            self._halts.setdefault(by, reason)
 
     def submit(self, order: Order, reference_price: Decimal | float | None = None) -> OrderRecord:
         """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
         cid = order.client_order_id
         self._check_new(cid)
-        if self._halted is not None:
-            return self._record_rejection(order, self._halted)
+        if self._halts:
+            return self._record_rejection(order, next(iter(self._halts.values())))
         try:
             market = self._markets[order.symbol]
             market.check_order(cid, order.quantity, order.price, order.stop_price, reference_price)
+            if self.risk is not None:
+                self.risk.check(order, reference_price)
             self._ledger.reserve(order, reference_price)
         except (OrderRejected, ConfigError) as exc:
             return self._record_rejection(order, str(exc))
+        if self.risk is not None:
+            self.risk.sent(order)
         record = self._hold(order)
         self._bus.publish(order)
         return record

@@ -70,6 +70,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bt.add_argument("--report", action="store_true", default=None,
                     help="also write report.html, a self-contained HTML report, into the --out directory")
     bt.add_argument("--json", action="store_true", help="print result.json to stdout instead of the table")
+    bt.add_argument("--risk", action="append", default=[], metavar="LIMIT=VALUE",
+                    help="a risk limit of engine.risk (max_order_notional, max_position, max_position_notional, "
+                         "max_open_orders, max_orders_per_minute, daily_loss_limit, max_drawdown); repeat for more; "
+                         "added to the config's [risk] table")
     bt.add_argument("--journal", type=Path, metavar="FILE",
                     help="record every event of the run in this new SQLite file (mlct journal show FILE)")
     bt.set_defaults(func=cmd_backtest)
@@ -91,8 +95,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.strategy is not None:
         base = None  # a strategy given as a flag is relative to the working directory, not the config file
     params = _table(settings.pop("params", {}), "params")
-    params.update(_parse_params(args.param))
+    params.update(_parse_pairs(args.param, "--param"))
     handler_specs = _strings(settings.pop("handlers", []), "handlers") + list(args.handler)
+    if args.risk:
+        settings["risk"] = {**_table(settings.get("risk", {}), "risk"), **_parse_pairs(args.risk, "--risk")}
     report = settings.pop("report", False) if args.report is None else True
     if not isinstance(report, bool):
         raise ConfigError(f"report must be true or false, got {report!r}")
@@ -236,12 +242,12 @@ def _instantiate(obj: Any, spec: str) -> object:
     return obj
 
 
-def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+def _parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, Any]:
     params = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--param must look like KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag} must look like KEY=VALUE, got {pair!r}")
         params[key.strip()] = value.strip()
     return params
 

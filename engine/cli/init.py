@@ -134,6 +134,15 @@ slow = 30
 fee_bps = 10
 # slippage_bps = 2
 # latency_ms = 0                        # orders reach it at the latest bar's time, as in a back-test
+
+[risk]                                  # limits that hold whatever the strategy does (paper and live alike)
+# max_order_notional = 5000             # per order, in the quote currency
+# max_position = 1                      # per symbol, open orders counted
+# max_position_notional = 20000
+# max_open_orders = 10
+# max_orders_per_minute = 20
+# daily_loss_limit = 500                # in the account currency: no new orders until the UTC day ends
+# max_drawdown = 0.2                    # from the session's peak equity: no new orders for the rest of it
 """
 
 FILES = {"config.toml": CONFIG, "live.toml": LIVE_CONFIG, "my_strategy.py": STRATEGY}

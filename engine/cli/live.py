@@ -130,7 +130,8 @@ async def run_session(config: LiveConfig, journal: Path, max_bars: int | None, c
                   f"{'cancelled' if run.cancel_on_stop else 'kept'} when the session stops", file=sys.stderr)
         feed = CcxtFeed(client, run.symbols, run.timeframe, rest=rest, trades="trades" in run.streams,
                         quotes="quotes" in run.streams, stale_after=run.stale_after)
-        session = LiveSession([strategy], feed, venue, BacktestConfig(cash=cash, markets=tuple(markets)),
+        session = LiveSession([strategy], feed, venue, BacktestConfig(cash=cash, markets=tuple(markets),
+                                                                      risk=config.risk),
                               journal=journal, settings=_settings(config, live=credentials is not None),
                               warmup_bars=run.warmup_bars, max_bars=max_bars)
         result = await session.run(reconcile_only=reconcile_only)

@@ -21,9 +21,9 @@ from adapters.ccxt.venue import Exchange
 from adapters.sim import SimSettings
 from adapters.sim.paper import Paper
 from engine.backtest import BacktestConfig
-from engine.events import Bar, Fill, Order, OrderUpdate, Signal
-from engine.kernel import WARMING_UP
+from engine.events import Bar, Fill, Order, OrderStatus, OrderUpdate, Signal
 from engine.live import LiveSession
+from engine.risk import RiskLimits
 from engine.strategy import Strategy
 from engine.testing.binance import make_client
 from engine.testing.binance_live import LiveBinanceServer, make_pro_client
@@ -53,7 +53,9 @@ def trading(events: Sequence[Any]) -> list[tuple[str, dict[str, Any]]]:
     for event in events:
         if isinstance(event, Bar | Signal | Order | OrderUpdate | Fill):
             fields = dataclasses.asdict(event)
-            if isinstance(event, Order) or (isinstance(event, OrderUpdate) and event.reason == WARMING_UP):
+            refused = isinstance(event, OrderUpdate) and event.status is OrderStatus.REJECTED and (
+                not event.venue_order_id)
+            if isinstance(event, Order) or refused:  # the order manager's refusals: warming up, a risk limit
                 fields.pop("ts")
             kept.append((type(event).__name__, fields))
     return kept
@@ -83,7 +85,8 @@ class PaperRun:
     def __init__(self, server: LiveBinanceServer, strategies: Sequence[Strategy], journal: Path, *,
                  warmup_bars: int, max_bars: int | None = None, stale_after: float = 5.0,
                  symbols: Sequence[str] = (SYMBOL,), handlers: Sequence[object] = (), timeframe: str = "1m",
-                 real_orders: bool = False, cancel_on_stop: bool = True, **feed: Any) -> None:
+                 real_orders: bool = False, cancel_on_stop: bool = True, risk: RiskLimits | None = None,
+                 **feed: Any) -> None:
         self.server = server
         self.client = make_pro_client(server)
         self.rest = make_client(server)
@@ -99,6 +102,7 @@ class PaperRun:
         self.handlers = [self.seen, *handlers]
         self.real_orders = real_orders  # orders to the server's account (it needs credentials), not the simulator
         self.cancel_on_stop = cancel_on_stop
+        self.risk = risk or RiskLimits()
         self.session: LiveSession | None = None
 
     async def start(self) -> asyncio.Task[Any]:
@@ -110,7 +114,7 @@ class PaperRun:
         venue = Exchange(self.client, check_every=1.0, stale_after=5.0, settle_for=10.0,
                          cancel_on_stop=self.cancel_on_stop) if self.real_orders else Paper(SimSettings())
         self.session = LiveSession(self.strategies, self.feed, venue,
-                                   BacktestConfig(cash=Decimal(10_000), markets=tuple(self.markets)),
+                                   BacktestConfig(cash=Decimal(10_000), markets=tuple(self.markets), risk=self.risk),
                                    journal=self.journal, warmup_bars=self.warmup_bars, max_bars=self.max_bars,
                                    handlers=self.handlers, settings={"kind": "paper"})
         task = asyncio.create_task(self.session.run(stop_on_signals=False))
