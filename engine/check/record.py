@@ -109,6 +109,7 @@ class _Recorder:
         self.sets: list[tuple[str, IndicatorSet]] = []
         self._now: Callable[[], int] = lambda: 0
         self._bus: EventBus | None = None
+        self._last_ts, self._last_bar = -1, -1
 
     def attach(self, kernel: Any) -> None:
         self._now = kernel.clock.now
@@ -118,11 +119,17 @@ class _Recorder:
     def on_event(self, event: Event) -> None:
         if isinstance(event, MarketData):
             return
-        bar = int(np.searchsorted(self.close_ts, self._now(), side="right")) - 1
+        bar = self._bar(self._now())
         if not isinstance(event, Fill | OrderUpdate):
-            bar = min(bar, int(np.searchsorted(self.close_ts, event.ts, side="right")) - 1)
-        record = Record(bar, _snake(type(event).__name__), describe(event), _fields(event))
+            bar = min(bar, self._bar(event.ts))
+        record = Record(bar, _layout(type(event))[0], describe(event), _fields(event))
         (self.at_end if self.ended else self.records).append(record)
+
+    def _bar(self, ts: int) -> int:
+        """Return the row of the last bar that closed at or before ``ts`` (-1: before the first)."""
+        if ts != self._last_ts:
+            self._last_ts, self._last_bar = ts, int(np.searchsorted(self.close_ts, ts, side="right")) - 1
+        return self._last_bar
 
     def start(self, roots: Sequence[object]) -> None:
         """Find the indicator sets of the run and read them after every other handler of each bar."""
@@ -159,37 +166,49 @@ class _Probe(Strategy):
 
 
 def describe(event: Event) -> str:
-    """Name what an event is about: its kind and identity, e.g. ``signal 'rsi' BTC/USD``, ``fill 'Rsi-3' #2``."""
-    kind = _snake(type(event).__name__).replace("_", " ")
-    parts = [kind]
-    for name in ("name", "client_order_id", "handler"):
+    """Name what an event is about: its kind and identity, e.g. ``signal 'rsi' BTC/USD``, ``fill 'Rsi-3' trade 7``."""
+    kind, _, identity = _layout(type(event))
+    parts = [kind.replace("_", " ")]
+    for name in identity:
         value = getattr(event, name, None)
-        if isinstance(value, str):
-            parts.append(repr(value))
-    trade_id = getattr(event, "trade_id", None)
-    if isinstance(trade_id, str) and trade_id:
-        parts.append(f"trade {trade_id}")
-    symbol = getattr(event, "symbol", None)
-    if isinstance(symbol, str):
-        parts.append(symbol)
+        if isinstance(value, str) and value:
+            parts.append(value if name == "symbol" else f"trade {value}" if name == "trade_id" else repr(value))
     return " ".join(parts)
 
 
+_IDENTITY = ("name", "client_order_id", "handler", "trade_id", "symbol")
+_layouts: dict[type, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _layout(event_type: type) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """Return an event class's kind, its fields (None: not a dataclass) and the fields naming what it is about."""
+    found = _layouts.get(event_type)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(event_type)) if dataclasses.is_dataclass(event_type) else ()
+        found = _layouts[event_type] = (_snake(event_type.__name__), names, _IDENTITY)
+    return found
+
+
 def _fields(event: Event) -> tuple[tuple[str, Value], ...]:
-    if dataclasses.is_dataclass(event):
-        pairs = [(f.name, getattr(event, f.name)) for f in dataclasses.fields(event)]
-    else:  # a user's event class that is not a dataclass: its public attributes
-        pairs = sorted((k, v) for k, v in vars(event).items() if not k.startswith("_"))
-    return tuple((name, _plain(value)) for name, value in pairs)
+    names = _layout(type(event))[1]
+    if names:
+        return tuple((name, _plain(getattr(event, name))) for name in names)
+    # a user's event class that is not a dataclass: its public attributes
+    return tuple((k, _plain(v)) for k, v in sorted(vars(event).items()) if not k.startswith("_"))
+
+
+_SCALARS = frozenset((bool, int, str, float, type(None)))
 
 
 def _plain(value: Any) -> Value:
     """Return ``value`` as plain comparable data: exact text for Decimals, sorted pairs for mappings."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, bool | int | str | float) or value is None:
+    if isinstance(value, bool | int | str | float):
         return value
     if isinstance(value, np.generic):
         return value.item()
@@ -203,12 +222,14 @@ def _plain(value: Any) -> Value:
 
 
 def same(a: Value, b: Value) -> bool:
-    """Tell whether two recorded values are identical (NaN equals NaN; 0.0 and -0.0 differ: exact)."""
+    """Tell whether two recorded values are identical (floats equal as numbers, NaN equal to NaN)."""
+    if a == b:
+        return True
     if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+        return math.isnan(a) and math.isnan(b)
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
+    return False
 
 
 def _snake(name: str) -> str:
