@@ -49,9 +49,12 @@ class Moved:
     expected: Value  # in the full run (None: it had no such event)
     got: Value  # in the changed run (None: it had no such event)
     instead: str = ""  # what the changed run published in its place, when it published something else
+    raised: str = ""  # what the strategy raised on that bar in the changed run (it ran through it before)
 
     def describe(self) -> str:
         """Say what moved in one line, e.g. ``signal 'peek' BTC/USD: direction 1 -> -1``."""
+        if self.raised:
+            return f"{self.what} raised when the later bars changed: {self.raised}"
         if self.field:
             return f"{self.what}: {self.field} {_show(self.expected)} -> {_show(self.got)}"
         if self.instead:
@@ -118,9 +121,14 @@ def find_lookahead(make_strategy: StrategyFactory, frame: pd.DataFrame, symbol: 
         moved: dict[str, Moved | None] = {}
         for variant in VARIANTS:
             changed = frame.iloc[:cut + 1] if variant == "removed" else perturbed(frame, cut, variant, seed)
-            run = run_recorded(make_strategy, changed, symbol, interval, venue, snapshot_bars=[cut], step=step)
-            if variant == "removed":
+            run = run_recorded(make_strategy, changed, symbol, interval, venue, snapshot_bars=[cut], step=step,
+                               may_fail=True)
+            if variant == "removed" and run.failed_at is None:
                 references[cut] = run
+            if run.failed_at is not None and run.failed_at <= cut:  # it failed on a bar it had handled before
+                moved[variant] = Moved(bar=run.failed_at, time=_time(times, run.failed_at), what="the strategy",
+                                       field="", expected=None, got=None, raised=run.failure)
+                continue
             expected = [r for r in base.records if r.bar <= cut]
             got = [r for r in run.records if r.bar <= cut]
             moved[variant] = first_moved(expected, got, base.indicators.get(cut, {}), run.indicators.get(cut, {}),

@@ -34,6 +34,7 @@ from engine.analyze.indicators import IndicatorSet
 from engine.backtest import BacktestVenue, run_backtest
 from engine.bus import EventBus
 from engine.datagen.bar_feed import BarFeed
+from engine.errors import StrategyError
 from engine.events import Bar, Event, Fill, MarketData, OrderUpdate
 from engine.ledger import Ledger
 from engine.orders import OrderManager
@@ -60,6 +61,8 @@ class Run:
     records: list[Record]
     at_end: list[Record]
     indicators: dict[int, dict[str, float]]  # bar -> {"RSI_14 BTC/USD": value}
+    failure: str = ""  # what user code raised, when the run was allowed to fail and did
+    failed_at: int | None = None  # the bar being handled then
 
 
 # Makes the strategy of one run from that run's data: a strategy that computes anything from the data beforehand
@@ -72,11 +75,13 @@ Step = Callable[[], object]
 
 
 def run_recorded(make_strategy: StrategyFactory, frame: pd.DataFrame, symbol: str, interval_ns: int,
-                 venue: BacktestVenue, *, snapshot_bars: Collection[int] = (), step: Step | None = None) -> Run:
+                 venue: BacktestVenue, *, snapshot_bars: Collection[int] = (), step: Step | None = None,
+                 may_fail: bool = False) -> Run:
     """Back-test a new strategy from ``make_strategy(frame)`` on ``frame`` and return what it published.
 
     ``snapshot_bars`` are rows of ``frame`` at whose close the indicator values are read; ``step`` is called
-    once the run is over.
+    once the run is over. With ``may_fail``, a strategy or handler that raises (``StrategyError``) ends the run
+    early instead of raising: the run keeps what was published until then, the error and its bar.
     """
     strategy = make_strategy(frame)
     feed = BarFeed(frame, symbol, interval_ns)  # given: a run of one bar cannot infer it
@@ -85,10 +90,16 @@ def run_recorded(make_strategy: StrategyFactory, frame: pd.DataFrame, symbol: st
     probe = _Probe(recorder, strategy)
     # The probe comes first: its on_stop marks the end before the strategy's on_stop may act; its on_start
     # subscribes the indicator reader after every Bar handler, the strategy's own included.
-    run_backtest([probe, strategy], feed, venue=venue, handlers=[recorder])
+    failure, failed_at = "", None
+    try:
+        run_backtest([probe, strategy], feed, venue=venue, handlers=[recorder])
+    except StrategyError as exc:
+        if not may_fail:
+            raise
+        failure, failed_at = " ".join(str(exc).split()), recorder.bar_now()
     if step is not None:
         step()
-    return Run(recorder.records, recorder.at_end, recorder.indicators)
+    return Run(recorder.records, recorder.at_end, recorder.indicators, failure, failed_at)
 
 
 def feed_close_times(feed: BarFeed) -> np.ndarray:
@@ -124,6 +135,10 @@ class _Recorder:
             bar = min(bar, self._bar(event.ts))
         record = Record(bar, _layout(type(event))[0], describe(event), _fields(event))
         (self.at_end if self.ended else self.records).append(record)
+
+    def bar_now(self) -> int:
+        """Return the row of the bar being handled (-1: before the first)."""
+        return self._bar(self._now())
 
     def _bar(self, ts: int) -> int:
         """Return the row of the last bar that closed at or before ``ts`` (-1: before the first)."""

@@ -153,7 +153,7 @@ def _moved(moved: Moved | None) -> dict[str, Any] | None:
         return None
     return {"bar": moved.bar, "time": _iso(moved.time), "what": moved.what, "field": moved.field,
             "expected": _json_value(moved.expected), "got": _json_value(moved.got), "instead": moved.instead,
-            "description": moved.describe()}
+            "raised": moved.raised, "description": moved.describe()}
 
 
 def _json_value(value: Any) -> Any:

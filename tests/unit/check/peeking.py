@@ -36,6 +36,16 @@ class NextClose(Strategy):
             self.sell(bar.symbol, self.position(bar.symbol))
 
 
+class JumpGuard(NextClose):
+    """Refuses to go on when the next bar jumps by more than 15% (never, in the sample's first months): it reads the
+    next close, and raises when the bars after a cut are perturbed."""
+
+    def on_bar(self, bar: Bar) -> None:
+        row = self._row[bar.ts]
+        if row + 1 < len(self._closes) and abs(self._closes[row + 1] / bar.close - 1) > 0.15:
+            raise ValueError(f"the next bar jumps from {bar.close} to {self._closes[row + 1]}")
+
+
 class LateSignal(Strategy):
     """Publishes its signal for bar t once it has seen bar t+1, stamped at bar t: the signal at t uses bar t+1."""
 

@@ -17,7 +17,7 @@ from engine.errors import ConfigError
 from strategies.rsi import Rsi
 from strategies.sma_cross import SmaCross
 
-from .peeking import Forgetful, LateSignal, NextClose
+from .peeking import Forgetful, JumpGuard, LateSignal, NextClose
 
 SYMBOL = "BTC/USD"
 
@@ -53,6 +53,16 @@ def test_a_signal_stamped_at_t_but_made_from_bar_t_plus_1_is_caught(bars: pd.Dat
         moved = [m for m in cut.moved.values() if m is not None]
         assert len(moved) == 2  # removed, and the perturbation that flips it
         assert all(m.bar == cut.bar and m.what == "signal 'late' BTC/USD" for m in moved)
+
+
+def test_a_strategy_that_raises_on_a_bar_it_handled_before_is_caught_there(bars: pd.DataFrame) -> None:
+    report = find_lookahead(JumpGuard, bars.iloc[:300], SYMBOL, venue=SimSettings(), cuts=2)
+    for cut in report.cuts:
+        raised = cut.moved["perturbed up"]  # prices x1.2-1.5 from the next bar on: a jump of 20% or more
+        assert raised is not None and raised.bar == cut.bar and raised.what == "the strategy"
+        assert "ValueError: the next bar jumps from" in raised.raised
+        assert raised.describe().startswith("the strategy raised when the later bars changed: handler ")
+        assert cut.moved["removed"] is None  # nothing published, nothing read past the end
 
 
 def test_ready_strategies_are_clean_and_the_cuts_fall_on_their_decisions(bars: pd.DataFrame) -> None:
