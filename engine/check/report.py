@@ -64,6 +64,8 @@ class CheckReport:
                                                        "unsettled_at": needed.unsettled_at},
                 "series": [{"series": s.series, "kind": s.kind, "settled_at": s.settled_at,
                             "unsettled_at": s.unsettled_at, "difference": s.difference} for s in warm.series],
+                "failures": [{"target": target, "history": history, "raised": failure}
+                             for target, history, failure in warm.failures],
             }
         return out
 
@@ -122,6 +124,10 @@ class CheckReport:
         if len(warm.series) > MAX_ROWS:
             lines.append(f"... {len(warm.series) - MAX_ROWS} more (--json has every one)")
         lines.append("")
+        if warm.failures:
+            target, history, failure = min(warm.failures, key=lambda f: (-f[1], f[0]))
+            lines += _wrap(f"The strategy raised in {len(warm.failures)} run(s), with up to {history} bars of history "
+                           f"(at {_minute(self.times[target])}): {failure}")
         needed, sufficient = warm.needed, warm.sufficient
         declared = f"Declared warm-up (warmup_bars): {warm.declared} bars"
         if needed is None or sufficient is None:

@@ -11,7 +11,8 @@ compared with the reference:
   a value near zero such as an oscillator's);
 - each value of the run's indicator sets, within the same tolerance.
 
-A value settles after N bars when it agrees at N and at every longer history tried, at every target. Orders are
+A value settles after N bars when it agrees at N and at every longer history tried, at every target. A run
+whose strategy raises (a history too short for it) publishes what it did before, and the error is reported. Orders are
 not compared: what a strategy orders depends on what it holds, which depends on where trading started, so two
 histories part ways by design. The strategy's published signals decide whether its declared warm-up is enough;
 the indicators are shown for what they are (a path-dependent one, such as OBV, never settles, whatever uses it).
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,7 @@ class WarmupReport:
     targets: list[int]
     tolerance: float
     series: list[Settling]
+    failures: list[tuple[int, int, str]] = field(default_factory=list)  # (target, history, what the strategy raised)
 
     @property
     def signals(self) -> list[Settling]:
@@ -103,6 +105,7 @@ def measure_warmup(make_strategy: StrategyFactory, frame: pd.DataFrame, symbol: 
     grid = history_grid(declared, max_history)
     interval = BarFeed(frame, symbol).interval_ns  # a run of one bar cannot infer it
     observed: dict[int, dict[int, dict[str, dict[str, Value]]]] = {}  # target -> history -> series -> fields
+    failures: list[tuple[int, int, str]] = []
     if not any(r.indicators.get(t) or any(x.kind == "signal" for x in r.records) for t, r in references.items()):
         references = {}  # it published no signal and holds no indicator: nothing to measure, no run to make
     for target, reference in sorted(references.items()):
@@ -112,12 +115,14 @@ def measure_warmup(make_strategy: StrategyFactory, frame: pd.DataFrame, symbol: 
                 break
             start = target - history
             run = run_recorded(make_strategy, frame.iloc[start:target + 1], symbol, interval, venue,
-                               snapshot_bars=[history], step=step)
+                               snapshot_bars=[history], step=step, may_fail=True)
+            if run.failure:  # what it published before it raised still counts: likely nothing on the target bar
+                failures.append((target, history, run.failure))
             at_target[history] = _published(run, history)
         observed[target] = at_target
     tried = [h for h in grid if any(h < target for target in references)]
     return WarmupReport(declared=declared, histories=tried, targets=sorted(references), tolerance=tolerance,
-                        series=_settling(observed, tolerance))
+                        series=_settling(observed, tolerance), failures=failures)
 
 
 def _published(run: Run, bar: int) -> dict[str, dict[str, Value]]:

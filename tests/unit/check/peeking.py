@@ -91,3 +91,13 @@ class Forgetful(Strategy):
     def on_bar(self, bar: Bar) -> None:
         self.context.bus.publish(Signal(ts=bar.ts, name="run", symbol=bar.symbol, direction=0,
                                         strength=float(self._run)))
+
+
+class FirstBarGuard(Ema):
+    """Refuses to start on a bar that closed above 3,000 (the sample starts at 2,509 and passes 3,000 within weeks):
+    a run that starts later raises on its first bar."""
+
+    def on_bar(self, bar: Bar) -> None:
+        if self._ema is None and bar.close > 3000:
+            raise ValueError(f"will not start at {bar.close}")
+        super().on_bar(bar)

@@ -16,7 +16,7 @@ from engine.datagen.sample import load_sample
 from strategies.rsi import Rsi
 from strategies.sma_cross import SmaCross
 
-from .peeking import Ema
+from .peeking import Ema, FirstBarGuard
 
 SYMBOL = "BTC/USD"
 TOLERANCE = 1e-9
@@ -91,6 +91,17 @@ def test_a_signal_strategy_needs_its_indicators_warm_up(bars: pd.DataFrame) -> N
     (rsi,) = [s for s in warm.series if s.series == "indicator RSI_14 BTC/USD"]
     assert rsi.settled_at is not None and rsi.settled_at <= 462  # the engine's warm-up table is conservative
     assert warm.sufficient is False  # SignalStrategy declares no warm-up of its own
+
+
+def test_a_run_that_raises_with_a_short_history_is_reported_and_counts_as_differing(bars: pd.DataFrame) -> None:
+    report = check_strategy(lambda data: FirstBarGuard(), bars, SYMBOL, venue=SimSettings(), cuts=2,
+                            max_history=64)
+    warm = report.warmup
+    assert report.lookahead.clean and warm is not None and warm.failures
+    assert all("ValueError: will not start at " in failure for _, _, failure in warm.failures)
+    (ema,) = warm.signals
+    assert ema.settled_at is None and ema.difference == "published only with the whole history"
+    assert "The strategy raised in " in report.format()
 
 
 def test_nothing_published_nothing_measured(bars: pd.DataFrame) -> None:
