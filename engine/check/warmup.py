@@ -11,10 +11,11 @@ compared with the reference:
   a value near zero such as an oscillator's);
 - each value of the run's indicator sets, within the same tolerance.
 
-A value settles after N bars when it agrees at N and at every longer history tried, at every target. A run
-whose strategy raises (a history too short for it) publishes what it did before, and the error is reported. Orders are
-not compared: what a strategy orders depends on what it holds, which depends on where trading started, so two
-histories part ways by design. The strategy's published signals decide whether its declared warm-up is enough;
+A value settles after N bars when it agrees at N and at every longer history tried, at every target (a target
+with less history than another needed only bounds the need from below). A run whose strategy raises (a history
+too short for it) keeps what it published before, and the error is reported. Orders are not compared: what a
+strategy orders depends on what it holds, which depends on where trading started, so two histories part ways
+by design. The strategy's published signals decide whether its declared warm-up is enough;
 the indicators are shown for what they are (a path-dependent one, such as OBV, never settles, whatever uses it).
 """
 
