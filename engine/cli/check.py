@@ -58,11 +58,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def cmd_lookahead(args: argparse.Namespace) -> int:
     from adapters.sim import SimSettings
     from engine.check import DEFAULT_MAX_HISTORY, DEFAULT_TOLERANCE, check_strategy
-    from engine.cli.backtest import _parse_params, resolve_strategy
+    from engine.cli.backtest import _parse_pairs, resolve_strategy
     from engine.progress import bar, progress_enabled
 
     strategy_class = resolve_strategy(args.strategy)
-    params = _parse_params(args.param)
+    params = _parse_pairs(args.param, "--param")
     strategy_class(**params)  # bad parameters fail before the data is read
     frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
     with bar(None, "check", unit="run", enabled=not args.quiet and progress_enabled()) as shown:
