@@ -311,3 +311,15 @@ class RiskBreach(Event):
     detail: str
     halted: bool = False
     client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KillSwitch(Event):
+    """Someone pulled the kill switch (``engine.kill_switch``): trading halts at once, open orders are cancelled
+    and positions closed at market if asked, then the session stops. Journaled with who asked and why."""
+
+    ts: int
+    by: str
+    reason: str
+    cancel: bool = False
+    flatten: bool = False

@@ -3,7 +3,8 @@ on a live clock and a live feed, with the venue the caller hands in (the engine 
 
 The session warms up on the feed's history (the last closed bars by REST) before it takes orders, logs one line
 per closed bar, stops cleanly after ``max_bars`` bars, on ``stop()`` or on SIGINT/SIGTERM (strategies'
-``on_stop`` run, the journal is closed), and returns what a back-test returns, built the same way.
+``on_stop`` run, the journal is closed), or when its kill switch is pulled (``engine.kill_switch``: a ``KILL``
+file in its directory, a second SIGINT/SIGTERM), and returns what a back-test returns, built the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import signal
+import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +25,9 @@ from engine.backtest import BacktestConfig, BacktestResult, BacktestVenue, build
 from engine.bus import EventBus
 from engine.clock import LiveClock
 from engine.datagen.bar_feed import BarFeed
-from engine.events import Bar, MarketData, Signal
+from engine.events import Bar, KillSwitch, MarketData, Signal
 from engine.kernel import Kernel
+from engine.kill_switch import KILL_FILE, KillSwitchHandler, watch_file
 from engine.ledger import Ledger
 from engine.loop import Inbox, live
 from engine.markets import Markets
@@ -95,6 +98,7 @@ class LiveSession:
         self.stopped_by: str | None = None
         self.kernel: Kernel | None = None
         self.reconciliation: Reconciliation | None = None  # the check against the account at start, if any
+        self.kill_switch: KillSwitchHandler | None = None
 
     async def _reconcile(self, kernel: Kernel, execution: object, recorded: Mapping[str, Any],
                          journal: SessionJournal | None, ledger_start: Mapping[str, Decimal]) -> Reconciliation | None:
@@ -116,6 +120,14 @@ class LiveSession:
         if journal is not None and not checked.ok:
             raise ReconcileError(checked)
         return checked
+
+    def _signalled(self, name: str) -> None:
+        """The first SIGINT or SIGTERM stops the session cleanly; a second pulls the kill switch (cancel too)."""
+        if self.stopped_by is None:
+            self.stop(name)
+        else:
+            self.inbox.publish(KillSwitch(ts=time.time_ns(), by=f"a second {name}", reason="asked again to stop",
+                                          cancel=True))
 
     def stop(self, why: str = "asked") -> None:
         """End the session once the events already handed in are handled; call it from the session's loop."""
@@ -166,9 +178,10 @@ class LiveSession:
         recorders: list[object] = [equity, BarLine(ledger)]
         if self.max_bars is not None:
             recorders.append(StopAfter(self.max_bars, [m.symbol for m in markets], self.stop))
+        kill_switch = self.kill_switch = KillSwitchHandler(self.stop)
         kernel = self.kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
                                       strategies=self.strategies,
-                                      handlers=[*([journal] if journal else []), seen, *self.handlers],
+                                      handlers=[*([journal] if journal else []), seen, kill_switch, *self.handlers],
                                       recorders=recorders, risk=config.risk)
         if reports is self.inbox or resuming:  # ids no other session of ours, or earlier run of this one, used
             kernel.orders.id_tag = session_tag(clock.now())
@@ -183,12 +196,14 @@ class LiveSession:
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM) if stop_on_signals else ()
         for number in signals:
-            loop.add_signal_handler(number, self.stop, signal.Signals(number).name)
+            loop.add_signal_handler(number, self._signalled, signal.Signals(number).name)
         log.info("session starting: %s on %s, %d bars of warm-up", ", ".join(s.name for s in self.strategies),
                  ", ".join(m.symbol for m in markets), len(warm))
+        watcher = asyncio.ensure_future(watch_file(self.journal_path.parent / KILL_FILE, self.inbox, clock.now))
         try:
             await live(kernel, [self.feed], self.inbox, warmup=warm)
         finally:
+            watcher.cancel()
             for number in signals:
                 loop.remove_signal_handler(number)
             journal.close()

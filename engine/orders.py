@@ -97,16 +97,21 @@ class OrderManager:
         else:
             self._halts.setdefault(by, reason)
 
-    def submit(self, order: Order, reference_price: Decimal | float | None = None) -> OrderRecord:
-        """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded."""
+    def submit(self, order: Order, reference_price: Decimal | float | None = None, *,
+               closing: bool = False) -> OrderRecord:
+        """Check and reserve funds for ``order``, then publish it for the venue; refused orders are recorded.
+
+        A ``closing`` order (the kill switch closing a position) passes a halt and the risk limits: it only
+        reduces what is at risk. The market's rules and the funds still apply.
+        """
         cid = order.client_order_id
         self._check_new(cid)
-        if self._halts:
+        if self._halts and not closing:
             return self._record_rejection(order, next(iter(self._halts.values())))
         try:
             market = self._markets[order.symbol]
             market.check_order(cid, order.quantity, order.price, order.stop_price, reference_price)
-            if self.risk is not None:
+            if self.risk is not None and not closing:
                 self.risk.check(order, reference_price)
             self._ledger.reserve(order, reference_price)
         except (OrderRejected, ConfigError) as exc:

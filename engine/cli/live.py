@@ -24,9 +24,11 @@ EXAMPLES = """examples:
   mlct journal show runs/p1/journal.sqlite                      every event of the session
   MLCT_API_KEY=... MLCT_API_SECRET=... mlct live --config bot/live.toml --live    real money
   mlct live --config bot/live.toml --live --reconcile-only      compare the journal with the account, trade nothing
+  mlct live kill --cancel --flatten bot/live.toml               from another terminal: halt, cancel, close, stop
 
 Each closed bar logs one line (time, close, position, equity, signals). Ctrl-C or SIGTERM stops cleanly:
-the strategies' on_stop run, the journal is closed and the results are written as a back-test writes them.
+the strategies' on_stop run, the journal is closed and the results are written as a back-test writes them; a
+second one pulls the kill switch (halt at once, cancel open orders).
 Run the same command again (same config, same --out) and the session resumes from its journal: the ledger is
 rebuilt, what the exchange did meanwhile with the session's orders is booked, and the account must agree with
 the ledger before the strategy trades (exit 1 with the comparison when it does not).
@@ -38,7 +40,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                              description="Run the strategy of a session config (mlct init writes live.toml) on the "
                                          "exchange's websockets, after a warm-up on its recent bars.",
                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    lp.add_argument("--config", type=Path, required=True, metavar="FILE", help="the session's TOML file")
+    lp.add_argument("--config", type=Path, metavar="FILE", help="the session's TOML file (required)")
     mode = lp.add_mutually_exclusive_group()
     mode.add_argument("--paper", action="store_true", help="trade on the simulated exchange (the default)")
     mode.add_argument("--live", action="store_true", help="send real orders to the exchange (real money)")
@@ -49,11 +51,45 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                     help="print the comparison of the session's journal with the account and exit (0: they agree, "
                          "1: they differ); nothing is written or sent")
     lp.set_defaults(func=cmd_live)
+    actions = lp.add_subparsers(dest="live_action", metavar="ACTION")
+    kill = actions.add_parser("kill", help="pull the kill switch of a running session",
+                              description="Halt a running session's trading at once (from another terminal): it "
+                                          "refuses every new order, cancels its open orders with --cancel, closes "
+                                          "its positions at market with --flatten, then stops cleanly. The request "
+                                          "is a file, KILL, in the session's directory; the session takes it "
+                                          "within a second and journals who asked and why.")
+    kill.add_argument("config", type=Path, metavar="CONFIG", help="the session's TOML file")
+    kill.add_argument("--out", type=Path, metavar="DIR", help="the session's directory (default: run.out)")
+    kill.add_argument("--cancel", action="store_true", help="cancel the session's open orders")
+    kill.add_argument("--flatten", action="store_true", help="close the session's positions at market")
+    kill.add_argument("--reason", default="asked from the command line", help="why, for the journal")
+    kill.set_defaults(func=cmd_kill)
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from engine.kill_switch import request_kill
+    from engine.live_config import load_live_config
+
+    config = load_live_config(args.config)
+    out: Path = args.out or config.run.out
+    if not (out / "journal.sqlite").is_file():
+        raise ConfigError(f"no session in {out} (no journal.sqlite): give the session's --out")
+    path = request_kill(out, by=f"mlct live kill (user {getpass.getuser()}, pid {os.getpid()})", reason=args.reason,
+                        cancel=args.cancel, flatten=args.flatten)
+    print(f"kill switch set: {path}; a running session halts within a second"
+          + (", cancels its open orders" if args.cancel else "")
+          + (", closes its positions" if args.flatten else "") + " and stops")
+    return 0
 
 
 def cmd_live(args: argparse.Namespace) -> int:
     from engine.live_config import load_live_config
 
+    if args.config is None:
+        raise ConfigError("mlct live needs --config FILE (mlct init writes one: live.toml)")
     config = load_live_config(args.config)
     if args.max_bars is not None and args.max_bars < 1:
         raise ConfigError(f"--max-bars must be at least 1, got {args.max_bars}")
