@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.analyze.indicators import IndicatorSet
 from engine.analyze.rule import Rule
 from engine.analyze.signals import SignalHandler
 from engine.errors import ConfigError
@@ -45,6 +46,15 @@ class SignalStrategy(Strategy):
     def signal(self) -> Rule:
         """Return a new rule built from the parameters: the signal this strategy trades (override)."""
         raise NotImplementedError
+
+    def warmup_bars(self) -> int:
+        """The longest history the rule's indicators need to be final, plus two bars (the rule speaks on the bar
+        after, and a cross compares it with the one before): a live session warms up that long, so the rule
+        speaks from its first live bar as it would in a back-test."""
+        indicators = IndicatorSet()
+        self.signal().bind(indicators)  # a composite rule binds its children's indicators too
+        needed = [indicators.warmup(indicator.key) for indicator in indicators.indicators]
+        return max((n for n in needed if n is not None), default=0) + 2
 
     def attach(self, context: StrategyContext) -> None:
         """Subscribe the signal's indicators and rule to ``Bar`` (before the strategy's own hooks), then the hooks."""

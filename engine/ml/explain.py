@@ -32,7 +32,8 @@ BIAS = "bias"
 def feature_contributions(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
     """Return ``(n, n_features + 1)`` contributions to ``log(p_up / p_down)``; the last column is the bias."""
     rows = np.ascontiguousarray(np.atleast_2d(x), dtype="float64")
-    contributions = booster.predict(xgb.DMatrix(rows, missing=np.nan), pred_contribs=True, strict_shape=True)
+    matrix = xgb.DMatrix(rows, missing=np.nan, nthread=1)  # threads cost more than a few rows take to copy
+    contributions = booster.predict(matrix, pred_contribs=True, strict_shape=True)
     # strict_shape: (rows, classes, features + 1) for a multi-class booster
     return np.asarray(contributions[:, UP, :] - contributions[:, DOWN, :], dtype="float64")
 

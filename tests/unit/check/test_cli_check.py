@@ -78,18 +78,22 @@ def test_a_signal_made_from_the_next_bar_is_caught_with_its_bar(short_csv: Path,
 
 def test_a_warm_up_shorter_than_the_signals_need_warns_and_fails_only_if_asked(
         short_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--strategy", "rsi", "--data", str(short_csv), "--symbol", "BTC/USD", "--cuts", "2", "--max-history", "600"]
+    args = ["--strategy", "tests/unit/check/peeking.py:Ema", "--data", str(short_csv), "--symbol", "BTC/USD", "--cuts",
+            "2", "--max-history", "600"]
     code, out, _ = run(capsys, *args)
     line = " ".join(out.split())
     assert code == 0 and "No look-ahead" in line
-    assert "WARNING: Declared warm-up (warmup_bars): 0 bars, too short: signal 'Rsi{" in line
-    assert "needs 385-512 bars." in line
+    assert "WARNING: Declared warm-up (warmup_bars): 5 bars, too short: signal 'ema' BTC/USD needs 129-192 bars." \
+        in line
     code, out, _ = run(capsys, *args, "--fail-on-warmup")
     assert code == 1
     code, out, _ = run(capsys, *args, "--fail-on-warmup", "--json")
     warm = json.loads(out)["warmup"]
-    assert code == 1 and warm["sufficient"] is False and warm["declared"] == 0
-    assert warm["needed"]["settled_at"] == 512 and warm["needed"]["unsettled_at"] == 384
+    assert code == 1 and warm["sufficient"] is False and warm["declared"] == 5
+    assert warm["needed"]["settled_at"] == 192 and warm["needed"]["unsettled_at"] == 128
+    rsi = ["--strategy", "rsi", *args[2:]]  # a signal strategy declares its indicators' warm-up: enough
+    code, out, _ = run(capsys, *rsi, "--fail-on-warmup")
+    assert code == 0 and "Declared warm-up (warmup_bars): 464 bars: enough" in " ".join(out.split())
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -85,12 +85,14 @@ def test_a_signal_strategy_needs_its_indicators_warm_up(bars: pd.DataFrame) -> N
     warm = report.warmup
     assert warm is not None
     signal = warm.needed
-    # the rule speaks once RSI(14) is past its warm-up (14 + 32 x 14 = 462 bars, counting bar t): then it agrees
-    assert signal is not None and signal.kind == "signal" and signal.settled_at == 512
+    # the rule speaks once RSI(14) is past its warm-up (14 + 32 x 14 = 462 bars, counting bar t): then it agrees;
+    # the strategy declares that plus two bars, one of the lengths the check tries
+    assert Rsi(period=14).warmup_bars() == 464
+    assert signal is not None and signal.kind == "signal" and signal.settled_at == 464
     assert signal.unsettled_at == 384 and signal.difference == "published only with the whole history"
     (rsi,) = [s for s in warm.series if s.series == "indicator RSI_14 BTC/USD"]
     assert rsi.settled_at is not None and rsi.settled_at <= 462  # the engine's warm-up table is conservative
-    assert warm.sufficient is False  # SignalStrategy declares no warm-up of its own
+    assert warm.sufficient is True
 
 
 def test_a_run_that_raises_with_a_short_history_is_reported_and_counts_as_differing(bars: pd.DataFrame) -> None:
