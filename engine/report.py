@@ -66,6 +66,9 @@ def render_report(result: BacktestResult) -> str:
         _section("Distribution of trade returns", _chart(charts, _trade_returns_figure(result.trades))),
         _section(f"Trades ({len(result.trades):,})", _trades_table(result.trades)),
     ]
+    parity = result.extras.get("parity")
+    if isinstance(parity, dict):  # mlct parity: the session against its back-test
+        sections.append(_section("Parity with the back-test", _parity_section(parity)))
     ml = result.extras.get("ml")
     if ml:
         sections.append(_section("ML signal", _ml_section(ml, charts)))
@@ -328,6 +331,21 @@ def _plain(value: object) -> str:
 def _time(value: Any) -> str:
     stamp = pd.Timestamp(value)
     return "" if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M")
+
+
+def _parity_section(parity: dict[str, Any]) -> str:
+    first = {d["kind"]: d for d in parity.get("divergences", [])}
+    rows = []
+    for kind, counts in parity.get("counts", {}).items():
+        found = first.get(kind)
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
+            kind, f"{counts['session']:,}", f"{counts['backtest']:,}", "-" if found is None else f"#{found['index']}",
+            "same" if found is None else found["cause"])) + "</tr>")
+    verdict = ("Zero divergence: the session did what its back-test does." if parity.get("zero") else
+               f"{len(first)} kind(s) of event diverge; the first of each is named with its cause.")
+    head = "".join(f"<th>{h}</th>" for h in ("events", "session", "back-test", "first divergence", "why"))
+    return (f"<p>{html.escape(verdict)}</p><div class='scroll'><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _section(title: str, content: str) -> str:

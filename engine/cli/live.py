@@ -180,6 +180,7 @@ def _settings(config: LiveConfig, *, live: bool) -> dict[str, Any]:
     """What the journal records of the session's config (the names of the key variables, never keys)."""
     run = config.run
     return {"kind": "live" if live else "paper", "exchange": config.exchange.id, "symbols": list(run.symbols),
+            "strategy": run.strategy, "strategy_base": str(config.base),
             "api_key_env": config.exchange.api_key_env if live else None,
             "timeframe": run.timeframe, "warmup_bars": run.warmup_bars, "streams": list(run.streams),
             "paper": dict(config.paper)}

@@ -105,12 +105,14 @@ class LiveBinanceServer(TradingServer, BinanceServer):
         Asset -> free amount of the trading account at start.
     taker_fee, maker_fee
         The account's fee rates, charged in the quote asset.
+    order_latency
+        Seconds between a new order's arrival and its matching (the market may move meanwhile).
     """
 
     def __init__(self, bars: Mapping[str, pd.DataFrame], *, interval: str = "1m", live_from: int,
                  symbols: Iterable[str] = (), credentials: tuple[str, str] | None = None,
                  balances: Mapping[str, float] | None = None, taker_fee: float = 0.001,
-                 maker_fee: float = 0.001) -> None:
+                 maker_fee: float = 0.001, order_latency: float = 0.0) -> None:
         if not bars:
             raise ValueError("bars: give at least one symbol's frame")
         super().__init__(bars, symbols=symbols, interval=interval, credentials=credentials, balances=balances)
@@ -123,7 +125,8 @@ class LiveBinanceServer(TradingServer, BinanceServer):
         account = Account(balances or {}, {s: Filters.from_info(self._symbol_info(s)) for s in bars},
                           taker_fee=taker_fee, maker_fee=maker_fee)
         self._desk = TradingDesk(self.app, account, {m: s for s, m in self._market_ids.items()},
-                                 credentials=credentials, price=self.price_now, clock=lambda: self.now_ms)
+                                 credentials=credentials, price=self.price_now, clock=lambda: self.now_ms,
+                                 order_latency=order_latency)
         self._live_lock = threading.Lock()  # guards the sockets and their streams (read from the test's thread)
         self._step_lock = asyncio.Lock()  # one market step, drop or pause at a time on the server loop
         self._sockets: list[_Socket] = []

@@ -92,8 +92,9 @@ class TradingDesk:
 
     def __init__(self, app: web.Application, account: Account, market_ids: Mapping[str, str], *,
                  credentials: tuple[str, str] | None, price: Callable[[str], float],
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], order_latency: float = 0.0) -> None:
         self.account = account
+        self.order_latency = order_latency  # seconds between an order's arrival and its matching
         self._market_ids = dict(market_ids)
         self._credentials = credentials
         self._price, self._clock = price, clock
@@ -214,6 +215,8 @@ class TradingDesk:
             return web.json_response(
                 {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 request weight per 1 MINUTE."},
                 status=429, headers={"Retry-After": "1"})
+        if self.order_latency:  # the market may move meanwhile, as it does at a busy exchange
+            await asyncio.sleep(self.order_latency)
         outcome = self.account.place(order_request, self._price(order_request.symbol), self._clock())
         fault = self._take_order_fault("unknown_status", "lost_answer", "timeout", "hold")  # once it is placed
         if fault is not None and fault.kind == "hold":
