@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,17 +68,25 @@ async def test_a_kill_file_halts_cancels_and_closes_and_nothing_is_left_open_at_
     assert {a: Decimal(v) for a, v in result.balances.items() if Decimal(v)} == {a: v for a, v in account.items() if v}
 
 
-async def test_without_cancel_or_flatten_the_switch_only_halts_and_stops(tmp_path: Path) -> None:
-    journal = tmp_path / "paper" / "journal.sqlite"
+async def paper_session_pulled(journal: Path, pull: Callable[[PaperRun], None]) -> PaperRun:
+    """A paper session of ``BuyAndRest`` that holds BTC and a resting order when ``pull`` pulls its switch; return
+    it once it stopped by itself."""
     with LiveBinanceServer({SYMBOL: wavy_bars(120)}, live_from=40) as server:
         run = PaperRun(server, [BuyAndRest()], journal, warmup_bars=5)
         try:
             task = await run.start()
             await run.close_bars(2)
-            request_kill(journal.parent, by="the test", reason="just stop", cancel=False, flatten=False)
+            pull(run)
             await asyncio.wait_for(task, 60)
         finally:
             await run.close()
+    return run
+
+
+async def test_without_cancel_or_flatten_the_switch_only_halts_and_stops(tmp_path: Path) -> None:
+    journal = tmp_path / "paper" / "journal.sqlite"
+    run = await paper_session_pulled(journal, lambda run: request_kill(
+        journal.parent, by="the test", reason="just stop", cancel=False, flatten=False))
     kernel = run.session.kernel if run.session else None
     assert kernel is not None
     assert kernel.orders.halted == "kill switch: just stop (asked by the test)"
@@ -87,17 +96,14 @@ async def test_without_cancel_or_flatten_the_switch_only_halts_and_stops(tmp_pat
 
 async def test_a_second_sigint_pulls_the_switch_while_the_session_stops(tmp_path: Path) -> None:
     journal = tmp_path / "paper" / "journal.sqlite"
-    with LiveBinanceServer({SYMBOL: wavy_bars(120)}, live_from=40) as server:
-        run = PaperRun(server, [BuyAndRest()], journal, warmup_bars=5)
-        try:
-            task = await run.start()
-            await run.close_bars(2)
-            assert run.session is not None
-            run.session._signalled("SIGINT")  # as the loop's signal handler calls it
-            run.session._signalled("SIGINT")
-            await asyncio.wait_for(task, 60)
-        finally:
-            await run.close()
+
+    def twice(run: PaperRun) -> None:
+        assert run.session is not None
+        run.session._signalled("SIGINT")  # as the loop's signal handler calls it
+        run.session._signalled("SIGINT")
+
+    run = await paper_session_pulled(journal, twice)
+    assert run.session is not None
     kill, _ = after_the_kill(journal)
     assert (kill.by, kill.cancel) == ("a second SIGINT", True)
     assert run.session.stopped_by == "SIGINT"
