@@ -7,6 +7,9 @@ reserved): an order's notional, the position it could lead to (quantity and noti
 order that brings a position closer to flat always passes), the open orders, and the orders sent in the last
 minute. A refused order comes back to the strategy as a ``REJECTED`` update naming the limit and the figures.
 
+Orders a minute are counted in market time (the latest market event's), so a paper session fed bars faster than
+real time refuses what its back-test refuses; live, market time is the exchange's clock.
+
 On losses (each bar and fill, after the ledger booked it): the loss since the UTC day began halts new orders until
 the next day; the drawdown from the session's peak equity halts them for the rest of the session. Cancels still go
 out. Every refusal and halt is published as a ``RiskBreach`` event, so the journal keeps it.
@@ -24,7 +27,7 @@ from typing import Any, NoReturn
 
 from engine.bus import EventBus
 from engine.errors import ConfigError, OrderRejected
-from engine.events import Bar, Fill, Order, RiskBreach, Side
+from engine.events import Bar, Fill, MarketData, Order, RiskBreach, Side
 from engine.markets import Markets
 from engine.orders import OrderManager
 from engine.ports import Clock
@@ -102,6 +105,9 @@ class RiskEngine:
         self._last_equity = 0.0
         self.peak = 0.0
         orders.risk = self
+        self._market_now: int | None = None  # the latest market event's time: the per-minute count's clock
+        if limits.max_orders_per_minute is not None:
+            bus.subscribe(MarketData, self._on_market_data)
         if limits.daily_loss_limit is not None or limits.max_drawdown is not None:
             bus.subscribe(Bar, self.on_equity_change)
             bus.subscribe(Fill, self.on_equity_change)
@@ -126,7 +132,7 @@ class RiskEngine:
                 self._refuse(order, "max_open_orders", f"{count} orders are open, the limit is "
                                                        f"{limits.max_open_orders}")
         if limits.max_orders_per_minute is not None:
-            now = self._clock.now()
+            now = self._now()
             sent = self._sent
             while sent and sent[0] <= now - _MINUTE:
                 sent.popleft()
@@ -159,7 +165,14 @@ class RiskEngine:
     def sent(self, order: Order) -> None:
         """Count ``order`` among the last minute's (the order manager calls it once the order passed every check)."""
         if self.limits.max_orders_per_minute is not None:
-            self._sent.append(self._clock.now())
+            self._sent.append(self._now())
+
+    def _on_market_data(self, event: MarketData) -> None:
+        self._market_now = event.ts if self._market_now is None else max(self._market_now, event.ts)
+
+    def _now(self) -> int:
+        """Market time: a paper session that replays history fast counts its orders as its back-test does."""
+        return self._clock.now() if self._market_now is None else self._market_now
 
     # -- losses ------------------------------------------------------------------------------------------------
     def on_equity_change(self, event: Bar | Fill) -> None:
