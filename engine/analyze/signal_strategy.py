@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.analyze.indicators import IndicatorSet
 from engine.analyze.rule import Rule
 from engine.analyze.signals import SignalHandler
 from engine.errors import ConfigError
@@ -45,6 +46,19 @@ class SignalStrategy(Strategy):
     def signal(self) -> Rule:
         """Return a new rule built from the parameters: the signal this strategy trades (override)."""
         raise NotImplementedError
+
+    def warmup_bars(self) -> int:
+        """Return the bars after which every indicator of the signal is past its warm-up, sources included
+        (``IndicatorSet.warmup``; a path-dependent one, never final, counts its lookback), plus the bar that
+        reads them. A live session warms up on that many, and a back-test on fewer cannot decide on final
+        values. A rule with a state of its own may still differ for a while from a longer history (a regime
+        holds until the opposite run), and a composite may speak earlier (a child warming up counts as 0)."""
+        indicators = IndicatorSet()
+        self.signal().bind(indicators)
+        needed = [indicators.warmup(i.key) for i in indicators.indicators]
+        longest = max((i.lookback if n is None else n for i, n in zip(indicators.indicators, needed, strict=True)),
+                      default=-1)
+        return longest + 1
 
     def attach(self, context: StrategyContext) -> None:
         """Subscribe the signal's indicators and rule to ``Bar`` (before the strategy's own hooks), then the hooks."""
