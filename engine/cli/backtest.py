@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import sys
+import textwrap
 import time
 import tomllib
 from collections.abc import Sequence
@@ -163,7 +164,19 @@ def format_summary(result: BacktestResult) -> str:
         lines.append(f"{', '.join(data['symbols'])}  {data['interval']} bars  {_minute(data['start'])} to "
                      f"{_minute(data['end'])} UTC  ({data['n_bars']:,} bars)")
     lines += [rule, line(header), rule, *(line(r) for r in rows), rule]
+    if result.no_trades:
+        lines += ["", *format_no_trades(result.no_trades)]
     return "\n".join(lines)
+
+
+def format_no_trades(no_trades: dict[str, Any], width: int = 110) -> list[str]:
+    """Return the lines under the summary of a run without a round trip: why, and each kind of rejection's
+    first reason in full (the counted kinds hide the figures a trader checks)."""
+    lines = textwrap.wrap(f"No trades: {no_trades['message']}", width, subsequent_indent="  ")
+    for entry in no_trades.get("rejected", [])[:5]:
+        lines += textwrap.wrap(f"first of {entry['count']:,}: {entry['first']}", width, initial_indent="  ",
+                               subsequent_indent="    ")
+    return lines
 
 
 def _minute(iso: str) -> str:

@@ -63,6 +63,9 @@ class BacktestResult:
         contributes it at the end of the run. Dicts of DataFrames are saved as ``extras/<name>/<key>.csv``.
     balances
         ``{asset: amount}`` held at the end, each amount the exact text of the ledger's ``Decimal``.
+    no_trades
+        Why the run made no round trip (``engine.result.diagnosis.explain_no_trades``: ``cause``, ``message``
+        and the figures behind it), None when it made one.
     ledger
         The ledger of the run (not saved).
     """
@@ -79,11 +82,14 @@ class BacktestResult:
     assumptions: dict[str, list[str]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     balances: dict[str, str] = field(default_factory=dict)
+    no_trades: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        """Return ``result.json``: stats, final balances, configuration, data fingerprint and assumptions."""
-        return json.dumps({"stats": self.stats, "balances": self.balances, "config": self.config, "data": self.data,
-                           "assumptions": self.assumptions}, indent=2, default=str)
+        """Return ``result.json``: stats, why no trade was made (null when one was), final balances,
+        configuration, data fingerprint and assumptions."""
+        return json.dumps({"stats": self.stats, "no_trades": self.no_trades, "balances": self.balances,
+                           "config": self.config, "data": self.data, "assumptions": self.assumptions},
+                          indent=2, default=str)
 
     def save(self, out_dir: str | Path, *, csv: bool = False, progress: WriteProgress | None = None) -> Path:
         """Write the result to ``out_dir``; ``BacktestResult.load`` reads it back.
@@ -153,7 +159,8 @@ class BacktestResult:
             raise DataError(f"{out}: cannot read the saved result: {exc}") from None
         return cls(stats=meta.get("stats", {}), equity=equity, orders=orders, fills=fills, trades=trades,
                    config=meta.get("config", {}), prices=prices, data=meta.get("data", {}),
-                   assumptions=meta.get("assumptions", {}), extras=extras, balances=meta.get("balances", {}))
+                   assumptions=meta.get("assumptions", {}), extras=extras, balances=meta.get("balances", {}),
+                   no_trades=meta.get("no_trades"))
 
 
 def _read_equity(out: Path) -> pd.DataFrame:
