@@ -3,14 +3,16 @@
 Writing the files of a long back-test takes a moment (a second for a million bars, more with ``--csv``): on a
 terminal one line shows the file being written and is cleared when done; to a pipe or a file (CI, ``nohup``,
 ``2> log``) a line is written per file, as a log reader expects, since a redrawn line there is noise. ``--quiet``
-shows neither.
+shows neither. At the end one log line (INFO) says how many files, megabytes and seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -19,6 +21,8 @@ from engine.result.files import Written
 
 if TYPE_CHECKING:
     from engine.result import BacktestResult
+
+log = logging.getLogger(__name__)
 
 CSV_HELP = ("also write the per-bar tables as CSV (equity.csv, prices.csv) beside their Parquet files; "
             "trades, orders and fills are always CSV")
@@ -33,13 +37,37 @@ def save_result(result: BacktestResult, out: str | Path, *, csv: bool = False, q
                 stream: TextIO | None = None) -> Path:
     """Save ``result`` to ``out`` (``BacktestResult.save``), telling stderr (or ``stream``) about each file."""
     stream = sys.stderr if stream is None else stream
-    if quiet:
-        return result.save(out, csv=csv)
-    shown = TerminalLine(stream) if progress_enabled(stream=stream) else FileLines(stream)
+    shown: FileLines | TerminalLine | None = None
+    if not quiet:
+        shown = TerminalLine(stream) if progress_enabled(stream=stream) else FileLines(stream)
+    tally = Tally(shown)
+    started = time.perf_counter()
     try:
-        return result.save(out, csv=csv, progress=shown)
+        path = result.save(out, csv=csv, progress=tally)
     finally:
-        shown.close()
+        if shown is not None:
+            shown.close()
+    log.info("results written", extra={"out": str(path), "files": len(tally.files),
+                                       "megabytes": round(sum(f.size for f in tally.files) / 1e6, 1),
+                                       "seconds": round(time.perf_counter() - started, 3)})
+    return path
+
+
+class Tally:
+    """Keep what was written (for the log line at the end) and pass it on to what shows it, if anything does."""
+
+    def __init__(self, shown: FileLines | TerminalLine | None) -> None:
+        self.shown = shown
+        self.files: list[Written] = []
+
+    def writing(self, path: Path, index: int, total: int) -> None:
+        if self.shown is not None:
+            self.shown.writing(path, index, total)
+
+    def written(self, file: Written) -> None:
+        self.files.append(file)
+        if self.shown is not None:
+            self.shown.written(file)
 
 
 class FileLines:

@@ -50,6 +50,16 @@ def test_a_line_per_file_on_stderr_when_it_is_not_a_terminal(tmp_path: Path) -> 
     assert "results written to" in proc.stdout and "wrote " not in proc.stdout
 
 
+def test_a_log_line_sums_up_what_was_written(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="engine.cli.output"):
+        save_result(small_run(), tmp_path, csv=True, quiet=True)
+    [record] = [r for r in caplog.records if r.getMessage() == "results written"]
+    assert record.__dict__["files"] == 7 and record.__dict__["out"] == str(tmp_path)
+    assert record.__dict__["megabytes"] == round(sum(p.stat().st_size for p in tmp_path.iterdir()
+                                                     if p.name != "result.json") / 1e6, 1)
+    assert record.__dict__["seconds"] >= 0
+
+
 def test_quiet_writes_no_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", "--quiet", "--out", str(tmp_path)]) == 0
     assert "wrote " not in capsys.readouterr().err and (tmp_path / "equity.parquet").is_file()
