@@ -21,7 +21,7 @@ from engine.clock import SimulatedClock
 from engine.datagen.bar_feed import BarFeed, merge_feeds
 from engine.datagen.catalog import Catalog, looks_like_query, read_bars
 from engine.datagen.files import load_bars
-from engine.datagen.fingerprint import data_fingerprint, feed_prices
+from engine.datagen.fingerprint import data_fingerprint, feed_prices, interval_text
 from engine.datagen.sample import load_sample
 from engine.errors import ConfigError
 from engine.kernel import Kernel
@@ -31,6 +31,7 @@ from engine.markets import Market, Markets
 from engine.ports import Clock, EventSink, ExecutionClient
 from engine.progress import bar, progress_enabled, track
 from engine.result import BacktestResult
+from engine.result.diagnosis import explain_no_trades
 from engine.result.recorder import EquityRecorder
 from engine.result.stats import buy_and_hold, compute_stats
 from engine.result.tables import fills_frame, orders_frame
@@ -191,7 +192,7 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
             if recording is not None:
                 recording.close()
     result = build_result(config, venue, feeds, strategies, [*handlers, *strategies], recorder,
-                          kernel.orders.fills, kernel, ledger)
+                          kernel.orders.fills, kernel, ledger, history_bars=0)
     log.info("back-test finished", extra={"trades": result.stats["n_trades"],
                                           "final_equity": result.stats["final_equity"]})
     return result
@@ -199,9 +200,14 @@ def run_backtest(strategy: Strategy | Sequence[Strategy], data: Any, config: Bac
 
 def build_result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[BarFeed],
                  strategies: Sequence[Strategy], contributors: Sequence[object], recorder: EquityRecorder,
-                 fills: FillLog, kernel: Kernel, ledger: Ledger) -> BacktestResult:
+                 fills: FillLog, kernel: Kernel, ledger: Ledger, *, history_bars: int | None = None) -> BacktestResult:
     """Build the result after a run (a back-test, a live session): frames, prices and fingerprint of the data
-    the strategies saw, stats, assumptions, extras."""
+    the strategies saw, stats, assumptions, extras, and why no trade was made if none was.
+
+    ``history_bars``: the bars of each symbol the strategies saw before the first of ``feeds`` (0 for a
+    back-test, whose feeds hold any warm-up); None when not known, and a run without trades is then not
+    blamed on its warm-up.
+    """
     equity = recorder.frame()
     interval_ns = min(feed.interval_ns for feed in feeds)
     summary = summarize_fills(fills, pd.DatetimeIndex(equity.index).asi8)
@@ -212,18 +218,32 @@ def build_result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[B
     stats = compute_stats(equity["equity"], summary.trades, initial_equity=float(config.cash),
                           interval_ns=interval_ns, fees_paid=summary.fees_paid, exposure=summary.exposure,
                           traded_notional=summary.traded_notional, benchmark=benchmark)
+    orders = orders_frame(kernel.orders)
+    no_trades = explain_no_trades(
+        n_trades=len(summary.trades), n_fills=len(fills), orders=orders,
+        warmups={} if history_bars is None else {s.name: s.warmup_bars() for s in strategies},
+        bars=_bars_by_symbol(feeds, history_bars or 0), interval=interval_text(interval_ns),
+        account_currency=ledger.account_currency, quotes={kernel.markets[feed.symbol].quote for feed in feeds})
     extras: dict[str, Any] = {}
     for contributor in contributors:
         contribute = getattr(contributor, "result_extras", None)
         if callable(contribute):
             extras.update(contribute())
-    return BacktestResult(stats=stats, equity=equity, orders=orders_frame(kernel.orders), fills=fills_frame(fills),
+    return BacktestResult(stats=stats, equity=equity, orders=orders, fills=fills_frame(fills),
                           trades=summary.trades, config={**config.to_dict(), **venue.to_dict(), "strategies": [
                               {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger,
                           prices=prices, data=data_fingerprint(feeds),
                           assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue.assumptions()},
                           extras=extras,
-                          balances={asset: str(amount) for asset, amount in ledger.balances().items()})
+                          balances={asset: str(amount) for asset, amount in ledger.balances().items()},
+                          no_trades=no_trades)
+
+
+def _bars_by_symbol(feeds: Sequence[BarFeed], history_bars: int) -> dict[str, int]:
+    bars: dict[str, int] = {}
+    for feed in feeds:
+        bars[feed.symbol] = bars.get(feed.symbol, history_bars) + len(feed)
+    return bars
 
 
 def feeds_from_data(data: Any, symbol: str | None, data_dir: str | Path | None = None) -> list[BarFeed]:

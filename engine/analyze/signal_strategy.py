@@ -48,13 +48,18 @@ class SignalStrategy(Strategy):
         raise NotImplementedError
 
     def warmup_bars(self) -> int:
-        """The longest history the rule's indicators need to be final, plus two bars (the rule speaks on the bar
-        after, and a cross compares it with the one before): a live session warms up that long, so the rule
-        speaks from its first live bar as it would in a back-test."""
+        """Return the bars after which every indicator of the signal is past its warm-up, sources included
+        (``IndicatorSet.warmup``; a path-dependent one, never final, counts its lookback), plus two: the bar that
+        reads them and the one before it that a cross compares with. A live session warms up on that many, so the
+        rule speaks from its first live bar as in a back-test (``mlct check lookahead`` measures rsi's need at
+        385-464 bars). A rule with a state of its own may still differ for a while from a longer history (a regime
+        holds until the opposite run), and a composite may speak earlier (a child warming up counts as 0)."""
         indicators = IndicatorSet()
         self.signal().bind(indicators)  # a composite rule binds its children's indicators too
-        needed = [indicators.warmup(indicator.key) for indicator in indicators.indicators]
-        return max((n for n in needed if n is not None), default=0) + 2
+        needed = [indicators.warmup(i.key) for i in indicators.indicators]
+        longest = max((i.lookback if n is None else n for i, n in zip(indicators.indicators, needed, strict=True)),
+                      default=-1)
+        return longest + 2
 
     def attach(self, context: StrategyContext) -> None:
         """Subscribe the signal's indicators and rule to ``Bar`` (before the strategy's own hooks), then the hooks."""

@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import sys
+import textwrap
 import time
 import tomllib
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.output import add_output_options, save_result
 from engine.errors import ConfigError
 from engine.strategy import Strategy
 
@@ -30,6 +32,7 @@ EXAMPLES = """examples:
   mlct backtest --report                          ... and write out/report.html with every result file
   mlct backtest --strategy sma_cross --param fast=20 --param slow=50 --out runs/sma-20-50 --report
   mlct backtest --data my.csv --symbol ETH/USD --fee-bps 7.5 --slippage-bps 2 --json
+  mlct backtest --data bars_1m.parquet --out runs/1m --csv   per-bar tables as CSV too, for a spreadsheet
   mlct backtest --strategy my_pkg.my_mod:MyStrategy --handler my_pkg.audit:Audit
   mlct backtest --strategy ./my_strategy.py:MyStrategy
   mlct backtest --config run.toml                 settings from a file (see mlct init); flags win
@@ -65,8 +68,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bt.add_argument("--limit-fill", choices=["through", "touch"],
                     help="a resting limit fills when the bar trades through its price (default) or touches it")
     bt.add_argument("--out", type=Path, metavar="DIR",
-                    help="write result.json, trades.csv, orders.csv, fills.csv, equity.csv, prices.parquet here "
-                         "(default out/ with --report)")
+                    help="write result.json, trades.csv, orders.csv, fills.csv, equity.parquet, prices.parquet "
+                         "here (default out/ with --report)")
+    add_output_options(bt)
     bt.add_argument("--report", action="store_true", default=None,
                     help="also write report.html, a self-contained HTML report, into the --out directory")
     bt.add_argument("--json", action="store_true", help="print result.json to stdout instead of the table")
@@ -102,6 +106,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     report = settings.pop("report", False) if args.report is None else True
     if not isinstance(report, bool):
         raise ConfigError(f"report must be true or false, got {report!r}")
+    csv = settings.pop("csv", False) if args.csv is None else True
+    if not isinstance(csv, bool):
+        raise ConfigError(f"csv must be true or false, got {csv!r}")
     out = settings.pop("out", None)
     if report and out is None:
         out = "out"
@@ -117,7 +124,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if unknown:
         known = sorted(account_keys | venue_keys)
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(known)}, "
-                          "strategy, data, symbol, params, handlers, out, report)")
+                          "strategy, data, symbol, params, handlers, out, report, csv)")
     config = BacktestConfig(**{k: v for k, v in settings.items() if k in account_keys})
     venue = SimSettings(**{k: v for k, v in settings.items() if k in venue_keys})
     started = time.perf_counter()
@@ -127,7 +134,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     log.info("back-test done", extra={"seconds": round(seconds, 3), "bars": result.stats["n_bars"],
                                       "bars_per_s": round(result.stats["n_bars"] / max(seconds, 1e-9))})
     if out is not None:
-        result.save(out)
+        save_result(result, out, csv=csv, quiet=args.quiet)
     if report:
         from engine.report import write_report
 
@@ -163,7 +170,19 @@ def format_summary(result: BacktestResult) -> str:
         lines.append(f"{', '.join(data['symbols'])}  {data['interval']} bars  {_minute(data['start'])} to "
                      f"{_minute(data['end'])} UTC  ({data['n_bars']:,} bars)")
     lines += [rule, line(header), rule, *(line(r) for r in rows), rule]
+    if result.no_trades:
+        lines += ["", *format_no_trades(result.no_trades)]
     return "\n".join(lines)
+
+
+def format_no_trades(no_trades: dict[str, Any], width: int = 110) -> list[str]:
+    """Return the lines under the summary of a run without a round trip: why, and each kind of rejection's
+    first reason in full (the counted kinds hide the figures a trader checks)."""
+    lines = textwrap.wrap(f"No trades: {no_trades['message']}", width, subsequent_indent="  ")
+    for entry in no_trades.get("rejected", [])[:5]:
+        lines += textwrap.wrap(f"first of {entry['count']:,}: {entry['first']}", width, initial_indent="  ",
+                               subsequent_indent="    ")
+    return lines
 
 
 def _minute(iso: str) -> str:

@@ -41,9 +41,10 @@ slippage_bps = 2
 latency_ms = 0                  # delay before an order or a cancel reaches the exchange
 limit_fill = "through"          # a resting limit fills when a bar trades through its price, or "touch"
 
-# Where results go: result.json, trades.csv, orders.csv, fills.csv, equity.csv, prices.parquet ...
+# Where results go: result.json, trades.csv, orders.csv, fills.csv, equity.parquet, prices.parquet ...
 out = "out"
 report = true                   # ... and report.html (rebuild it later with `mlct report out`)
+# csv = true                    # ... and the per-bar tables as CSV too: equity.csv, prices.csv
 
 # Objects with on_<event> methods that join the run (loggers, audits), as "module:Class".
 # handlers = ["my_pkg.audit:FillLogger"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.output import add_output_options, save_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +72,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR", help="output directory (default out/)")
     run.add_argument("--cash", default="10000", help="starting cash of the back-test (default 10000)")
     run.add_argument("--confirm", default="", help="confirm buys with a classic signal: trend, regime, macd ...")
+    add_output_options(run)
     run.set_defaults(func=cmd_run)
 
 
@@ -254,7 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = BacktestConfig(cash=Decimal(str(args.cash)))
     result = run_backtest(strategy, tested, config, venue=SimSettings(fee_bps=args.cost_bps / 2), symbol=symbol,
                           progress=not args.quiet)
-    result.save(out)
+    save_result(result, out, csv=bool(args.csv), quiet=args.quiet)
     print(format_summary(result))
 
     print("\n3/4 recommendation for the latest bar")

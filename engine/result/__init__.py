@@ -1,5 +1,6 @@
 """What a run leaves behind, one module a job: ``recorder`` (the equity curve a run records), ``trades`` (round
-trips from fills), ``tables`` (the orders, fills and trades frames), ``stats`` (the statistics).
+trips from fills), ``tables`` (the orders, fills and trades frames), ``stats`` (the statistics), ``files`` (the
+tables as files: which format, how fast).
 
 ``BacktestResult``, here, holds them with the statistics, the prices of the traded symbols, the configuration, a
 data fingerprint and the assumptions of the run; ``save`` writes all of it to a directory and ``load`` reads it
@@ -11,18 +12,25 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from engine.errors import DataError
+from engine.result.files import TableFile, WriteProgress, write_csv, write_files, write_parquet
 from engine.result.tables import TRADE_COLUMNS, as_categories
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
 
 __all__ = ["BacktestResult"]
+
+PRICE_COLUMNS = ["ts", "symbol", "open", "close"]
+# Read back as floats: CSV writes 1.0 as 1, which a column of whole numbers would read back as integers.
+ORDER_FLOATS = ("quantity", "price", "stop_price", "filled_quantity", "average_price", "fees")
+FILL_FLOATS = ("price", "quantity", "fee")
 
 
 @dataclass
@@ -55,6 +63,9 @@ class BacktestResult:
         contributes it at the end of the run. Dicts of DataFrames are saved as ``extras/<name>/<key>.csv``.
     balances
         ``{asset: amount}`` held at the end, each amount the exact text of the ledger's ``Decimal``.
+    no_trades
+        Why the run made no round trip (``engine.result.diagnosis.explain_no_trades``: ``cause``, ``message``
+        and the figures behind it), None when it made one.
     ledger
         The ledger of the run (not saved).
     """
@@ -71,35 +82,48 @@ class BacktestResult:
     assumptions: dict[str, list[str]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     balances: dict[str, str] = field(default_factory=dict)
+    no_trades: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        """Return ``result.json``: stats, final balances, configuration, data fingerprint and assumptions."""
-        return json.dumps({"stats": self.stats, "balances": self.balances, "config": self.config, "data": self.data,
-                           "assumptions": self.assumptions}, indent=2, default=str)
+        """Return ``result.json``: stats, why no trade was made (null when one was), final balances,
+        configuration, data fingerprint and assumptions."""
+        return json.dumps({"stats": self.stats, "no_trades": self.no_trades, "balances": self.balances,
+                           "config": self.config, "data": self.data, "assumptions": self.assumptions},
+                          indent=2, default=str)
 
-    def save(self, out_dir: str | Path) -> Path:
+    def save(self, out_dir: str | Path, *, csv: bool = False, progress: WriteProgress | None = None) -> Path:
         """Write the result to ``out_dir``; ``BacktestResult.load`` reads it back.
 
-        Files: ``result.json``, ``trades.csv``, ``orders.csv``, ``fills.csv``, ``equity.csv``,
-        ``prices.parquet`` (ts, symbol, open, close) and ``extras/<name>/<key>.csv``.
+        Files: ``result.json``; ``trades.csv``, ``orders.csv`` and ``fills.csv`` (a row per round trip, order or
+        fill, for a spreadsheet); ``equity.parquet`` (ts, equity, buy_and_hold) and ``prices.parquet`` (ts,
+        symbol, open, close), a row per bar, and with ``csv`` also as ``equity.csv`` and ``prices.csv``;
+        ``extras/<name>/<key>.csv``. ``engine.result.files`` says why each format and how the CSV text looks.
+        ``progress`` is told about each table file before and after it is written.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "result.json").write_text(self.to_json() + "\n")
         trades = self.trades[["entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl",
                               "fees", "symbol", "return"]]
-        trades.to_csv(out / "trades.csv", index=False)
-        self.orders.to_csv(out / "orders.csv", index=False)
-        self.fills.to_csv(out / "fills.csv", index=False)
-        self.equity.to_csv(out / "equity.csv")
+        equity = self.equity.reset_index()
         long = [frame.assign(symbol=symbol).reset_index() for symbol, frame in self.prices.items()]
-        prices = pd.concat(long, ignore_index=True) if long else pd.DataFrame(columns=["ts", "symbol", "open",
-                                                                                        "close"])
-        prices[["ts", "symbol", "open", "close"]].to_parquet(out / "prices.parquet", index=False)
+        prices = pd.concat(long, ignore_index=True)[PRICE_COLUMNS] if long else pd.DataFrame(columns=PRICE_COLUMNS)
+        files = [TableFile(out / "trades.csv", len(trades), partial(write_csv, trades)),
+                 TableFile(out / "orders.csv", len(self.orders), partial(write_csv, self.orders)),
+                 TableFile(out / "fills.csv", len(self.fills), partial(write_csv, self.fills)),
+                 TableFile(out / "equity.parquet", len(equity), partial(write_parquet, equity)),
+                 TableFile(out / "prices.parquet", len(prices), partial(write_parquet, prices))]
+        if csv:
+            files += [TableFile(out / "equity.csv", len(equity), partial(write_csv, equity)),
+                      TableFile(out / "prices.csv", len(prices), partial(write_csv, prices))]
+        else:  # the CSVs of an earlier save into this directory describe another run
+            for name in ("equity.csv", "prices.csv"):
+                (out / name).unlink(missing_ok=True)
+        write_files(files, progress)
         for name, section in self.extras.items():
             if isinstance(section, Mapping):
                 for key, frame in section.items():
-                    if isinstance(frame, pd.DataFrame):
+                    if isinstance(frame, pd.DataFrame):  # a component's own table: pandas writes any column
                         (out / "extras" / name).mkdir(parents=True, exist_ok=True)
                         frame.to_csv(out / "extras" / name / f"{key}.csv", index=False)
         return out
@@ -112,12 +136,12 @@ class BacktestResult:
             raise DataError(f"{out}: no result.json here (give the --out directory of mlct backtest)")
         try:
             meta = json.loads((out / "result.json").read_text())
-            equity = pd.read_csv(out / "equity.csv", index_col="ts")
-            equity.index = pd.DatetimeIndex(_times(equity.index), name="ts")
+            equity = _read_equity(out)
             trades = as_categories(_read_csv(out / "trades.csv", ("entry_time", "exit_time"))[TRADE_COLUMNS].astype(
                 dict.fromkeys(("quantity", "entry_price", "exit_price", "pnl", "fees", "return"), "float64")))
-            orders = as_categories(_read_csv(out / "orders.csv", ("ts", "updated_ts")))
-            fills = as_categories(_read_csv(out / "fills.csv", ("ts",)))
+            orders = as_categories(_read_csv(out / "orders.csv", ("ts", "updated_ts")).astype(
+                dict.fromkeys(ORDER_FLOATS, "float64")))
+            fills = as_categories(_read_csv(out / "fills.csv", ("ts",)).astype(dict.fromkeys(FILL_FLOATS, "float64")))
             prices = {}
             if (out / "prices.parquet").is_file():
                 long = pd.read_parquet(out / "prices.parquet")
@@ -135,7 +159,18 @@ class BacktestResult:
             raise DataError(f"{out}: cannot read the saved result: {exc}") from None
         return cls(stats=meta.get("stats", {}), equity=equity, orders=orders, fills=fills, trades=trades,
                    config=meta.get("config", {}), prices=prices, data=meta.get("data", {}),
-                   assumptions=meta.get("assumptions", {}), extras=extras, balances=meta.get("balances", {}))
+                   assumptions=meta.get("assumptions", {}), extras=extras, balances=meta.get("balances", {}),
+                   no_trades=meta.get("no_trades"))
+
+
+def _read_equity(out: Path) -> pd.DataFrame:
+    """Read ``equity.parquet``, or the ``equity.csv`` that results saved before it was Parquet hold."""
+    if (out / "equity.parquet").is_file():
+        equity = pd.read_parquet(out / "equity.parquet").set_index("ts")
+    else:
+        equity = pd.read_csv(out / "equity.csv", index_col="ts")
+    equity.index = pd.DatetimeIndex(_times(equity.index), name="ts")
+    return equity
 
 
 def _times(values: pd.Series | pd.Index) -> pd.DatetimeIndex | pd.Series:

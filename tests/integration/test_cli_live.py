@@ -82,7 +82,7 @@ def journal_bars(path: Path) -> int:
 
 def check_outputs(out: Path, live_bars: int) -> None:
     """The session wrote what a back-test writes, agreeing with its journal."""
-    for name in ("result.json", "orders.csv", "fills.csv", "trades.csv", "equity.csv", "prices.parquet"):
+    for name in ("result.json", "orders.csv", "fills.csv", "trades.csv", "equity.parquet", "prices.parquet"):
         assert (out / name).is_file(), name
     result = BacktestResult.load(out)
     assert result.stats["n_bars"] == live_bars

@@ -26,13 +26,14 @@ def test_backtest_on_the_sample_writes_every_output(tmp_path: Path, capsys: pyte
     trades = pd.read_csv(tmp_path / "trades.csv")
     assert list(trades.columns[:8]) == TRADE_HEADER
     assert len(trades) == result["stats"]["n_trades"] > 0
-    equity = pd.read_csv(tmp_path / "equity.csv")
-    assert len(equity) == 20_111
+    equity = pd.read_parquet(tmp_path / "equity.parquet")
+    assert list(equity.columns) == ["ts", "equity", "buy_and_hold"] and len(equity) == 20_111
     assert equity["equity"].iloc[-1] == pytest.approx(result["stats"]["final_equity"])
     orders = pd.read_csv(tmp_path / "orders.csv")
     assert set(orders["status"]) <= {"filled", "accepted", "rejected"}
     assert (tmp_path / "fills.csv").exists() and (tmp_path / "prices.parquet").exists()
     assert not (tmp_path / "report.html").exists()  # only with --report
+    assert not (tmp_path / "equity.csv").exists() and not (tmp_path / "prices.csv").exists()  # only with --csv
 
 
 def test_json_flag_prints_result_json(capsys: pytest.CaptureFixture[str]) -> None:

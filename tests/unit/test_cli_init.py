@@ -16,7 +16,7 @@ from engine.cli import main
 from engine.cli.init import CONFIG
 
 # Keys `mlct backtest --config` reads besides the fields of BacktestConfig and SimSettings.
-RUN_KEYS = {"strategy", "data", "symbol", "params", "handlers", "out", "report"}
+RUN_KEYS = {"strategy", "data", "symbol", "params", "handlers", "out", "report", "csv"}
 
 
 def test_init_then_backtest_the_starter_config(tmp_path: Path, capsys: pytest.CaptureFixture[str],

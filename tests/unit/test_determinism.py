@@ -16,7 +16,7 @@ from pathlib import Path
 from engine.datagen.files import save_parquet
 from engine.datagen.sample import load_sample
 
-OUTPUTS = ("orders.csv", "fills.csv", "trades.csv", "equity.csv")
+OUTPUTS = ("orders.csv", "fills.csv", "trades.csv", "equity.parquet")
 
 
 def start(data: Path, out: Path, hash_seed: int) -> subprocess.Popen[bytes]:

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from adapters.sim import SimSettings
+from engine.analyze.signal_strategy import SignalStrategy
+from engine.analyze.signals import signal_frame
 from engine.backtest import BacktestResult, run_backtest
 from engine.cli import main
 from engine.cli.backtest import list_strategies, resolve_strategy
@@ -74,3 +76,17 @@ def test_the_cli_runs_a_ready_strategy_with_no_other_flag(tmp_path: Path,
     assert result["config"]["strategies"][0] == {"name": "Rsi", "params": {
         "size": 0.95, "symbol": "", "mode": "momentum", "period": 14, "lower": 30.0, "upper": 70.0}}
     assert result["stats"]["n_trades"] > 5
+
+
+@pytest.mark.parametrize("name", [n for n in READY if n != "bear_bull"])  # a regime holds: no finite warm-up
+def test_after_its_warm_up_a_signal_reads_as_on_the_whole_history(name: str,
+                                                                  sample: tuple[pd.DataFrame, str]) -> None:
+    frame, symbol = sample
+    strategy = resolve_strategy(name)()
+    assert isinstance(strategy, SignalStrategy)
+    warmup = strategy.warmup_bars()
+    assert warmup > 1
+    whole = signal_frame(strategy.signal(), frame, symbol)["direction"].iloc[-300:]
+    start = len(frame) - 300 - warmup + 1  # the first of the last 300 bars is the warm-up's last
+    part = signal_frame(strategy.signal(), frame.iloc[start:], symbol)["direction"]
+    assert part.iloc[-300:].tolist() == whole.tolist()
