@@ -419,6 +419,30 @@ async def test_a_dropped_user_stream_raises_network_error_and_resubscribes(serve
     assert server.user_stream_connections == 2 and server.account_faults_served["drop"] == 1
 
 
+async def test_a_lost_trade_report_breaks_the_user_stream_as_the_order_fills(server: LiveBinanceServer,
+                                                                           client: Any) -> None:
+    await subscribed(server, client)
+    trades = asyncio.ensure_future(client.watch_my_trades("BTC/USDT"))
+    url = client.urls["api"]["ws"]["ws-api"]["spot"]
+    await wait_until(lambda: "myTrades:BTC/USDT" in client.clients[url].futures, "watch_my_trades to wait")
+    server.user_stream_fault("lost")
+    order = await client.create_order("BTC/USDT", "market", "buy", 0.01)  # the answer still has the fill (FULL)
+    with pytest.raises(ccxt.NetworkError, match="1006"):  # the stream broke where the trade's report was due
+        await asyncio.wait_for(trades, WAIT)
+    (lost,) = server.user_reports_lost
+    assert (lost["x"], lost["X"], lost["c"], str(lost["i"])) == ("TRADE", "FILLED", order["clientOrderId"],
+                                                                order["id"])
+    assert server.account_faults_served["lost"] == 1 and server.account_faults_served["drop"] == 0
+    # The order's NEW went before the stream broke; its fill never came: ccxt holds the order open, tradeless.
+    assert client.orders.hashmap["BTC/USDT"][order["id"]]["status"] == "open" and not client.myTrades
+    await subscribed(server, client)  # nothing is replayed to the new subscription; REST has the trade
+    orders = await watched(client, "watch_orders", "orders:BTC/USDT",
+                           lambda: client.create_order("BTC/USDT", "market", "buy", 0.01))
+    assert order["id"] not in [o["id"] for o in orders if o["status"] == "closed"]  # still open, as far as ccxt knows
+    assert str(lost["t"]) in [t["id"] for t in await client.fetch_my_trades("BTC/USDT")]
+    assert server.user_stream_connections == 2 and len(server.user_reports_lost) == 1  # served once
+
+
 async def test_a_server_without_credentials_refuses_the_account() -> None:
     with LiveBinanceServer({"BTC/USDT": make_frame()}, live_from=LIVE_FROM) as bare:
         pro = make_pro_client(bare, apiKey=KEY, secret=SECRET)
