@@ -106,7 +106,11 @@ class CcxtExecution:
         self._spawn(self._cancel(cancel), on_its_way=True)
 
     async def start(self) -> None:
-        self._started_ms = int(self.client.milliseconds())
+        try:  # the REST check asks for trades since the start by the clock that stamps them: the exchange's
+            self._started_ms = int(await self.client.fetch_time())
+        except (ccxt.BaseError, OSError) as exc:
+            self._fault("time", f"the exchange's time: {type(exc).__name__}: {exc}: taking this machine's")
+            self._started_ms = int(self.client.milliseconds())
         self._spawn(self._watch_orders())
         self._spawn(self._watch_trades())
         self._spawn(self._check_periodically())
