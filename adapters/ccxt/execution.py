@@ -91,6 +91,7 @@ class CcxtExecution:
         self.tracker = OrderTracker()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_its_way: set[asyncio.Task[Any]] = set()  # placing and cancelling
+        self._placing: set[str] = set()  # client ids of the orders whose placing task has not settled them yet
         self.faults: dict[str, int] = {}
 
     # -- ExecutionClient --------------------------------------------------------------------------------------
@@ -137,6 +138,13 @@ class CcxtExecution:
 
     # -- placing and cancelling -------------------------------------------------------------------------------
     async def _place(self, order: Order) -> None:
+        self._placing.add(order.client_order_id)
+        try:
+            await self._send(order)
+        finally:
+            self._placing.discard(order.client_order_id)
+
+    async def _send(self, order: Order) -> None:
         cid = order.client_order_id
         params: dict[str, Any] = {"newClientOrderId": cid}
         if order.type is OrderType.LIMIT:
@@ -180,10 +188,10 @@ class CcxtExecution:
             except (ccxt.BaseError, OSError) as exc:
                 self._fault("lookup", f"order {order.client_order_id}: {type(exc).__name__}: {exc}")
                 found = None
-            if found is not None:
-                self._publish(self._take_order(found))
-                return
             tracked = self.tracker.orders[order.client_order_id]
+            if found is not None:
+                self._publish(await self._order_and_trades(found, tracked))
+                return
             if not tracked.open or tracked.status is not OrderStatus.SUBMITTED:
                 return  # the user stream settled it meanwhile
             if time.monotonic() > deadline:
@@ -289,7 +297,7 @@ class CcxtExecution:
         exchange says it filled more than was handed on (an order's fills are handed on before the update that
         finishes it, so an order with a fill missing is still open here)."""
         for tracked in self.tracker.open_orders():
-            if tracked.status is OrderStatus.SUBMITTED:
+            if tracked.order.client_order_id in self._placing:
                 continue  # its placing task settles it
             found = await self._by_client_id(self.client.fetch_order, tracked, "check")
             if found is not None:

@@ -13,7 +13,9 @@ What the exchange's streams do, and what this does about it (see ``../shared/EXC
   closed bars only, by the exchange's clock) before the stream's next bar is handed out.
 - A stream can die silently (a truncated frame ends ccxt's receive loop; a stalled socket raises nothing for
   minutes): a watch that brings nothing for ``stale_after`` seconds closes the client's websockets, clears its
-  caches and watches again, which resubscribes; the gap is back-filled as above.
+  caches and watches again, which resubscribes; the gap is back-filled as above. Closing them cancels every
+  pending watch on the client, the execution client's user stream too (and its watchdog's close cancels ours):
+  ``within`` turns that into the ``NetworkError`` of a dropped socket, so each side reconnects and catches up.
 - A malformed row (a ``None`` time, a price that is not a positive number) is dropped and the stream restarted,
   the bar fetched by REST.
 
@@ -76,13 +78,20 @@ def _backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float
 async def within(awaitable: Any, seconds: float) -> Any:
     """Await ``awaitable`` for at most ``seconds``, else raise ``TimeoutError`` without waiting for it to end:
     ``asyncio.wait_for`` waits for the cancelled call, and a ccxt watch caught in a reconnect may never end (a CI
-    run hung there)."""
+    run hung there).
+
+    A watch cancelled under its caller raises ``ccxt.NetworkError``, as a dropped socket does: ccxt's
+    ``close_ws_clients`` cancels the pending watches of every socket of the client, so the feed's restart ends
+    the execution client's user-stream watches and the other way round; a ``CancelledError`` would end the
+    watcher that did not ask for it, silently (the session would get no more bars, or no more reports)."""
     task = asyncio.ensure_future(awaitable)
     done, _ = await asyncio.wait({task}, timeout=seconds)
     if not done:
         task.cancel()
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # abandoned: its error is not news
         raise TimeoutError
+    if task.cancelled():
+        raise ccxt.NetworkError("the watch was cancelled: the client's websockets were closed under it")
     return task.result()
 
 

@@ -391,8 +391,9 @@ class TradingServer:
 
     def user_stream_fault(self, kind: str) -> None:
         """Spoil the user-data stream: ``duplicate`` (the next TRADE report sent twice), ``regress`` (after the next
-        FILLED report, that order's NEW again), ``malformed`` (the next report with wrong types) or ``drop`` (close
-        the user sockets now); see ``engine.testing.binance_user_stream``."""
+        FILLED report, that order's NEW again), ``malformed`` (the next report with wrong types), ``lost`` (the next
+        TRADE report not sent, the user sockets closed at that moment: ``user_reports_lost`` keeps it) or ``drop``
+        (close the user sockets now); see ``engine.testing.binance_user_stream``."""
         if kind == "drop":
             self._call(self._drop_user_stream())
         else:
@@ -419,6 +420,12 @@ class TradingServer:
     def account_faults_served(self) -> Counter[str]:
         """Return the count of order and user-stream faults served, by kind."""
         return self._desk.faults_served + self._desk.stream.served
+
+    @property
+    def user_reports_lost(self) -> list[dict[str, Any]]:
+        """Return the executionReports (TRADE) that ``lost`` faults withheld, oldest first: ``t`` is the trade id,
+        ``c`` the order's client id."""
+        return list(self._desk.stream.lost)
 
     @property
     def user_stream_connections(self) -> int:

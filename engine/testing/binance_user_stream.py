@@ -17,6 +17,10 @@ open again, unfilled); ``malformed`` sends the next executionReport with ``"q": 
 ``ValueError`` inside its receive callback: the stream stops silently and later watches wait forever).
 ``drop`` closes every user socket at once, without a close frame (the pending watch raises
 ``NetworkError`` "closing code 1006"; the next watch dials and subscribes again; nothing is replayed).
+``lost`` withholds the next TRADE report and closes every user socket at that moment, as ``drop`` does: the
+stream breaks exactly as an order fills, so the fill's report is never sent (the reports before it in the same
+push, the order's NEW, are sent; those after it have nobody to go to) and only REST knows of the trade (the answer
+to the order, ``GET /api/v3/order``, ``GET /api/v3/myTrades``). The withheld reports are kept in ``lost``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from engine.testing.binance_account import AccountError
 
 __all__ = ["STREAM_FAULTS", "UserStream"]
 
-STREAM_FAULTS = ("duplicate", "regress", "malformed", "drop")
+STREAM_FAULTS = ("duplicate", "regress", "malformed", "lost", "drop")
 
 
 def _text(message: Mapping[str, Any]) -> str:
@@ -63,13 +67,14 @@ class UserStream:
         self._faults: list[str] = []
         self._news: dict[int, dict[str, Any]] = {}  # the NEW report of each order, for the "regress" fault
         self._sockets: list[_UserSocket] = []
+        self.lost: list[dict[str, Any]] = []  # the TRADE reports a "lost" fault withheld
         self.served: Counter[str] = Counter()
         self.connections = 0
 
     def fault(self, kind: str) -> None:
-        """Plan ``kind`` (``duplicate``, ``regress`` or ``malformed``) for the next report it applies to."""
+        """Plan ``kind`` (``duplicate``, ``regress``, ``malformed`` or ``lost``) for the next report it applies to."""
         if kind not in STREAM_FAULTS or kind == "drop":
-            raise ValueError(f"kind must be one of duplicate, regress, malformed (or drop), got {kind!r}")
+            raise ValueError(f"kind must be one of duplicate, regress, malformed, lost (or drop), got {kind!r}")
         with self._lock:
             self._faults.append(kind)
 
@@ -117,7 +122,11 @@ class UserStream:
                 targets = [s for s in self._sockets if s.subscribed]
             if not targets:
                 continue  # nobody listens: a planned fault waits for a report that is sent
-            texts = [_text({"subscriptionId": 0, "event": e}) for e in self._spoil(event)]
+            spoilt = self._spoil(event)
+            if spoilt is None:  # lost: not sent, and the stream breaks now (the rest of the push finds no socket)
+                self.close(fault=False)
+                continue
+            texts = [_text({"subscriptionId": 0, "event": e}) for e in spoilt]
             for sock in targets:
                 for text in texts:
                     await _send(sock, text)
@@ -146,7 +155,9 @@ class UserStream:
             answer = {"id": request_id, "status": e.status, "error": {"code": e.code, "msg": e.msg}}
         await _send(sock, _text(answer))
 
-    def _spoil(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def _spoil(self, event: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Return what to send for ``event`` under the planned fault it meets, if any; None: withhold it and close
+        the user sockets (``lost``)."""
         if event["e"] != "executionReport":
             return [event]
         with self._lock:
@@ -162,12 +173,15 @@ class UserStream:
             return [bad]
         if kind == "regress":
             return [event, self._news[event["i"]]]
+        if kind == "lost":
+            self.lost.append(copy.deepcopy(event))
+            return None
         return [event]
 
 
 def _applies(kind: str, report: Mapping[str, Any]) -> bool:
     """Return whether a planned ``kind`` spoils ``report`` (an executionReport)."""
-    if kind == "duplicate":
+    if kind in ("duplicate", "lost"):
         return bool(report["x"] == "TRADE")
     if kind == "regress":
         return bool(report["X"] == "FILLED")
