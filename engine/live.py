@@ -212,7 +212,7 @@ class LiveSession:
             return None
         feeds = seen.feeds()
         return build_result(config, self.venue, feeds, self.strategies, [*self.handlers, *self.strategies], equity,
-                            kernel.orders.fills, kernel, ledger)
+                            kernel.orders.fills, kernel, ledger, history_bars=0)  # the feeds hold the warm-up
 
 
 def session_tag(now: int) -> str:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.cli.output import add_output_options, save_result
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     lp.add_argument("--max-bars", type=int, metavar="N", help="stop cleanly after N closed bars")
     lp.add_argument("--out", type=Path, metavar="DIR", help="where results and the journal go (default: run.out); "
                                                              "a journal there is resumed")
+    add_output_options(lp)
     lp.add_argument("--reconcile-only", action="store_true",
                     help="print the comparison of the session's journal with the account and exit (0: they agree, "
                          "1: they differ); nothing is written or sent")
@@ -115,7 +117,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     if result is None:
         print(f"no live bar was handled; the journal is in {journal}")
         return 0
-    result.save(out)
+    save_result(result, out, csv=bool(args.csv), quiet=args.quiet)
     from engine.cli.backtest import format_summary
 
     print(format_summary(result))

@@ -98,7 +98,7 @@ def test_mlct_live_paper_stops_after_max_bars_with_a_line_a_bar_and_a_back_tests
     with LiveBinanceServer({SYMBOL: wavy_bars(400)}, live_from=100) as server:
         config = write_config(tmp_path / "live.toml", server)
         server.play(bars_per_second=5)
-        proc = mlct("live", "--config", str(config), "--max-bars", "6")
+        proc = mlct("live", "--config", str(config), "--max-bars", "6", "--csv")
         stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     lines = [line for line in stderr.splitlines() if "BTC/USDT close" in line and "equity" in line]
@@ -106,6 +106,7 @@ def test_mlct_live_paper_stops_after_max_bars_with_a_line_a_bar_and_a_back_tests
     out = tmp_path / "session"
     check_outputs(out, 6)
     assert "Buy & hold" in stdout and str(out) in stdout
+    assert (out / "equity.csv").is_file() and f"wrote {out / 'equity.parquet'}" in stderr  # --csv, a line a file
 
 
 def test_sigterm_mid_session_leaves_a_complete_journal_and_the_outputs(tmp_path: Path) -> None:
