@@ -18,6 +18,7 @@ from engine.datagen.bar_feed import BarFeed
 from engine.datagen.fingerprint import data_fingerprint
 from engine.datagen.frames import infer_interval
 from engine.errors import ConfigError
+from engine.ml.consistency import check_label_leak, check_research_equals_live
 from engine.ml.evaluate import evaluate_signals, side_by_side, traded_summary
 from engine.ml.explain import signal_contributions, top
 from engine.ml.features import feature_set
@@ -52,6 +53,7 @@ def train(frame: pd.DataFrame, symbol: str, *, features: str = "composite", labe
     chosen = feature_set(features)
     table = chosen.batch(frame)
     targets = labels(frame, label)
+    check_label_leak(table, targets["ret"], chosen.names)
     interval_ns = interval_of(frame)
     ready_from = int(np.argmax(table["ready"].to_numpy())) if table["ready"].any() else len(frame)
     step, close = (None, None)
@@ -62,6 +64,7 @@ def train(frame: pd.DataFrame, symbol: str, *, features: str = "composite", labe
     finally:
         if close is not None:
             close()
+    check_research_equals_live(chosen, frame, symbol, table, result.predictions.index)
     evaluation = evaluate(result, n_boot=n_boot, n_random=n_random, seed=config.seed)
     summary = summarize(result, evaluation, n_boot=n_boot)
     predictions = result.predictions.copy()

@@ -1,0 +1,81 @@
+"""Two checks that keep research honest, run by every training (``engine.ml.pipeline.train``).
+
+**A feature that knows the label.** Before training, each feature's rank correlation with the label's forward
+return is measured on the rows the walk-forward could use. An honest feature of past prices explains a sliver of
+the next hours' return (the features of the ready sets stay below 0.06 on the bundled hourly data); one that
+correlates beyond ``LEAK_CORRELATION`` carries the outcome itself, or part of it. Training stops, naming it.
+
+**Research equals live.** The model was scored on features computed in batch, over whole columns. A live session
+computes them bar by bar (``FeatureSet.stream_row``, through the ``IndicatorSet`` the live handler uses). After
+training, the data are replayed bar by bar through that streaming path and the features of the out-of-sample rows
+(the first ``CHECKED_ROWS``) must equal the batch ones within float tolerance; else the evaluation scored
+something a session can never see (a batch formula that reads a later bar, a column shifted the wrong way) and
+training stops, naming the feature and the first bar that differs. The models are deterministic, so equal
+features give equal probabilities: the features are what is compared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DataError
+from engine.ml.features import FeatureSet, stream_features
+
+__all__ = ["CHECKED_ROWS", "LEAK_CORRELATION", "check_label_leak", "check_research_equals_live"]
+
+LEAK_CORRELATION = 0.5  # |Spearman correlation| with the forward return beyond which a feature knows the outcome
+# The out-of-sample rows checked, from the first: a batch formula that reads ahead does so on every row, and the
+# stream must run from the data's first bar (path-dependent indicators), so checking them all would cost the
+# replay of the whole history
+CHECKED_ROWS = 2000
+_RTOL, _ATOL = 1e-9, 1e-12
+
+
+def check_label_leak(table: pd.DataFrame, forward_return: pd.Series, names: list[str]) -> None:
+    """Raise ``DataError`` naming the first feature whose rank correlation with ``forward_return`` is implausible."""
+    usable = table["ready"].to_numpy(dtype=bool) & np.isfinite(forward_return.to_numpy(dtype="float64"))
+    if usable.sum() < 30:
+        return  # too few rows to judge: the walk-forward will refuse them anyway
+    outcome = forward_return[usable].rank().to_numpy()
+    for name in names:
+        column = table.loc[usable, name]
+        if column.nunique() < 2:
+            continue
+        correlation = float(np.corrcoef(column.rank().to_numpy(), outcome)[0, 1])
+        if abs(correlation) > LEAK_CORRELATION:
+            raise DataError(f"feature {name!r} has a rank correlation of {correlation:+.2f} with the label's forward "
+                            f"return over {int(usable.sum()):,} rows (an honest feature of past prices stays far "
+                            f"below {LEAK_CORRELATION}): it reads the outcome; training stopped")
+
+
+def check_research_equals_live(features: FeatureSet, frame: pd.DataFrame, symbol: str, table: pd.DataFrame,
+                               rows: pd.Index) -> None:
+    """Raise ``DataError`` naming the first feature and bar of ``rows`` where the streamed features differ from
+    ``table`` (the batch ones the evaluation scored)."""
+    rows = rows[:CHECKED_ROWS]
+    if not len(rows):
+        return
+    streamed = stream_features(features, frame.loc[:rows[-1]], symbol).loc[rows]  # from the first bar, as batch
+    batch = table.loc[rows]
+    ready = batch["ready"].to_numpy(dtype=bool)
+    if not np.array_equal(ready, streamed["ready"].to_numpy(dtype=bool)):
+        first = rows[int(np.argmax(ready != streamed["ready"].to_numpy(dtype=bool)))]
+        raise DataError(f"feature set {features.name!r}: at bar {pd.Timestamp(first).isoformat()} the batch features "
+                        f"are {'ready' if bool(batch.loc[first, 'ready']) else 'not ready'} and the live ones not: "
+                        "the evaluation scored rows a session cannot compute; training stopped")
+    first_bar: pd.Timestamp | None = None
+    culprit = ""
+    for name in features.names:
+        ours, theirs = batch[name].to_numpy(dtype="float64"), streamed[name].to_numpy(dtype="float64")
+        differ = ~np.isclose(ours, theirs, rtol=_RTOL, atol=_ATOL, equal_nan=True)
+        if differ.any():
+            at = pd.Timestamp(rows[int(np.argmax(differ))])
+            if first_bar is None or at < first_bar:
+                first_bar, culprit = at, name
+    if first_bar is not None:
+        batch_value, live_value = batch.loc[first_bar, culprit], streamed.loc[first_bar, culprit]
+        raise DataError(f"feature {culprit!r} differs between research and live from bar {first_bar.isoformat()}: "
+                        f"{batch_value!r} in the batch the evaluation scored, {live_value!r} computed bar by bar as "
+                        "a live session does; its batch form reads data the session does not have yet; training "
+                        "stopped")
