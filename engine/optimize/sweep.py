@@ -43,7 +43,7 @@ def run_jobs(setup: SweepSetup, jobs: Sequence[Job], executor: Executor, *, stor
     todo = [job for job in jobs if job.index not in rows]
     if rows:
         log.info("sweep resumed", extra={"saved": len(rows), "to_run": len(todo)})
-    with bar(len(jobs), "sweep", unit="job", enabled=progress) as shown:
+    with bar(len(jobs), "sweep", unit="job", enabled=progress, scale=False) as shown:
         shown.update(len(rows))
         for row in executor.run(setup, todo):
             if store is not None:

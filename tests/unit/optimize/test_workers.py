@@ -32,3 +32,12 @@ def test_data_is_loaded_once_per_worker_not_once_per_job(tmp_path: Path, monkeyp
     rows = run_jobs(setup, sweep_jobs(ParamSpace.parse(["fast=2:9:1", "slow=20"]).grid()), executor)
     assert len(rows) == 8 and not any(r["error"] for r in rows)
     assert 1 <= len(loads.read_text().splitlines()) <= (2 if isinstance(executor, ProcessExecutor) else 1)
+
+
+def test_the_progress_line_shows_jobs_done_rate_and_time_left(capsys: pytest.CaptureFixture[str]) -> None:
+    setup = SweepSetup(SmaCross, (DataSet("d", synthetic_bars(200, interval="1h", seed=1), "BTC/USD"),),
+                       SimSettings())
+    run_jobs(setup, sweep_jobs(ParamSpace.parse(["fast=2,3,4", "slow=20"]).grid()), InProcessExecutor(),
+             progress=True)
+    err = capsys.readouterr().err
+    assert "sweep:" in err and "0/3 [00:00<?" in err and "job/s]" in err  # done/total [elapsed<left, rate]
