@@ -21,6 +21,8 @@ import numpy as np
 
 from engine.errors import ConfigError
 
+SPLITS_AT_ONCE = 512  # bounds the arrays to 512 x configurations x 3 floats, whatever the sweep's size
+
 
 def block_moments(returns: np.ndarray, n_blocks: int) -> np.ndarray:
     """Return ``(count, sum, sum of squares)`` of each of ``n_blocks`` contiguous, near-equal blocks of ``returns``."""
@@ -60,28 +62,30 @@ def pbo_from_moments(moments: np.ndarray) -> PboResult:
     if n_configs < 2 or n_blocks < 2 or n_blocks % 2:
         raise ConfigError(f"PBO needs two configurations or more and an even number of blocks, "
                           f"got {n_configs} and {n_blocks}")
-    logits = []
-    for chosen in itertools.combinations(range(n_blocks), n_blocks // 2):
-        inside = np.zeros(n_blocks, dtype=bool)
-        inside[list(chosen)] = True
-        in_perf = _sharpe(moments[:, inside].sum(axis=1))
-        out_perf = _sharpe(moments[:, ~inside].sum(axis=1))
-        best = int(np.argmax(np.nan_to_num(in_perf, nan=-np.inf)))  # ties: the first listed
-        w = _rank(np.nan_to_num(out_perf, nan=-np.inf), best) / (n_configs + 1)
-        logits.append(math.log(w / (1 - w)))
-    pbo = sum(1 for v in logits if v <= 0) / len(logits)
-    return PboResult(pbo, tuple(logits), len(logits), n_configs)
+    # Every split at once: a row of ``inside`` per split; matrix products add up each split's blocks.
+    inside = np.zeros((math.comb(n_blocks, n_blocks // 2), n_blocks))
+    for row, chosen in enumerate(itertools.combinations(range(n_blocks), n_blocks // 2)):
+        inside[row, list(chosen)] = 1.0
+    flat = moments.transpose(1, 0, 2).reshape(n_blocks, -1)  # blocks x (configurations * 3)
+    logits = np.concatenate([_logits(inside[i:i + SPLITS_AT_ONCE], flat, n_configs)
+                             for i in range(0, len(inside), SPLITS_AT_ONCE)])
+    return PboResult(float(np.mean(logits <= 0)), tuple(float(v) for v in logits), len(logits), n_configs)
 
 
-def _rank(values: np.ndarray, position: int) -> float:
-    """Return the rank (1 = lowest, ties averaged) of ``values[position]`` among ``values``."""
-    value = values[position]
-    return float(np.sum(values < value) + (np.sum(values == value) + 1) / 2)
+def _logits(inside: np.ndarray, flat: np.ndarray, n_configs: int) -> np.ndarray:
+    """Return the logit of the in-sample best's out-of-sample rank for each split (row) of ``inside``."""
+    in_perf = _sharpe((inside @ flat).reshape(-1, n_configs, 3))
+    out_perf = np.nan_to_num(_sharpe(((1.0 - inside) @ flat).reshape(-1, n_configs, 3)), nan=-np.inf)
+    best = np.argmax(np.nan_to_num(in_perf, nan=-np.inf), axis=1)  # ties: the first listed
+    chosen = out_perf[np.arange(len(best)), best][:, None]
+    ranks = np.sum(out_perf < chosen, axis=1) + (np.sum(out_perf == chosen, axis=1) + 1) / 2  # 1 = lowest
+    w = ranks / (n_configs + 1)
+    return np.log(w / (1 - w))
 
 
 def _sharpe(sums: np.ndarray) -> np.ndarray:
-    """Return mean / sample std per configuration from summed ``(count, sum, sum of squares)`` (NaN if flat)."""
-    n, total, squares = sums[:, 0], sums[:, 1], sums[:, 2]
+    """Return mean / sample std from summed ``(count, sum, sum of squares)`` on the last axis (NaN if flat)."""
+    n, total, squares = sums[..., 0], sums[..., 1], sums[..., 2]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
         var = (squares - n * mean**2) / (n - 1)

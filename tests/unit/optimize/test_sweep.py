@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from adapters.sim import SimSettings
+from engine.cli import main
 from engine.datagen.synthetic import synthetic_bars
 from engine.optimize import (
     DataSet,
@@ -75,7 +76,8 @@ def test_pbo_of_a_sweep_is_a_probability_per_data_set() -> None:
     assert all(v is not None and 0 <= v["pbo"] <= 1 and v["n_configs"] == 3 for v in pbo.values())
 
 
-def test_a_resumed_sweep_does_not_repeat_a_job_or_mix_in_another_sweep(tmp_path: Path) -> None:
+def test_a_resumed_sweep_does_not_repeat_a_job_or_mix_in_another_sweep(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "bars.csv"
     synthetic_bars(300, interval="1h", seed=4).to_csv(data)
     runs, gate, out = tmp_path / "runs.jsonl", tmp_path / "gate", tmp_path / "sweep"
@@ -91,16 +93,15 @@ def test_a_resumed_sweep_does_not_repeat_a_job_or_mix_in_another_sweep(tmp_path:
         proc.wait(timeout=20)
     assert _lines(out / "results.jsonl") == 5  # jobs 0-4 saved, job 5 (a=6) held when killed
     gate.unlink()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert main(command[3:]) == 0  # the same command, resumed here in-process
     counts = Counter(json.loads(line)["a"] for line in runs.read_text().splitlines())
     assert counts == dict.fromkeys(range(1, 9), 1)
     assert _lines(out / "results.jsonl") == 8
     table = pd.read_parquet(out / "results.parquet")
     assert list(table["a"]) == list(range(1, 9))
-    other = subprocess.run([*command[:command.index("a=1:8:1")], "a=1:3:1", *command[command.index("a=1:8:1") + 1:]],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert other.returncode == 2 and "another sweep" in other.stderr
+    capsys.readouterr()
+    other = [*command[3:command.index("a=1:8:1")], "a=1:3:1", *command[command.index("a=1:8:1") + 1:]]
+    assert main(other) == 2 and "another sweep" in capsys.readouterr().err
 
 
 def _lines(path: Path) -> int:
