@@ -39,7 +39,7 @@ from strategies.sma_cross import SmaCross
 def timed_sweep(setup: SweepSetup, n_jobs: int, workers: int) -> tuple[float, float, pd.DataFrame]:
     """Return the seconds the pool of ``workers`` takes for the first ``n_jobs`` grid points, the workers' CPU
     seconds, and the table."""
-    points = ParamSpace.parse(["fast=5:50:5", "slow=60:200:10"]).grid()[:n_jobs]
+    points = ParamSpace.parse(["fast=5:50:5", "slow=60:250:10"]).grid()[:n_jobs]  # 200 points
     jobs = sweep_jobs(points)
     cpu_before = _children_cpu()
     started = time.perf_counter()

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from engine.optimize.objective import Objective
@@ -155,9 +154,4 @@ def _backtest(context: WorkerContext, job: Job) -> dict[str, Any]:
 def params_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Return the parameter names of ``rows`` in first-seen order."""
     return list(dict.fromkeys(name for row in rows for name in row["params"]))
-
-
-def chain_returns(returns: Sequence[float], initial: float) -> np.ndarray:
-    """Return the equity of compounding ``returns`` from ``initial``."""
-    return float(initial) * np.cumprod(1.0 + np.asarray(returns, dtype="float64"))
 

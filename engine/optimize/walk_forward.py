@@ -22,7 +22,7 @@ import pandas as pd
 
 from engine.errors import ConfigError
 from engine.optimize.executors import Executor
-from engine.optimize.jobs import Job, SweepSetup, chain_returns, load_dataset
+from engine.optimize.jobs import Job, SweepSetup, load_dataset
 from engine.optimize.space import Params
 from engine.optimize.store import ResultsFile
 from engine.optimize.sweep import run_jobs
@@ -140,7 +140,8 @@ def _chained(setup: SweepSetup, out_rows: dict[tuple[str, int], dict[str, Any]])
                       key=lambda r: r["window"])
         returns = [x for r in runs for x in r["returns"]]
         times = pd.DatetimeIndex(np.asarray([t for r in runs for t in r["times"]], dtype="int64"), tz="UTC")
-        curves[dataset.name] = pd.Series(chain_returns(returns, cash), index=times, name="equity")
+        equity = cash * np.cumprod(1.0 + np.asarray(returns, dtype="float64"))
+        curves[dataset.name] = pd.Series(equity, index=times, name="equity")
     return curves
 
 
