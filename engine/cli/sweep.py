@@ -134,6 +134,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if windows is not None:
             print("\nwalk-forward, in-sample against out-of-sample:")
             print(result.windows.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            for name, chained in result.summary.items():
+                figures = ", ".join(f"{k} {chained[k]:.4g}" for k in ("total_return", "sharpe", "max_drawdown")
+                                    if chained.get(k) is not None)
+                print(f"out of sample, chained ({name}, {chained['n_bars']:,} bars): {figures or 'no run'}")
         for name, value in summary.get("pbo", {}).items():
             print(f"PBO {name}: " + ("n/a" if value is None else f"{value['pbo']:.2f} over {value['n_splits']} "
                                                                    "splits"))

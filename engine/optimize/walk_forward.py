@@ -122,7 +122,10 @@ def _side(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
 
 def _window_table(lines: list[dict[str, Any]]) -> pd.DataFrame:
     names = list(dict.fromkeys(k for line in lines for k in (line["params"] or {})))
-    records = [{k: v for k, v in line.items() if k != "params"} | {n: (line["params"] or {}).get(n) for n in names}
+    records = [{k: line[k] for k in ("dataset", "window", "is_start", "oos_start", "oos_stop")}
+               | {n: (line["params"] or {}).get(n) for n in names}
+               | {k: v for k, v in line.items() if k[:3] in ("is_", "oos") and k not in ("is_start", "oos_start",
+                                                                                        "oos_stop")}
                for line in lines]
     table = pd.DataFrame.from_records(records)
     for column in [c for c in table.columns if c[:3] in ("is_", "oos") and c.split("_", 1)[1] not in
