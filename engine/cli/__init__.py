@@ -19,8 +19,7 @@ from engine.progress import LOG_FORMATS, setup_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-COMMANDS = (backtest, report, init, data, signals, ml, recommend, live, journal, parity, check,
-            sweep)
+COMMANDS = (backtest, report, init, data, signals, ml, recommend, live, journal, parity, check, sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
