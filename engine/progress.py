@@ -36,14 +36,16 @@ def progress_enabled(quiet: bool = False, stream: TextIO | None = None) -> bool:
     return not quiet and callable(isatty) and bool(isatty())
 
 
-def bar(total: int | None, desc: str, *, unit: str = "bar", enabled: bool | None = None) -> tqdm[Any]:
+def bar(total: int | None, desc: str, *, unit: str = "bar", enabled: bool | None = None,
+        scale: bool = True) -> tqdm[Any]:
     """Return a tqdm progress bar on stderr, a silent no-op unless ``enabled`` (default: ``progress_enabled()``).
 
-    Downloads, training and sweeps use it as ``with bar(n, "download") as b: ... b.update(k)``.
+    Downloads, training and sweeps use it as ``with bar(n, "download") as b: ... b.update(k)``; ``scale=False``
+    counts in whole units (a sweep's 7/40 jobs, not 7.00/40.0).
     """
     if enabled is None:
         enabled = progress_enabled()
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=not enabled, file=sys.stderr,
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, disable=not enabled, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.25, leave=False)
 
 

@@ -12,14 +12,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.cli import backtest, check, data, init, journal, live, ml, parity, recommend, report, signals
+from engine.cli import backtest, check, data, init, journal, live, ml, parity, recommend, report, signals, sweep
 from engine.errors import ConfigError, DataError, MlctError
 from engine.memory import tuned_for_long_runs
 from engine.progress import LOG_FORMATS, setup_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-COMMANDS = (backtest, report, init, data, signals, ml, recommend, live, journal, parity, check)
+COMMANDS = (backtest, report, init, data, signals, ml, recommend, live, journal, parity, check, sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
