@@ -64,9 +64,14 @@ class Page:
             await asyncio.sleep(0.1)
         return value
 
-    async def screenshot(self) -> bytes:
-        """The tab as a PNG."""
-        shot = await self.send("Page.captureScreenshot", format="png")
+    async def screenshot(self, *, full_page: bool = False) -> bytes:
+        """The tab as a PNG: what the window shows, or the whole page however long."""
+        extra: dict[str, Any] = {}
+        if full_page:
+            size = (await self.send("Page.getLayoutMetrics"))["cssContentSize"]
+            extra = {"captureBeyondViewport": True,
+                     "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}
+        shot = await self.send("Page.captureScreenshot", format="png", **extra)
         return base64.b64decode(shot["data"])
 
     def errors(self) -> list[str]:
