@@ -44,6 +44,9 @@ WARM_UP = "warm-up"  # the order manager's halt while the session warms up (engi
 class Monitor:
     """Collect what a session's page shows, and serve that page (``start``/``stop``).
 
+    Buy and hold is the equity at the first live bar put evenly into the symbols at their first live closes. Bars
+    seen while the session warms up are counted apart and drawn on the price chart, before the "live" line.
+
     Parameters
     ----------
     feeds
@@ -129,7 +132,10 @@ class Monitor:
             notional = order.quantity * price
             if self._largest_order is None or notional > self._largest_order[0]:
                 self._largest_order = (notional, order.client_order_id)
-        self._sent.append(order.ts)
+        sent = self._sent
+        sent.append(order.ts)
+        while sent[0] <= order.ts - _MINUTE:  # only the last minute's are ever counted
+            sent.popleft()
         self._remember_order(order.client_order_id, {
             "ts": order.ts // _MS, "id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
             "type": order.type.value, "quantity": str(order.quantity), "price": _text(order.price),
@@ -270,10 +276,10 @@ class Monitor:
                 price = ledger.last_price(market.symbol)
                 exposure.append((quantity, float(quantity) * price if price is not None else 0.0, market.symbol))
             if limits.max_position is not None:
-                quantity, _, symbol = max(exposure, key=lambda e: e[0])
+                quantity, _, symbol = max(exposure, key=lambda e: e[0], default=(Decimal(0), 0.0, "-"))
                 row("max_position", limits.max_position, float(quantity), f"{symbol} {_figure(quantity)}")
             if limits.max_position_notional is not None:
-                _, notional, symbol = max(exposure, key=lambda e: e[1])
+                _, notional, symbol = max(exposure, key=lambda e: e[1], default=(Decimal(0), 0.0, "-"))
                 row("max_position_notional", limits.max_position_notional, notional, f"{symbol} {notional:,.2f}")
         if limits.max_open_orders is not None:
             count = len(self._kernel.orders.open_orders())
