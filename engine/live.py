@@ -31,6 +31,7 @@ from engine.kill_switch import KILL_FILE, KillSwitchHandler, watch_file
 from engine.ledger import Ledger
 from engine.loop import Inbox, live
 from engine.markets import Markets
+from engine.monitor import Monitor
 from engine.ports import DataFeed, Reconciling
 from engine.result.recorder import EquityRecorder
 from engine.resume import (
@@ -78,11 +79,15 @@ class LiveSession:
     warmup_bars, max_bars
         Closed bars of history per symbol to warm up on; stop after this many live bars (None: run until
         stopped).
+    monitor_port
+        Serve the read-only monitor page (``engine.monitor``) on 127.0.0.1 at this port while the session runs
+        (0: any free port; its URL is logged and is ``self.monitor.url``); None: no page.
     """
 
     def __init__(self, strategies: Sequence[Strategy], feed: LiveFeed, venue: BacktestVenue, config: BacktestConfig,
                  *, journal: str | Path, settings: Mapping[str, Any] | None = None,
-                 handlers: Sequence[object] = (), warmup_bars: int = 0, max_bars: int | None = None) -> None:
+                 handlers: Sequence[object] = (), warmup_bars: int = 0, max_bars: int | None = None,
+                 monitor_port: int | None = None) -> None:
         if max_bars is not None and max_bars < 1:
             raise ValueError(f"max_bars must be at least 1, got {max_bars}")
         self.strategies = list(strategies)
@@ -99,6 +104,8 @@ class LiveSession:
         self.kernel: Kernel | None = None
         self.reconciliation: Reconciliation | None = None  # the check against the account at start, if any
         self.kill_switch: KillSwitchHandler | None = None
+        self.monitor_port = monitor_port
+        self.monitor: Monitor | None = None
 
     async def _reconcile(self, kernel: Kernel, execution: object, recorded: Mapping[str, Any],
                          journal: SessionJournal | None, ledger_start: Mapping[str, Decimal]) -> Reconciliation | None:
@@ -179,9 +186,13 @@ class LiveSession:
         if self.max_bars is not None:
             recorders.append(StopAfter(self.max_bars, [m.symbol for m in markets], self.stop))
         kill_switch = self.kill_switch = KillSwitchHandler(self.stop)
+        monitor = self.monitor = None if self.monitor_port is None or reconcile_only else Monitor(
+            feeds=[self.feed], about={**self.settings, "strategies": [s.name for s in self.strategies],
+                                      "symbols": [m.symbol for m in markets]})
         kernel = self.kernel = Kernel(bus=bus, clock=clock, ledger=ledger, markets=markets, execution=execution,
                                       strategies=self.strategies,
-                                      handlers=[*([journal] if journal else []), seen, kill_switch, *self.handlers],
+                                      handlers=[*([journal] if journal else []), seen, kill_switch,
+                                                *([monitor] if monitor else []), *self.handlers],
                                       recorders=recorders, risk=config.risk)
         if reports is self.inbox or resuming:  # ids no other session of ours, or earlier run of this one, used
             kernel.orders.id_tag = session_tag(clock.now())
@@ -201,9 +212,13 @@ class LiveSession:
                  ", ".join(m.symbol for m in markets), len(warm))
         watcher = asyncio.ensure_future(watch_file(self.journal_path.parent / KILL_FILE, self.inbox, clock.now))
         try:
+            if monitor is not None:
+                log.info("monitor page: %s", await monitor.start(self.monitor_port or 0))
             await live(kernel, [self.feed], self.inbox, warmup=warm)
         finally:
             watcher.cancel()
+            if monitor is not None:
+                await monitor.stop()
             for number in signals:
                 loop.remove_signal_handler(number)
             journal.close()

@@ -23,6 +23,8 @@ fee_bps = 10
 max_order_notional = 5000
 daily_loss_limit = 500
 max_drawdown = 0.2
+[monitor]                               # a read-only page on http://127.0.0.1:PORT/ (off without this table)
+port = 8765                             # 0: any free port (the log says which)
 ```
 
 Every error is one ``ConfigError`` naming the key and the value. The keys themselves never enter the
@@ -99,6 +101,7 @@ class LiveConfig:
     paper: Mapping[str, Any]  # the simulated exchange's settings (``adapters.sim.SimSettings``), checked by it
     base: Path  # the config file's directory: the strategy and out paths are relative to it
     risk: RiskLimits = field(default_factory=RiskLimits)
+    monitor_port: int | None = None  # [monitor] port: where the session serves its page on 127.0.0.1 (None: off)
 
 
 def load_live_config(path: str | Path) -> LiveConfig:
@@ -111,10 +114,10 @@ def load_live_config(path: str | Path) -> LiveConfig:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-    unknown = set(document) - {"exchange", "run", "paper", "risk"}
+    unknown = set(document) - {"exchange", "run", "paper", "risk", "monitor"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: exchange, run, paper, "
-                          "risk)")
+                          "risk, monitor)")
     exchange = _table(document, "exchange", _EXCHANGE_KEYS)
     run = _table(document, "run", _RUN_KEYS)
     paper = document.get("paper", {})
@@ -123,8 +126,9 @@ def load_live_config(path: str | Path) -> LiveConfig:
     risk = document.get("risk", {})
     if not isinstance(risk, dict):
         raise ConfigError(f"[risk] must be a table, got {risk!r}")
+    monitor = _table(document, "monitor", {"port"}) if "monitor" in document else None
     return LiveConfig(exchange=_exchange(exchange), run=_run(run, path.parent), paper=paper, base=path.parent,
-                      risk=RiskLimits.from_mapping(risk))
+                      risk=RiskLimits.from_mapping(risk), monitor_port=None if monitor is None else _port(monitor))
 
 
 def _table(document: Mapping[str, Any], name: str, known: set[str]) -> dict[str, Any]:
@@ -190,6 +194,14 @@ def _run(table: dict[str, Any], base: Path) -> RunConfig:
                      out=base / Path(out).expanduser(), params=params, warmup_bars=warmup,
                      streams=tuple(dict.fromkeys(streams)), stale_after=float(stale_after),
                      cancel_on_stop=cancel_on_stop)
+
+
+def _port(table: dict[str, Any]) -> int:
+    port = table.get("port")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"monitor.port must be a TCP port from 0 to 65535 (0: any free one; leave out [monitor] "
+                          f"for no page), got {port!r}")
+    return port
 
 
 def _positive_decimal(name: str, value: Any) -> Decimal:

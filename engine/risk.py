@@ -162,6 +162,12 @@ class RiskEngine:
                                      client_order_id=order.client_order_id))
         raise OrderRejected(f"risk limit {limit}: {detail}")
 
+    @property
+    def day_start(self) -> float | None:
+        """Equity when the UTC day began, which the daily loss is counted from (None before the first bar, or
+        when no loss limit is on: then nothing follows equity)."""
+        return None if self._day is None else self._day_start
+
     def sent(self, order: Order) -> None:
         """Count ``order`` among the last minute's (the order manager calls it once the order passed every check)."""
         if self.limits.max_orders_per_minute is not None:

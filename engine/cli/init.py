@@ -144,6 +144,9 @@ fee_bps = 10
 # max_orders_per_minute = 20
 # daily_loss_limit = 500                # in the account currency: no new orders until the UTC day ends
 # max_drawdown = 0.2                    # from the session's peak equity: no new orders for the rest of it
+
+# [monitor]                             # a read-only page to watch the session: http://127.0.0.1:8765/
+# port = 8765                           # served on 127.0.0.1 only; 0 picks a free port (the log says which)
 """
 
 FILES = {"config.toml": CONFIG, "live.toml": LIVE_CONFIG, "my_strategy.py": STRATEGY}

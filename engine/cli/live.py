@@ -171,7 +171,8 @@ async def run_session(config: LiveConfig, journal: Path, max_bars: int | None, c
         session = LiveSession([strategy], feed, venue, BacktestConfig(cash=cash, markets=tuple(markets),
                                                                       risk=config.risk),
                               journal=journal, settings=_settings(config, live=credentials is not None),
-                              warmup_bars=run.warmup_bars, max_bars=max_bars)
+                              warmup_bars=run.warmup_bars, max_bars=max_bars,
+                              monitor_port=config.monitor_port)  # [monitor] port: the read-only page, off if None
         result = await session.run(reconcile_only=reconcile_only)
         return result, session.reconciliation
     finally:

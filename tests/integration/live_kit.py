@@ -86,7 +86,7 @@ class PaperRun:
                  warmup_bars: int, max_bars: int | None = None, stale_after: float = 5.0,
                  symbols: Sequence[str] = (SYMBOL,), handlers: Sequence[object] = (), timeframe: str = "1m",
                  real_orders: bool = False, cancel_on_stop: bool = True, risk: RiskLimits | None = None,
-                 **feed: Any) -> None:
+                 monitor_port: int | None = None, **feed: Any) -> None:
         self.server = server
         self.client = make_pro_client(server)
         self.rest = make_client(server)
@@ -103,6 +103,7 @@ class PaperRun:
         self.real_orders = real_orders  # orders to the server's account (it needs credentials), not the simulator
         self.cancel_on_stop = cancel_on_stop
         self.risk = risk or RiskLimits()
+        self.monitor_port = monitor_port  # serve the monitor page (0: any free port)
         self.session: LiveSession | None = None
 
     async def start(self) -> asyncio.Task[Any]:
@@ -116,7 +117,8 @@ class PaperRun:
         self.session = LiveSession(self.strategies, self.feed, venue,
                                    BacktestConfig(cash=Decimal(10_000), markets=tuple(self.markets), risk=self.risk),
                                    journal=self.journal, warmup_bars=self.warmup_bars, max_bars=self.max_bars,
-                                   handlers=self.handlers, settings={"kind": "paper"})
+                                   handlers=self.handlers, settings={"kind": "paper"},
+                                   monitor_port=self.monitor_port)
         task = asyncio.create_task(self.session.run(stop_on_signals=False))
         streams = [f"{s.replace('/', '').lower()}@kline_{self.timeframe}" for s in self.symbols]
         await self.server.wait_for_subscriptions(*streams)

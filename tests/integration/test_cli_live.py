@@ -174,3 +174,34 @@ def test_mlct_live_trades_real_orders_and_ends_with_the_ledger_equal_to_the_acco
     texts = [stdout, stderr, *(p.read_bytes().decode("latin-1") for p in out.rglob("*") if p.is_file())]
     for secret in KEYS:
         assert not any(secret in text for text in texts), secret  # in no log line, output file or journal row
+
+
+def test_mlct_live_serves_the_monitor_page_its_config_asks_for(tmp_path: Path) -> None:
+    """``[monitor] port`` in live.toml: the session logs the page's URL and serves it, read-only, while it runs."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # straight to 127.0.0.1, whatever the env
+    with LiveBinanceServer({SYMBOL: wavy_bars(400)}, live_from=100) as server:
+        config = write_config(tmp_path / "live.toml", server)
+        config.write_text(config.read_text() + "[monitor]\nport = 0\n")
+        server.play(bars_per_second=2)
+        proc = mlct("live", "--config", str(config), "--max-bars", "20")
+        assert proc.stderr is not None
+        url = ""
+        for line in proc.stderr:  # the log line comes before the first live bar
+            if "monitor page: " in line:
+                url = line.split("monitor page: ", 1)[1].strip()
+                break
+        try:
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/"), url
+            with opener.open(url + "state.json", timeout=30) as response:
+                state = json.load(response)
+            assert state["about"]["kind"] == "paper" and state["about"]["symbols"] == [SYMBOL]
+            assert state["about"]["strategies"] == ["SmaCross"]
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                opener.open(urllib.request.Request(url + "state.json", data=b"{}", method="POST"), timeout=30)
+            assert refused.value.code == 405
+        finally:
+            proc.communicate(timeout=120)
+    assert proc.returncode == 0

@@ -95,3 +95,27 @@ def test_a_missing_or_malformed_file_is_a_config_error(tmp_path: Path) -> None:
         load_live_config(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match=r"live\.toml"):
         load_live_config(write(tmp_path, "[exchange\nid ="))
+
+
+def test_the_monitor_is_off_unless_its_table_gives_a_port(tmp_path: Path) -> None:
+    assert load_live_config(write(tmp_path, GOOD)).monitor_port is None
+    assert load_live_config(write(tmp_path, GOOD + "[monitor]\nport = 8765\n")).monitor_port == 8765
+    assert load_live_config(write(tmp_path, GOOD + "[monitor]\nport = 0\n")).monitor_port == 0  # any free port
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("[monitor]\nport = -1\n", "monitor.port must be a TCP port from 0 to 65535"),
+    ("[monitor]\nport = 65536\n", "monitor.port must be a TCP port from 0 to 65535"),
+    ('[monitor]\nport = "8765"\n', "got '8765'"),
+    ("[monitor]\nport = true\n", "monitor.port must be a TCP port from 0 to 65535"),
+    ("[monitor]\nport = 8765.0\n", "got 8765.0"),
+    ("[monitor]\n", "monitor.port must be a TCP port from 0 to 65535 (0: any free one; leave out [monitor] for no "
+                    "page), got None"),
+    ('[monitor]\nport = 8765\nhost = "0.0.0.0"\n', "monitor: unknown key(s) host (known: port)"),
+])
+def test_a_bad_monitor_table_is_one_error_naming_the_key(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_live_config(write(tmp_path, GOOD + table))
+    assert message in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"\[monitor\] must be a table, got 8765"):
+        load_live_config(write(tmp_path, "monitor = 8765\n" + GOOD))
