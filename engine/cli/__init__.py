@@ -12,14 +12,29 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.cli import backtest, check, data, init, journal, live, ml, parity, recommend, report, signals, sweep
+from engine.cli import (
+    backtest,
+    check,
+    data,
+    init,
+    journal,
+    live,
+    ml,
+    parity,
+    recommend,
+    report,
+    signals,
+    strategies,
+    sweep,
+)
+from engine.cli.version import VersionAction
 from engine.errors import ConfigError, DataError, MlctError
 from engine.memory import tuned_for_long_runs
 from engine.progress import LOG_FORMATS, setup_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-COMMANDS = (backtest, report, init, data, signals, ml, recommend, live, journal, parity, check, sweep)
+COMMANDS = (backtest, strategies, report, init, data, signals, ml, recommend, live, journal, parity, check, sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +83,8 @@ def add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
         help="logging level on stderr (default WARNING)")
     add("--log-format", real="text", choices=LOG_FORMATS,
         help="log lines as key=value text or JSON lines (default text)")
+    if "--version" not in parser._option_string_actions:
+        parser.add_argument("--version", action=VersionAction)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

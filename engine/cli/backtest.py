@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.cli.inputs import add_data_options, load_frame
 from engine.cli.output import add_output_options, save_result
+from engine.cli.timerange import apply_timerange
 from engine.errors import ConfigError
 from engine.strategy import Strategy
 
@@ -32,6 +33,8 @@ EXAMPLES = """examples:
   mlct backtest --report                          ... and write out/report.html with every result file
   mlct backtest --strategy sma_cross --param fast=20 --param slow=50 --out runs/sma-20-50 --report
   mlct backtest --data my.csv --symbol ETH/USD --fee-bps 7.5 --slippage-bps 2 --json
+  mlct backtest --timerange 20190101-20200101     only the bars of 2019 (either side may be empty: 20190101-)
+  mlct backtest --data btc.csv --symbol BTC/USD --data eth.csv --symbol ETH/USD   two symbols in one account
   mlct backtest --data bars_1m.parquet --out runs/1m --csv   per-bar tables as CSV too, for a spreadsheet
   mlct backtest --strategy my_pkg.my_mod:MyStrategy --handler my_pkg.audit:Audit
   mlct backtest --strategy ./my_strategy.py:MyStrategy
@@ -40,7 +43,7 @@ EXAMPLES = """examples:
 
 # Flags that map one to one onto a setting of the config file (dest name == config key).
 SETTING_FLAGS = ("strategy", "data", "symbol", "cash", "fee_bps", "maker_fee_bps", "slippage_bps", "slippage",
-                 "volume_share", "latency_ms", "limit_fill", "currency", "out")
+                 "volume_share", "latency_ms", "limit_fill", "currency", "out", "timerange")
 PATH_SETTINGS = ("data", "out")  # relative paths in a config file are relative to the file
 
 
@@ -53,7 +56,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                     help="TOML file with any of the options below (the flags win); mlct init writes one")
     bt.add_argument("--strategy", help="a module of strategies/ (sma_cross), module:Class or path/file.py:Class "
                                        "(default sma_cross)")
-    add_data_options(bt)
+    add_data_options(bt, several=True)
     bt.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     bt.add_argument("--handler", action="append", default=[], metavar="MODULE:CLASS",
                     help="add a handler object with on_<event> methods to the run (repeatable)")
@@ -92,6 +95,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for key in PATH_SETTINGS:
         if base is not None and isinstance(settings.get(key), str):
             settings[key] = str(base / Path(settings[key]).expanduser())
+        elif base is not None and key == "data" and isinstance(settings.get(key), list):
+            settings[key] = [str(base / Path(d).expanduser()) for d in settings[key]]
     for key in SETTING_FLAGS:
         value = getattr(args, key, None)
         if value is not None:
@@ -114,17 +119,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         out = "out"
     strategy = resolve_strategy(str(settings.pop("strategy", "sma_cross")), base=base)(**params)
     handlers = [_instantiate(load_object(spec, "handler"), spec) for spec in handler_specs]
-    data = settings.pop("data", None)
-    symbol = settings.pop("symbol", None)
-    if args.sort:  # read here, sorted: run_backtest reads files as they are
-        data, symbol = load_frame(data, symbol, args.data_dir, sort=True)
+    data, symbol = backtest_data(settings.pop("data", None), settings.pop("symbol", None), args.data_dir,
+                                 sort=args.sort, timerange=settings.pop("timerange", None))
     account_keys = {f.name for f in fields(BacktestConfig)} - {"markets"}
     venue_keys = {f.name for f in fields(SimSettings) if f.init}
     unknown = set(settings) - account_keys - venue_keys
     if unknown:
         known = sorted(account_keys | venue_keys)
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(known)}, "
-                          "strategy, data, symbol, params, handlers, out, report, csv)")
+                          "strategy, data, symbol, timerange, params, handlers, out, report, csv)")
     config = BacktestConfig(**{k: v for k, v in settings.items() if k in account_keys})
     venue = SimSettings(**{k: v for k, v in settings.items() if k in venue_keys})
     started = time.perf_counter()
@@ -146,6 +149,34 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if out is not None:
             print(f"\nresults written to {out}" + (f"; report: {Path(out) / 'report.html'}" if report else ""))
     return 0
+
+
+def backtest_data(data: str | list[str] | None, symbol: str | list[str] | None, data_dir: Path | None, *,
+                  sort: bool = False, timerange: str | None = None) -> tuple[Any, str | None]:
+    """Return the ``data`` and ``symbol`` arguments of ``run_backtest`` for the data options: a file or query as
+    given (run_backtest reads it), or the bars read here when they are sorted or cut to a time range, or a list of
+    ``(bars, symbol)`` pairs for several symbols (``--symbol`` repeated, one ``--data`` each, in order)."""
+    datas = [data] if isinstance(data, str) else list(data or [])
+    symbols = [symbol] if isinstance(symbol, str) else list(symbol or [])
+    if timerange is not None and not isinstance(timerange, str):
+        raise ConfigError(f"timerange must be text such as \"20240101-20240601\", got {timerange!r}")
+    if len(datas) <= 1 and len(symbols) <= 1:
+        one, name = (datas[0] if datas else None), (symbols[0] if symbols else None)
+        if not sort and timerange is None:
+            return one, name
+        return load_frame(one, name, data_dir, sort=sort, timerange=timerange)
+    if symbols and len(symbols) != len(datas):
+        raise ConfigError(f"give one --data per --symbol, in the same order: {len(symbols)} symbols "
+                          f"({', '.join(symbols)}) and {len(datas)} data sources")
+    pairs = []
+    for number, source in enumerate(datas):
+        frame, name = load_frame(source, symbols[number] if symbols else None, data_dir, sort=sort)
+        pairs.append((apply_timerange(frame, timerange, what=f"{source} ({name})"), name))
+    seen = [name for _, name in pairs]
+    twice = sorted({name for name in seen if seen.count(name) > 1})
+    if twice:
+        raise ConfigError(f"symbol {', '.join(twice)} is given by more than one --data: name each with --symbol")
+    return pairs, None
 
 
 def format_summary(result: BacktestResult) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.inputs import add_data_options, frame_from_args
 
 EXAMPLES = """examples:
   mlct check lookahead --strategy rsi                          RSI on the bundled BTC/USD hourly sample
@@ -64,7 +64,7 @@ def cmd_lookahead(args: argparse.Namespace) -> int:
     strategy_class = resolve_strategy(args.strategy)
     params = _parse_pairs(args.param, "--param")
     strategy_class(**params)  # bad parameters fail before the data is read
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    frame, symbol = frame_from_args(args)
     with bar(None, "check", unit="run", enabled=not args.quiet and progress_enabled()) as shown:
         report = check_strategy(lambda data: strategy_class(**params), frame, symbol, venue=SimSettings(),
                                 cuts=args.cuts, seed=args.seed, warmup=args.warmup,

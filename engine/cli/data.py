@@ -30,6 +30,43 @@ binance:BTC/USDT:1h@2024-01-01..2024-02-01 (times UTC). The catalog lives in --d
 else ~/.local/share/mlct.
 """
 
+# Each subcommand's own examples, shown under its --help (mlct data download --help).
+SUB_EXAMPLES = {
+    "download": """examples:
+  mlct data download --exchange binance --symbol BTC/USDT --timeframe 1h --since 2024-01-01
+  mlct data download --exchange binance --symbol BTC/USDT --timeframe 1m --since 2024-01-01 --until 2024-02-01
+  mlct data download --exchange binance --symbol BTC/USDT:USDT --kind funding --since 2024-01-01
+  mlct data download --exchange kraken --symbol ETH/USD --timeframe 1d --since 2020-01-01 --data-dir ~/bars
+Run it again later: only the bars not yet stored are fetched. Then: mlct backtest --data binance:BTC/USDT:1h
+""",
+    "list": """examples:
+  mlct data list                          every data set: query, range, rows
+  mlct data list --data-dir ~/bars        the catalog in another directory
+  mlct backtest --data QUERY              back-test on a data set, addressed as the list prints it
+""",
+    "info": """examples:
+  mlct data info binance:BTC/USDT:1h              range, rows, coverage, gaps and files of one data set
+  mlct data info binance:BTC/USDT:1h --check      ... and validate every bar, listing each problem
+  mlct data info csv:coinbase:BTC/USD:1h          a data set imported from a CSV file
+""",
+    "delete": """examples:
+  mlct data delete binance:BTC/USDT:1h                          the whole data set
+  mlct data delete binance:BTC/USDT:1h@2024-01-01..2024-02-01   only January 2024 (end exclusive)
+""",
+    "import": """examples:
+  mlct data import Coinbase_BTCUSD_1h.csv --format cryptodatadownload
+  mlct data import my_bars.csv --symbol ETH/USD --exchange kraken --timeframe 1h
+  mlct data import my_bars.parquet --symbol BTC/USD --exchange binance
+  mlct data import shuffled.csv --symbol BTC/USD --sort          rows out of time order, sorted
+Then mlct data list shows the query to give to --data.
+""",
+    "synth": """examples:
+  mlct data synth --bars 1000000 --timeframe 1m --seed 7 --symbol SYN/USD
+  mlct data synth --bars 20000 --timeframe 1h --seed 1 --volatility 0.5 --plain   one regime, no drift
+  mlct backtest --data synthetic:SYN/USD:1m                                      back-test on them
+""",
+}
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     data = commands.add_parser("data", help="download, import and manage historical data", epilog=EXAMPLES,
@@ -88,7 +125,8 @@ def _data_dir(parser: argparse.ArgumentParser, default: object = None) -> None:
 def _sub(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str) -> argparse.ArgumentParser:
     from engine.cli import add_common_options  # here, not at import: engine.cli imports this module
 
-    parser = sub.add_parser(name, help=text, description=text)
+    parser = sub.add_parser(name, help=text, description=text, epilog=SUB_EXAMPLES[name],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     # After the subcommand too (mlct data download ... --quiet), without undoing a value given before it.
     _data_dir(parser, argparse.SUPPRESS)
     add_common_options(parser, argparse.SUPPRESS)

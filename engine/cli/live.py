@@ -36,6 +36,13 @@ the ledger before the strategy trades (exit 1 with the comparison when it does n
 """
 
 
+KILL_EXAMPLES = """examples:
+  mlct live kill bot/live.toml                            halt: refuse every new order, then stop
+  mlct live kill --cancel --flatten bot/live.toml         also cancel open orders and close positions at market
+  mlct live kill --cancel --out runs/p1 --reason "drill" bot/live.toml
+"""
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lp = commands.add_parser("live", help="run a strategy on an exchange's live data (paper by default)",
                              description="Run the strategy of a session config (mlct init writes live.toml) on the "
@@ -54,7 +61,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                          "1: they differ); nothing is written or sent")
     lp.set_defaults(func=cmd_live)
     actions = lp.add_subparsers(dest="live_action", metavar="ACTION")
-    kill = actions.add_parser("kill", help="pull the kill switch of a running session",
+    kill = actions.add_parser("kill", help="pull the kill switch of a running session", epilog=KILL_EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
                               description="Halt a running session's trading at once (from another terminal): it "
                                           "refuses every new order, cancels its open orders with --cancel, closes "
                                           "its positions at market with --flatten, then stops cleanly. The request "

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.inputs import add_data_options, frame_from_args
 from engine.cli.output import add_output_options, save_result
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def format_training(bundle: ModelBundle, seconds: float) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    frame, symbol = frame_from_args(args)
     started = time.perf_counter()
     bundle = train_model(args, frame, symbol)
     bundle.save(args.out)
@@ -194,7 +194,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.ml.tables import text_table
 
     bundle = ModelBundle.load(args.model)
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    frame, symbol = frame_from_args(args)
     scored = score(bundle, frame, symbol)
     predicted = scored[scored["model"] >= 0]
     walkforward = bundle.metadata.get("walkforward", {})
@@ -236,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from strategies.ml_signal import MlSignal
 
     out: Path = args.out
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    frame, symbol = frame_from_args(args)
     started = time.perf_counter()
     print("1/4 training walk-forward ...", flush=True)
     bundle = train_model(args, frame, symbol)

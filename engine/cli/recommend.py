@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.inputs import add_data_options, frame_from_args
 from engine.display import percent
 
 EXAMPLES = """examples:
@@ -37,7 +37,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from engine.ml.pipeline import recommend
 
     bundle = ModelBundle.load(args.model)
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    frame, symbol = frame_from_args(args)
     view = recommend(bundle, frame, symbol, top_n=args.top)
     print(json.dumps(view, indent=2) if args.json else format_recommendation(view))
     return 0

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.inputs import add_data_options, frame_from_args
 
 EXAMPLES = """examples:
   mlct signals --signal rsi                                   RSI(14) 30/70 on the bundled BTC/USD hourly sample
@@ -63,7 +63,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
     params = _params(args.param)
     make_signal(args.signal, **params)  # bad parameters fail before the data is read
     reports = []
-    frame, symbol = load_frame(args.data, args.symbol, args.data_dir, sort=args.sort)
+    frame, symbol = frame_from_args(args)
     for feed in feeds_from_data(frame, symbol):
         rule = make_signal(args.signal, **params)
         events = signal_events(rule, feed, emit="nonzero")

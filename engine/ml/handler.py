@@ -113,6 +113,8 @@ class MLSignal:
             self.symbol = bar.symbol
         elif bar.symbol != self.symbol:
             return
+        if not self._ts:  # the first bar: the model's market and bar length, or a one-line refusal
+            self.bundle.check_fits(bar.symbol, bar.interval)
         self._update(bar)
         self._ts.append(bar.ts)
         self._open.append(bar.open)

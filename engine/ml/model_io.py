@@ -15,6 +15,9 @@ Loading rebuilds the feature set from the code's registry and refuses the model 
 since training (a different formula would feed the booster columns it never saw), naming what differs.
 Nothing in a model directory is executed: the boosters are xgboost JSON, the rest JSON and CSV, and the
 booster files the metadata names must lie inside the directory (``DataError`` otherwise).
+A model knows the symbol and bar length it was trained on (``symbol``, ``interval_ns`` of the metadata):
+``ModelBundle.check_fits`` refuses another asset's or bar length's data, since an hourly model's indicators and
+horizon mean something else on daily bars, and one asset's model is no evidence about another's.
 ``ModelBundle.model_at(ts)`` is the schedule the handler follows: the newest booster valid at ``ts``, so a
 back-test over the training data replays the walk-forward, and bars after it get the final model.
 """
@@ -87,6 +90,29 @@ class ModelBundle:
             return None
         return model
 
+    def trained_on(self) -> tuple[str | None, int | None]:
+        """Return the symbol and bar length (ns) of the training data; ``None`` for what the metadata lacks."""
+        symbol, interval = self.metadata.get("symbol"), self.metadata.get("interval_ns")
+        return (str(symbol) if symbol else None), (int(interval) if interval else None)
+
+    def check_fits(self, symbol: str, interval_ns: int) -> None:
+        """Refuse data of another asset or bar length than the training data's (``ConfigError``, one line naming
+        both): the model's features and horizon are counted in its own bars, on its own market. The quote may
+        differ (a BTC/USD model on an exchange's BTC/USDT): the features are returns and ratios, not prices."""
+        from engine.datagen.fingerprint import interval_text
+
+        trained_symbol, trained_interval = self.trained_on()
+        if trained_symbol is None and trained_interval is None:
+            return  # a model saved before models recorded their data: nothing to compare
+        symbol_differs = trained_symbol is not None and _base(trained_symbol) != _base(symbol)
+        interval_differs = trained_interval is not None and trained_interval != interval_ns
+        if symbol_differs or interval_differs:
+            model = f"{trained_symbol or symbol} {interval_text(trained_interval or interval_ns)}"
+            data = f"{symbol} {interval_text(interval_ns)}"
+            fix = (f"give {model} bars" + (" (--symbol if the file names it otherwise)" if symbol_differs else "")
+                   + f", or train a model on the {data} bars")
+            raise ConfigError(f"this model was trained on {model} bars, the data is {data} bars: {fix}")
+
     def entries(self) -> list[dict[str, Any]]:
         """Return the metadata of each booster (file, validity, threshold, training window, settings)."""
         entries = [_entry(fold, f"folds/fold_{number:03d}.json", "fold") for number, fold in enumerate(self.folds)]
@@ -152,6 +178,11 @@ class ModelBundle:
                                                            "models", "threshold", "feature_set_sha256")}
         return cls(features=features, label=label, folds=folds, final=final, metadata=keep, evaluation=evaluation,
                    predictions=predictions)
+
+
+def _base(symbol: str) -> str:
+    """Return the base asset of a symbol (``BTC`` of ``BTC/USDT:USDT``)."""
+    return symbol.split("/")[0].strip().upper()
 
 
 def _entry(model: FoldModel, name: str, kind: str) -> dict[str, Any]:

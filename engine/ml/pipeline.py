@@ -126,6 +126,7 @@ def score(bundle: ModelBundle, frame: pd.DataFrame, symbol: str) -> pd.DataFrame
     """
     from engine.ml.evaluate import directions
 
+    bundle.check_fits(symbol, interval_of(frame))
     table = bundle.features.batch(frame)
     targets = labels(frame, bundle.label)
     x = table[bundle.features.names].to_numpy(dtype="float64")
@@ -164,8 +165,10 @@ def recommend(bundle: ModelBundle, frame: pd.DataFrame, symbol: str, *, top_n: i
     """Return the view of the latest bar: action, probabilities, the model's historical record, the reasons.
 
     The latest bar is predicted by the model valid after it (the final model when the data ends where the
-    training did): a prediction about what comes next, out of sample.
+    training did): a prediction about what comes next, out of sample. Data of another symbol or bar length than
+    the model's is refused (``ModelBundle.check_fits``).
     """
+    bundle.check_fits(symbol, interval_of(frame))
     table = bundle.features.batch(frame)
     if not bool(table["ready"].iloc[-1]):
         raise ConfigError(f"the latest bar's features are not ready: give at least {bundle.features.warmup + 1} "

@@ -94,3 +94,46 @@ def test_backtest_runs_the_ml_strategy_from_a_model_directory(model: Path, csv: 
 def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["ml", "train", "--window", "weekly", "--out", str(tmp_path)]) == 2
     assert "--window" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def daily_csv(head: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same BTC/USD bars as daily ones."""
+    daily = head.resample("1D").agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum",
+                                     "quote_volume": "sum"}).dropna()
+    path = tmp_path_factory.mktemp("data") / "btc_daily.csv"
+    daily.reset_index().to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", [["recommend"], ["ml", "evaluate", "--bootstrap", "50"]])
+def test_a_model_refuses_data_of_another_timeframe_or_symbol(command: list[str], model: Path, csv: Path,
+                                                             daily_csv: Path, capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["symbol"] == "BTC/USD" and meta["interval_ns"] == 3600 * 10**9  # what it was trained on
+    capsys.readouterr()
+    assert main([*command, "--model", str(model), "--data", str(daily_csv), "--symbol", "BTC/USD"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "this model was trained on BTC/USD 1h bars, the data is BTC/USD 1d bars" in captured.err
+    assert main([*command, "--model", str(model), "--data", str(csv), "--symbol", "ETH/USD"]) == 2
+    assert "this model was trained on BTC/USD 1h bars, the data is ETH/USD 1h bars" in capsys.readouterr().err
+    assert main([*command, "--model", str(model), "--data", str(csv), "--symbol", "BTC/USDT"]) == 0  # same asset
+
+
+def test_recommend_on_a_timerange_answers_for_its_last_bar(model: Path, csv: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["recommend", "--model", str(model), "--data", str(csv), "--symbol", "BTC/USD",
+                 "--timerange", "-20180101", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["as_of"] == "2018-01-01T00:00:00+00:00"  # the close of Dec 31 23:00
+
+
+def test_ml_signal_refuses_bars_of_another_timeframe_in_a_backtest(model: Path, daily_csv: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["backtest", "--strategy", "ml_signal", "--param", f"model={model}", "--data", str(daily_csv),
+                 "--symbol", "BTC/USD", "--quiet"]) == 1  # raised inside the run: the strategy's failure
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "this model was trained on BTC/USD 1h bars, the data is BTC/USD 1d bars" in err
