@@ -16,19 +16,17 @@ The last case is also checked alone, on the execution client without a session.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 from adapters.ccxt.execution import CcxtExecution
-from adapters.ccxt.markets import markets_from_exchange
 from engine.events import Fill, OrderStatus
 from engine.session_journal import read_events
-from engine.testing.binance_live import LiveBinanceServer, make_pro_client
+from engine.testing.binance_live import LiveBinanceServer
 from strategies.sma_cross import SmaCross
 from tests.integration.live_kit import SYMBOL, PaperRun, wait_until, wavy_bars
-from tests.integration.test_live_execution import Reports, order, settled
+from tests.integration.test_live_execution import order, settled, trading_desk
 
 KEYS = ("loopback-key", "loopback-secret")
 HISTORY, WARMUP = 40, 20
@@ -126,24 +124,12 @@ async def test_websockets_dropped_three_times_lose_no_fill_count_none_twice_and_
 
 
 async def test_a_fill_whose_report_and_answer_are_both_lost_is_found_by_the_rest_check() -> None:
-    with LiveBinanceServer({SYMBOL: wavy_bars(60)}, live_from=30, credentials=KEYS,
-                           balances={"USDT": 10_000.0}) as server:
-        client = make_pro_client(server)
-        await client.load_markets()
-        reports = Reports()
-        execution = CcxtExecution(client, reports, markets_from_exchange(client, [SYMBOL]), time.time_ns,
-                                  check_every=1.0, stale_after=30.0, settle_for=10.0, backoff_base=0.05,
-                                  backoff_cap=0.5)
-        await execution.start()
-        try:
-            await server.wait_for_user_stream(timeout=WAIT)
-            server.fail_next_order("lost_answer")
-            server.user_stream_fault("lost")
-            execution.on_order(order("x-1"))
-            final = await settled(reports, "x-1")  # while the client runs: its stop checks by REST once more
-        finally:
-            await execution.stop()
-            await client.close()
+    async with trading_desk(check_every=1.0, stale_after=30.0, settle_for=10.0, backoff_base=0.05,
+                            backoff_cap=0.5) as (server, execution, reports):
+        server.fail_next_order("lost_answer")
+        server.user_stream_fault("lost")
+        execution.on_order(order("x-1"))
+        final = await settled(reports, "x-1")  # while the client runs: its stop checks by REST once more
         (lost,) = server.user_reports_lost
         placed = server.orders_placed
     fills = [e for e in reports.events if isinstance(e, Fill)]

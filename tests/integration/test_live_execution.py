@@ -4,6 +4,7 @@ regressions change nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -44,23 +45,30 @@ def order(cid: str, quantity: str = "0.5", side: Side = Side.BUY, price: str | N
                  price=None if price is None else Decimal(price))
 
 
-@pytest.fixture
-async def desk() -> AsyncIterator[tuple[LiveBinanceServer, CcxtExecution, Reports]]:
+@contextlib.asynccontextmanager
+async def trading_desk(**settings: Any) -> AsyncIterator[tuple[LiveBinanceServer, CcxtExecution, Reports]]:
+    """A loopback account holding 10,000 USDT, the real ccxt.pro client, and an execution client with ``settings``
+    started on it and subscribed to the user stream; stopped and closed however the test ends."""
     with LiveBinanceServer({SYMBOL: wavy_bars(60)}, live_from=30, credentials=KEYS,
                            balances={"USDT": 10_000.0}) as server:
         client = make_pro_client(server, timeout=3000)
         await client.load_markets()
         reports = Reports()
-        execution = CcxtExecution(client, reports, markets_from_exchange(client, [SYMBOL]), time.time_ns,
-                                  check_every=1.0, stale_after=3.0, settle_for=10.0, backoff_base=0.05,
-                                  backoff_cap=0.5)
+        execution = CcxtExecution(client, reports, markets_from_exchange(client, [SYMBOL]), time.time_ns, **settings)
         await execution.start()
-        await server.wait_for_user_stream()
         try:
+            await server.wait_for_user_stream(timeout=30)
             yield server, execution, reports
         finally:
             await execution.stop()
             await client.close()
+
+
+@pytest.fixture
+async def desk() -> AsyncIterator[tuple[LiveBinanceServer, CcxtExecution, Reports]]:
+    async with trading_desk(check_every=1.0, stale_after=3.0, settle_for=10.0, backoff_base=0.05,
+                            backoff_cap=0.5) as opened:
+        yield opened
 
 
 async def settled(reports: Reports, cid: str) -> OrderUpdate:
@@ -200,22 +208,10 @@ async def test_sma_cross_trades_real_orders_unchanged_and_the_ledger_ends_equal_
 
 async def orders_left_after_stopping(cancel_on_stop: bool) -> list[Any]:
     """Place a resting order, stop the client; return the orders still open at the server."""
-    with LiveBinanceServer({SYMBOL: wavy_bars(60)}, live_from=30, credentials=KEYS,
-                           balances={"USDT": 10_000.0}) as server:
-        client = make_pro_client(server)
-        await client.load_markets()
-        reports = Reports()
-        execution = CcxtExecution(client, reports, markets_from_exchange(client, [SYMBOL]), time.time_ns,
-                                  cancel_on_stop=cancel_on_stop)
-        await execution.start()
-        try:
-            await server.wait_for_user_stream()
-            execution.on_order(order("s-1", price="50.00"))
-            await wait_until(lambda: "ACCEPTED" in reports.of("s-1"), "the acknowledgement")
-        finally:
-            await execution.stop()
-            await client.close()
-        return list(server.account.open_orders(SYMBOL))
+    async with trading_desk(cancel_on_stop=cancel_on_stop) as (server, execution, reports):
+        execution.on_order(order("s-1", price="50.00"))
+        await wait_until(lambda: "ACCEPTED" in reports.of("s-1"), "the acknowledgement")
+    return list(server.account.open_orders(SYMBOL))
 
 
 async def test_stopping_cancels_the_sessions_open_orders_unless_told_to_keep_them() -> None:
