@@ -8,6 +8,7 @@ one line without a traceback unless ``--debug`` is given. The common options (``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -102,9 +103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (mlct ... | head): nothing left to say, and nowhere to say it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit does not complain
+        return 1
     except Exception as exc:  # a failure while running: one line, the traceback with --debug
         if args.debug:
             raise
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, ConfigError | DataError):  # bad input found inside the run (a model, the data)
+            print(f"error: {_one_line(cause)}", file=sys.stderr)
+            return 2
         name = "" if isinstance(exc, MlctError) else f"{type(exc).__name__}: "
         print(f"error: {name}{_one_line(exc)} (run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -220,3 +220,18 @@ def test_rows_out_of_order_are_refused_unless_sort_is_asked(command: list[str], 
     error = capsys.readouterr().err
     assert error.startswith(f"error: {shuffled} line 103: ts = ") and "out of order" in error and "--sort" in error
     assert main([*argv, "--sort"]) == 0
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``mlct journal export ... | head -1``: the pipe closes under the writer; no error line, no traceback."""
+    import subprocess
+    import sys
+
+    journal = tmp_path / "run.journal"
+    assert main(["backtest", "--journal", str(journal), "--quiet"]) == 0  # the sample: tens of thousands of events
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "journal", "export", str(journal)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"{")
+    proc.stdout.close()  # as head does after its lines
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and stderr == b""

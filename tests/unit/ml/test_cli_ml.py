@@ -134,6 +134,6 @@ def test_ml_signal_refuses_bars_of_another_timeframe_in_a_backtest(model: Path, 
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["backtest", "--strategy", "ml_signal", "--param", f"model={model}", "--data", str(daily_csv),
-                 "--symbol", "BTC/USD", "--quiet"]) == 1  # raised inside the run: the strategy's failure
+                 "--symbol", "BTC/USD", "--quiet"]) == 2  # found inside the run, still bad input: one line
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "this model was trained on BTC/USD 1h bars, the data is BTC/USD 1d bars" in err
