@@ -405,12 +405,18 @@ async def test_a_malformed_report_silently_ends_the_user_stream(server: LiveBina
     await wait_until(lambda: order["status"] == "closed", "the fill report")
 
 
+async def waiting(client: Any, watch: Any, key: str) -> asyncio.Future[Any]:
+    """Start ``watch`` on the user stream and return it once ccxt waits on ``key`` (a report would reach it)."""
+    task = asyncio.ensure_future(watch("BTC/USDT"))
+    url = client.urls["api"]["ws"]["ws-api"]["spot"]
+    await wait_until(lambda: key in client.clients[url].futures, f"{key} to wait")
+    return task
+
+
 async def test_a_dropped_user_stream_raises_network_error_and_resubscribes(server: LiveBinanceServer,
                                                                           client: Any) -> None:
     await subscribed(server, client)
-    task = asyncio.ensure_future(client.watch_orders("BTC/USDT"))
-    url = client.urls["api"]["ws"]["ws-api"]["spot"]
-    await wait_until(lambda: "orders:BTC/USDT" in client.clients[url].futures, "watch_orders to wait")
+    task = await waiting(client, client.watch_orders, "orders:BTC/USDT")
     server.user_stream_fault("drop")
     with pytest.raises(ccxt.NetworkError, match="1006"):
         await asyncio.wait_for(task, WAIT)
@@ -425,9 +431,7 @@ async def test_a_dropped_user_stream_raises_network_error_and_resubscribes(serve
 async def test_a_lost_trade_report_breaks_the_user_stream_as_the_order_fills(server: LiveBinanceServer,
                                                                            client: Any) -> None:
     await subscribed(server, client)
-    trades = asyncio.ensure_future(client.watch_my_trades("BTC/USDT"))
-    url = client.urls["api"]["ws"]["ws-api"]["spot"]
-    await wait_until(lambda: "myTrades:BTC/USDT" in client.clients[url].futures, "watch_my_trades to wait")
+    trades = await waiting(client, client.watch_my_trades, "myTrades:BTC/USDT")
     server.user_stream_fault("lost")
     order = await client.create_order("BTC/USDT", "market", "buy", 0.01)  # the answer still has the fill (FULL)
     with pytest.raises(ccxt.NetworkError, match="1006"):  # the stream broke where the trade's report was due
