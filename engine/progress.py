@@ -5,6 +5,10 @@ for quiet. ``track`` makes counting free on the hot path: it hands the items on 
 chained in C and updates the bar once per window, so a back-test pays nothing per bar. (Buffering the items in
 tuples instead cost 0.5 s per million bars: the garbage collector kept scanning the buffered bars.)
 
+To a pipe or a file (CI, ``nohup``, ``2> log``) a long step writes ``ProgressLines`` instead of a bar: one line
+every few seconds and one at the end, so a log shows that the run is alive and how far it got (a redrawn bar
+there is noise, and nothing at all for minutes looks like a hang).
+
 Log lines go through ``tqdm.write`` so that they never tear a bar apart, as ``key=value`` text or as JSON
 lines; fields passed with ``extra={...}`` are printed after the message.
 """
@@ -47,6 +51,45 @@ def bar(total: int | None, desc: str, *, unit: str = "bar", enabled: bool | None
         enabled = progress_enabled()
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, disable=not enabled, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.25, leave=False)
+
+
+def progress_display(total: int | None, desc: str, *, unit: str = "step", quiet: bool = False,
+                     stream: TextIO | None = None) -> tqdm[Any] | ProgressLines | None:
+    """Return what shows a step's progress: a bar on a terminal, ``ProgressLines`` elsewhere, None when quiet."""
+    stream = sys.stderr if stream is None else stream
+    if quiet:
+        return None
+    if progress_enabled(stream=stream):
+        return bar(total, desc, unit=unit, enabled=True, scale=False)
+    return ProgressLines(total, desc, unit=unit, stream=stream)
+
+
+class ProgressLines:
+    """``walk-forward: 40/120 fits (33%), 12 s``, at most one line every ``every_s`` seconds, and one at the end."""
+
+    def __init__(self, total: int | None, desc: str, *, unit: str = "step", stream: TextIO | None = None,
+                 every_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self.desc, self.unit = total, desc, unit
+        self.stream = sys.stderr if stream is None else stream
+        self.every_s, self.clock = every_s, clock
+        self.started = self.last = clock()
+        self.done = 0
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = self.clock()
+        if now - self.last >= self.every_s:
+            self.last = now
+            self._line(now)
+
+    def close(self) -> None:
+        self._line(self.clock(), end=" done")
+
+    def _line(self, now: float, end: str = "") -> None:
+        count = f"{self.done:,}" if self.total is None else f"{self.done:,}/{self.total:,}"
+        share = f" ({self.done / self.total:.0%})" if self.total else ""
+        print(f"{self.desc}: {count} {self.unit}s{share}, {now - self.started:.0f} s{end}", file=self.stream,
+              flush=True)
 
 
 def track(items: Iterable[T], update: Callable[[int], object], total: int | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,9 +98,21 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--min-signals", type=int, default=200,
                    help="fewest buy signals a threshold must give on the inner out-of-fold predictions (200)")
     g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    g.add_argument("--threads", type=int, default=2, help="xgboost threads (default 2)")
+    g.add_argument("--threads", type=_positive, default=None, metavar="N",
+                   help="xgboost threads (default: the cores idle now, from the load average; the models are the "
+                        "same whatever the count)")
     g.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap and random-baseline draws of the evaluation (default 1000)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _numbers(text: str, kind: type, name: str) -> tuple[Any, ...]:
@@ -114,8 +127,8 @@ def _numbers(text: str, kind: type, name: str) -> tuple[Any, ...]:
     return values
 
 
-def settings(args: argparse.Namespace) -> tuple[LabelSpec, WalkForwardConfig]:
-    """Return the label and walk-forward settings the options describe."""
+def settings(args: argparse.Namespace, nthread: int) -> tuple[LabelSpec, WalkForwardConfig]:
+    """Return the label and walk-forward settings the options describe, training on ``nthread`` threads."""
     from engine.errors import ConfigError
     from engine.ml.labels import LabelSpec
     from engine.ml.walkforward import WalkForwardConfig
@@ -132,19 +145,25 @@ def settings(args: argparse.Namespace) -> tuple[LabelSpec, WalkForwardConfig]:
     config = WalkForwardConfig(retrain_every=args.retrain_every, window=window, min_train=args.min_train,
                                embargo=args.embargo, inner_folds=args.inner_folds, grid=grid,
                                max_rounds=args.max_rounds, min_signals=args.min_signals, seed=args.seed,
-                               nthread=args.threads)
+                               nthread=nthread)
     return label, config
 
 
 def train_model(args: argparse.Namespace, frame: pd.DataFrame, symbol: str) -> ModelBundle:
     """Train walk-forward with a progress bar; save to ``args.out`` (or ``args.out / "model"`` for ml run)."""
+    from engine.machine import choose_threads
     from engine.ml.pipeline import train
-    from engine.progress import bar, progress_enabled
+    from engine.progress import progress_display
 
-    label, config = settings(args)
+    chosen = choose_threads(args.threads)
+    label, config = settings(args, chosen.threads)
+    if not args.quiet:
+        print(f"training on {chosen.describe()}", file=sys.stderr, flush=True)
 
     def progress(total: int) -> tuple[Any, Any]:
-        shown = bar(total, "walk-forward", unit="fit", enabled=not args.quiet and progress_enabled())
+        shown = progress_display(total, "walk-forward", unit="fit", quiet=args.quiet)
+        if shown is None:
+            return (lambda n: None), (lambda: None)
         return shown.update, shown.close
 
     bundle, _ = train(frame, symbol, features=args.features, label=label, config=config, n_boot=args.bootstrap,

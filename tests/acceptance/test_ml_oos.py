@@ -35,7 +35,7 @@ def readme_block() -> str:
 
 def test_the_demo_settings_are_the_library_defaults() -> None:
     args = build_parser().parse_args(["ml", "run"])
-    assert settings(args) == (LabelSpec(), WalkForwardConfig())
+    assert settings(args, WalkForwardConfig().nthread) == (LabelSpec(), WalkForwardConfig())
     assert args.features == "composite" and args.bootstrap == 1000
 
 

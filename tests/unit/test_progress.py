@@ -77,3 +77,22 @@ def test_setup_logging_refuses_unknown_names_and_replaces_its_handler() -> None:
     from engine.progress import TqdmHandler
 
     assert sum(isinstance(h, TqdmHandler) for h in logging.getLogger().handlers) == 1
+
+
+def test_progress_lines_tell_a_log_how_far_a_step_got_without_flooding_it() -> None:
+    import io
+
+    from engine.progress import ProgressLines, progress_display
+
+    now = [0.0]
+    out = io.StringIO()
+    shown = ProgressLines(120, "walk-forward", unit="fit", stream=out, every_s=10.0, clock=lambda: now[0])
+    for _ in range(120):
+        now[0] += 0.25          # a fit every quarter second: 30 s in all
+        shown.update(1)
+    shown.close()
+    lines = out.getvalue().splitlines()
+    assert lines == ["walk-forward: 40/120 fits (33%), 10 s", "walk-forward: 80/120 fits (67%), 20 s",
+                     "walk-forward: 120/120 fits (100%), 30 s", "walk-forward: 120/120 fits (100%), 30 s done"]
+    assert isinstance(progress_display(5, "x", stream=io.StringIO()), ProgressLines)  # not a terminal
+    assert progress_display(5, "x", quiet=True, stream=io.StringIO()) is None

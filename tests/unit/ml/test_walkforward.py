@@ -76,6 +76,19 @@ def test_the_same_data_and_settings_give_the_same_models(small_run: SmallRun) ->
     assert [f.threshold for f in again.folds] == [f.threshold for f in small_run.result.folds]
 
 
+def test_the_thread_count_changes_no_model(small_run: SmallRun) -> None:
+    """``mlct ml train`` picks its threads from the machine's load: the models must not depend on the pick."""
+    from dataclasses import replace
+
+    from engine.ml.pipeline import train
+
+    other = 1 if SMALL_CONFIG.nthread != 1 else 2
+    _, again = train(small_run.frame, "BTC/USD", features="core", label=SMALL_LABEL,
+                     config=replace(SMALL_CONFIG, nthread=other), n_boot=10, n_random=10)
+    assert again.predictions.equals(small_run.result.predictions)
+    assert [f.threshold for f in again.folds] == [f.threshold for f in small_run.result.folds]
+
+
 def test_predict_rescores_the_out_of_sample_rows_exactly(small_run: SmallRun) -> None:
     from engine.ml.features import feature_set
 
