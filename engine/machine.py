@@ -1,11 +1,11 @@
 """How many threads a computation should use on this machine, now.
 
-xgboost's threads wait for each other at every tree level: when other programs keep the cores busy, two
-threads take longer than one (an identical model trained in 106 s on two threads against 41 s on one, on two
-busy cores; with a load average near 10, the bundled walk-forward took 139 s on one thread and more than 760 s
-on two). So the thread count follows the cores that are idle, not the cores that exist: the cores this process
-may run on (its CPU affinity, capped by a container's CPU quota) minus the one-minute load average of the
-machine, rounded down unless a core is at least three quarters free, and never below one.
+xgboost's threads wait for each other at every tree level: when other programs keep the cores busy, two threads
+take longer than one (an identical model trained in 106 s on two threads against 41 s on one, on two busy cores;
+with a load average of 10-15, a walk-forward on the bundled sample took 41 s on one thread and 713 s on two,
+predicting the same bit for bit). So the thread count follows the cores that are idle, not the cores that exist:
+the cores this process may run on (its CPU affinity, capped by a container's CPU quota) minus the one-minute load
+average of the machine, rounded down unless a core is at least three quarters free, and never below one.
 
 The choice only changes speed: xgboost's histogram method gives the same trees whatever the thread count
 (tests/unit/ml/test_walkforward.py trains on one thread and on two and compares the predictions bit for bit).
