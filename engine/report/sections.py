@@ -115,8 +115,9 @@ def ml_section(ml: dict[str, Any], charts: Charts) -> str:
     parts = []
     thresholds = ml.get("thresholds")
     if isinstance(thresholds, pd.DataFrame) and not thresholds.empty:
+        first = [c for c in ("threshold", "n_signals") if c in thresholds]  # a row reads from its threshold
         parts.append("<h3>Precision and average net return by threshold (out of sample)</h3>"
-                     + frame_table(thresholds))
+                     + frame_table(thresholds[[*first, *(c for c in thresholds.columns if c not in first)]]))
         if {"threshold", "precision"} <= set(thresholds.columns):
             fig = figure(340, xaxis_title="threshold", yaxis={"title": "precision", "tickformat": ".0%"},
                          yaxis2={"title": "average net return", "overlaying": "y", "side": "right",
