@@ -128,17 +128,21 @@ def own_trades(trades: pd.DataFrame, symbol: str) -> pd.DataFrame:
     return trades[trades["symbol"] == symbol] if "symbol" in trades else trades
 
 
-def _markers(fig: go.Figure, trades: pd.DataFrame, limit: int, **trace: Any) -> None:
+def _markers(fig: go.Figure, trades: pd.DataFrame, limit: int, within: tuple[Any, Any] | None = None) -> None:
+    """Draw entries and exits (at most ``limit`` of each, spread over the list); with ``within``, only those whose
+    own time falls in that range, so that a zoomed chart keeps the range of its bars."""
     import plotly.graph_objects as go
 
     for column, price, name, color, shape in (("entry_time", "entry_price", "entry", GREEN, "triangle-up"),
                                               ("exit_time", "exit_price", "exit", RED, "triangle-down")):
-        shown = trades.iloc[np.linspace(0, len(trades) - 1, limit).astype(int)] if len(trades) > limit else trades
+        mine = trades if within is None else trades[(trades[column] >= within[0]) & (trades[column] <= within[1])]
+        shown = mine.iloc[np.linspace(0, len(mine) - 1, limit).astype(int)] if len(mine) > limit else mine
+        crowded = len(shown) > 300  # hundreds of outlined triangles would hide the line they sit on
         fig.add_trace(go.Scatter(x=ms(shown[column]), y=shown[price].to_numpy(dtype="float64"), name=name,
-                                 mode="markers", marker={"color": color, "symbol": shape, "size": 10,
-                                                         "line": {"width": 1, "color": "#222"}},
+                                 mode="markers", marker={"color": color, "symbol": shape, "size": 6 if crowded else 10,
+                                                         "line": {"width": 0 if crowded else 1, "color": "#222"}},
                                  customdata=shown["return"].to_numpy(dtype="float64") * 100,
-                                 hovertemplate=f"{name} %{{y:,.2f}}<br>trade return %{{customdata:.2f}}%", **trace))
+                                 hovertemplate=f"{name} %{{y:,.2f}}<br>trade return %{{customdata:.2f}}%"))
 
 
 def candle_figure(symbol: str, prices: pd.DataFrame, trades: pd.DataFrame,
@@ -168,12 +172,9 @@ def candle_figure(symbol: str, prices: pd.DataFrame, trades: pd.DataFrame,
         fig.add_trace(go.Bar(x=x, y=shown["volume"].to_numpy(dtype="float64"), name="volume", yaxis="y2",
                              marker={"color": np.where(up, GREEN, RED).tolist(), "opacity": 0.5},
                              showlegend=False))
-    mine = own_trades(trades, symbol)
-    if len(shown):
-        start, end = shown.index[0], shown.index[-1]
-        mine = mine[(mine["exit_time"] >= start) & (mine["entry_time"] <= end)]
-        mine = mine[(mine["entry_time"] >= start) | (mine["exit_time"] <= end)]
-    _markers(fig, mine, MAX_CANDLES)
+    if len(shown):  # a bar's entry or exit fills at its open: from the first bar's open to the last bar's close
+        opened = shown.index[0] - (shown.index[1] - shown.index[0] if len(shown) > 1 else pd.Timedelta(0))
+        _markers(fig, own_trades(trades, symbol), MAX_CANDLES, within=(opened, shown.index[-1]))
     return fig
 
 

@@ -19,7 +19,6 @@ a user can check one against the other:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,7 +139,3 @@ def yearly_returns(equity: pd.DataFrame, initial_equity: float) -> pd.DataFrame:
     table.index.name = "year"
     return table
 
-
-def strict(figures: dict[str, Any]) -> dict[str, Any]:
-    """Replace NaN and infinities by None (a figure that does not exist on the data)."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in figures.items()}

@@ -215,3 +215,18 @@ def test_a_result_saved_before_ohlcv_still_draws_candles_and_says_so() -> None:
     page = render_report(result)
     assert "High and low were not saved" in page and '"type":"candlestick"' in page
     assert '"name":"volume"' not in page
+
+
+def test_candle_markers_keep_to_the_candles_range() -> None:
+    from engine.report.charts import candle_figure
+
+    result = run(2_000)
+    prices = result.prices["SYN/USD"]
+    first_shown = prices.index[-MAX_CANDLES]
+    trades = result.trades.iloc[:1].copy()
+    trades["entry_time"] = prices.index[0]  # opened long before the candles, closed inside them
+    trades["exit_time"] = prices.index[-3]
+    fig = candle_figure("SYN/USD", prices, trades, {})
+    by_name = {trace.name: trace for trace in fig.data}
+    assert len(by_name["entry"].x) == 0 and len(by_name["exit"].x) == 1
+    assert by_name["SYN/USD"].x[0] == first_shown.value // 1_000_000
