@@ -89,12 +89,15 @@ def empty(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
-def log_toggle(fig: go.Figure, *, log: bool, axis: str = "yaxis") -> go.Figure:
-    """Add two buttons that switch ``axis`` between a log and a linear scale, starting on ``log``.
+def log_toggle(fig: go.Figure, *, log: bool, si: bool = True, axis: str = "yaxis") -> go.Figure:
+    """Add two buttons that switch ``axis`` between a log and a linear scale, starting on ``log``; the axis is
+    labelled in SI units (``~s``) when ``si``: values of 1 and more (below, 0.5 would read ``500m``).
 
     The buttons sit above the plot's top-right corner, below plotly's own toolbar; the legend is on the left.
     """
-    fig.update_layout({axis: {"type": "log" if log else "linear"}, "margin": {"t": 64},
+    # full labels (2k, 5k, 10k, 20k) rather than plotly's bare digits (2, 5, 10k, 2) between the powers of ten
+    scale = {"type": "log" if log else "linear", "tickformat": "~s" if si else ""}
+    fig.update_layout({axis: scale, "margin": {"t": 64},
                        "legend": {"orientation": "h", "x": 0, "y": 1.01, "yanchor": "bottom"}, "updatemenus": [{
         "type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.01, "yanchor": "bottom",
         "showactive": True, "active": 0 if log else 1, "pad": {"r": 0, "t": 0, "b": 0}, "font": {"size": 11},
@@ -121,7 +124,8 @@ def price_figure(symbol: str, prices: pd.DataFrame, trades: pd.DataFrame) -> go.
                              line={"color": GREY, "width": 1}))
     _markers(fig, own_trades(trades, symbol), MAX_MARKERS)
     fig.update_xaxes(type="date")
-    return log_toggle(fig, log=wants_log(closes))
+    finite = closes[np.isfinite(closes)]
+    return log_toggle(fig, log=wants_log(closes), si=bool(len(finite)) and float(finite.min()) >= 1)
 
 
 def own_trades(trades: pd.DataFrame, symbol: str) -> pd.DataFrame:
