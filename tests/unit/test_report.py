@@ -230,3 +230,20 @@ def test_candle_markers_keep_to_the_candles_range() -> None:
     by_name = {trace.name: trace for trace in fig.data}
     assert len(by_name["entry"].x) == 0 and len(by_name["exit"].x) == 1
     assert by_name["SYN/USD"].x[0] == first_shown.value // 1_000_000
+
+
+@pytest.mark.parametrize("name", ["sma_cross", "ma_simple", "ma_inverse", "bollinger", "bear_bull"])
+def test_ready_strategies_declare_lines_the_report_can_draw(name: str) -> None:
+    from engine.cli.backtest import resolve_strategy
+    from engine.report.indicators import indicator_lines
+
+    declared = resolve_strategy(name)().chart_indicators()
+    closes = pd.Series(100 + np.cumsum(np.random.default_rng(2).normal(0, 1, 400)))
+    lines = indicator_lines(declared, closes)
+    assert declared and len(lines) >= len(declared)
+    for line in lines.values():
+        assert np.isfinite(line.iloc[-1])
+    window = next(iter(declared.values()))["window"]
+    if next(iter(declared.values()))["kind"] == "sma":  # a plain average of the last window closes
+        first = next(iter(lines.values()))
+        assert first.iloc[-1] == pytest.approx(closes.iloc[-window:].mean(), rel=1e-12)
