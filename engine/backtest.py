@@ -231,12 +231,18 @@ def build_result(config: BacktestConfig, venue: BacktestVenue, feeds: Sequence[B
             extras.update(contribute())
     return BacktestResult(stats=stats, equity=equity, orders=orders, fills=fills_frame(fills),
                           trades=summary.trades, config={**config.to_dict(), **venue.to_dict(), "strategies": [
-                              {"name": s.name, "params": s.p} for s in strategies]}, ledger=ledger,
+                              {"name": s.name, "params": s.p, **_indicators(s)} for s in strategies]}, ledger=ledger,
                           prices=prices, data=data_fingerprint(feeds),
                           assumptions={"engine": list(ENGINE_ASSUMPTIONS), "venue": venue.assumptions()},
                           extras=extras,
                           balances={asset: str(amount) for asset, amount in ledger.balances().items()},
                           no_trades=no_trades)
+
+
+def _indicators(strategy: Strategy) -> dict[str, Any]:
+    """Return ``{"indicators": ...}`` when the strategy declares lines for the report, else nothing."""
+    declared = strategy.chart_indicators()
+    return {"indicators": declared} if declared else {}
 
 
 def _bars_by_symbol(feeds: Sequence[BarFeed], history_bars: int) -> dict[str, int]:

@@ -111,6 +111,12 @@ class Strategy:
         session warms up on at least that many bars of history. Override when it is more than 0."""
         return 0
 
+    def chart_indicators(self) -> dict[str, dict[str, Any]]:
+        """Return the lines the report draws over the candles: ``{label: {"kind": "sma" | "ema" | "bollinger",
+        "window": bars, "nbdev": width}}`` (``engine.report.indicators``). The report computes them from the saved
+        closes, so a run records nothing for them. Override to show the strategy's own averages or bands."""
+        return {}
+
     # -- hooks ---------------------------------------------------------------------------------------------
     def on_start(self) -> None:
         """Called once before the first event."""

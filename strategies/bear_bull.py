@@ -19,6 +19,8 @@ size, symbol
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.analyze import rules
 from engine.analyze.rule import Rule
 from engine.analyze.signal_strategy import SignalStrategy
@@ -31,3 +33,7 @@ class BearBull(SignalStrategy):
 
     def signal(self) -> Rule:
         return rules.Regime(period=self.p["period"], matype=self.p["matype"], bars=self.p["bars"])
+
+    def chart_indicators(self) -> dict[str, dict[str, Any]]:
+        kind = {0: "sma", 1: "ema"}.get(int(self.p["matype"]))
+        return {f"{kind.upper()} {self.p['period']}": {"kind": kind, "window": self.p["period"]}} if kind else {}

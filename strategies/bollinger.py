@@ -21,6 +21,8 @@ size, symbol
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.analyze import rules
 from engine.analyze.rule import Rule
 from engine.analyze.signal_strategy import SignalStrategy
@@ -34,3 +36,9 @@ class Bollinger(SignalStrategy):
     def signal(self) -> Rule:
         p = self.p
         return rules.Bollinger(period=p["period"], nbdev=p["nbdev"], matype=p["matype"], mode=p["mode"])
+
+    def chart_indicators(self) -> dict[str, dict[str, Any]]:
+        if int(self.p["matype"]) != 0:  # bands around another average than the simple one: not drawn
+            return {}
+        return {f"Bollinger {self.p['period']}, {self.p['nbdev']:g}σ": {"kind": "bollinger", "window": self.p["period"],
+                                                                       "nbdev": self.p["nbdev"]}}

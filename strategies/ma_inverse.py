@@ -20,6 +20,7 @@ from engine.analyze import rules
 from engine.analyze.compose import invert
 from engine.analyze.rule import Rule
 from engine.analyze.signal_strategy import SignalStrategy
+from strategies.ma_simple import MaSimple
 
 
 class MaInverse(SignalStrategy):
@@ -30,3 +31,5 @@ class MaInverse(SignalStrategy):
     def signal(self) -> Rule:
         return invert(rules.MaCross(fast=self.p["fast"], slow=self.p["slow"], matype=self.p["matype"],
                                     mode="cross"))
+
+    chart_indicators = MaSimple.chart_indicators  # the same two averages, traded the other way

@@ -16,6 +16,8 @@ size, symbol
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.analyze import rules
 from engine.analyze.rule import Rule
 from engine.analyze.signal_strategy import SignalStrategy
@@ -28,3 +30,10 @@ class MaSimple(SignalStrategy):
 
     def signal(self) -> Rule:
         return rules.MaCross(fast=self.p["fast"], slow=self.p["slow"], matype=self.p["matype"], mode="cross")
+
+    def chart_indicators(self) -> dict[str, dict[str, Any]]:
+        kind = {0: "sma", 1: "ema"}.get(int(self.p["matype"]))  # TA-Lib's numbering; other averages: no line
+        if kind is None:
+            return {}
+        return {f"fast {kind.upper()} {self.p['fast']}": {"kind": kind, "window": self.p["fast"]},
+                f"slow {kind.upper()} {self.p['slow']}": {"kind": kind, "window": self.p["slow"]}}

@@ -76,6 +76,10 @@ class SmaCross(Strategy):
     def warmup_bars(self) -> int:
         return int(self.p["slow"]) + 1  # a cross needs the slow average on two bars
 
+    def chart_indicators(self) -> dict[str, dict[str, Any]]:
+        return {f"fast SMA {self.p['fast']}": {"kind": "sma", "window": self.p["fast"]},
+                f"slow SMA {self.p['slow']}": {"kind": "sma", "window": self.p["slow"]}}
+
     def on_bar(self, bar: Bar) -> None:
         symbol = bar.symbol
         if self._only and symbol != self._only:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from engine.datagen.frames import INDEX_NAME, PIECE_BARS, UTC_NS, utc_index
 
+OHLCV = ("open", "high", "low", "close", "volume")
 __all__ = ["bar_columns", "data_fingerprint", "feed_prices", "interval_text"]
 
 CHUNK = PIECE_BARS  # a name of this module's own, so that tests can read in smaller pieces
@@ -40,7 +41,8 @@ def _close_time_pieces(feed: Any, n_bars: int) -> Iterator[np.ndarray]:
 
 
 def feed_prices(feeds: Sequence[object], index: pd.Index | None = None) -> dict[str, pd.DataFrame]:
-    """Return ``{symbol: frame of open and close indexed by bar close time}`` for every bar feed (no copies).
+    """Return ``{symbol: frame of open, high, low, close and volume indexed by bar close time}`` for every bar
+    feed (no copies: the frame's columns are the feed's arrays).
 
     ``index`` is an index of close times the caller already holds (the equity curve's): a feed with the same
     close times shares it rather than getting one of its own (8 bytes a bar).
@@ -50,9 +52,8 @@ def feed_prices(feeds: Sequence[object], index: pd.Index | None = None) -> dict[
         columns = bar_columns(feed)
         if columns is None:
             continue
-        opens, closes = columns[0], columns[3]
-        times = index if index is not None and _closes_at(feed, len(opens), index) else _close_index(feed)
-        prices[str(getattr(feed, "symbol", ""))] = pd.DataFrame({"open": opens, "close": closes}, index=times,
+        times = index if index is not None and _closes_at(feed, len(columns[0]), index) else _close_index(feed)
+        prices[str(getattr(feed, "symbol", ""))] = pd.DataFrame(dict(zip(OHLCV, columns, strict=True)), index=times,
                                                                copy=False)
     return prices
 

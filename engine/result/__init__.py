@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BacktestResult"]
 
-PRICE_COLUMNS = ["ts", "symbol", "open", "close"]
+PRICE_COLUMNS = ["ts", "symbol", "open", "high", "low", "close", "volume"]  # the report draws candles
 # Read back as floats: CSV writes 1.0 as 1, which a column of whole numbers would read back as integers.
 ORDER_FLOATS = ("quantity", "price", "stop_price", "filled_quantity", "average_price", "fees")
 FILL_FLOATS = ("price", "quantity", "fee")
@@ -48,7 +48,8 @@ class BacktestResult:
     config
         The settings of the run and its strategies with their parameters.
     prices
-        ``{symbol: frame}`` of ``open`` and ``close`` by bar close time, for the report's price chart.
+        ``{symbol: frame}`` of ``open``, ``high``, ``low``, ``close`` and ``volume`` by bar close time, for the
+        report's price and candle charts (results saved before these had ``open`` and ``close`` only).
     data
         ``engine.datagen.fingerprint.data_fingerprint``: symbols, interval, first open, last close, bar count and
         sha256.
@@ -96,9 +97,9 @@ class BacktestResult:
 
         Files: ``result.json``; ``trades.csv``, ``orders.csv`` and ``fills.csv`` (a row per round trip, order or
         fill, for a spreadsheet); ``equity.parquet`` (ts, equity, buy_and_hold) and ``prices.parquet`` (ts,
-        symbol, open, close), a row per bar, and with ``csv`` also as ``equity.csv`` and ``prices.csv``;
-        ``extras/<name>/<key>.csv``. ``engine.result.files`` says why each format and how the CSV text looks.
-        ``progress`` is told about each table file before and after it is written.
+        symbol, open, high, low, close, volume), a row per bar, and with ``csv`` also as ``equity.csv`` and
+        ``prices.csv``; ``extras/<name>/<key>.csv``. ``engine.result.files`` says why each format and how the CSV
+        text looks. ``progress`` is told about each table file before and after it is written.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -107,7 +108,8 @@ class BacktestResult:
                               "fees", "symbol", "return"]]
         equity = self.equity.reset_index()
         long = [frame.assign(symbol=symbol).reset_index() for symbol, frame in self.prices.items()]
-        prices = pd.concat(long, ignore_index=True)[PRICE_COLUMNS] if long else pd.DataFrame(columns=PRICE_COLUMNS)
+        prices = pd.concat(long, ignore_index=True) if long else pd.DataFrame(columns=PRICE_COLUMNS)
+        prices = prices[[c for c in PRICE_COLUMNS if c in prices]]
         files = [TableFile(out / "trades.csv", len(trades), partial(write_csv, trades)),
                  TableFile(out / "orders.csv", len(self.orders), partial(write_csv, self.orders)),
                  TableFile(out / "fills.csv", len(self.fills), partial(write_csv, self.fills)),
@@ -147,7 +149,7 @@ class BacktestResult:
                 long = pd.read_parquet(out / "prices.parquet")
                 for symbol, frame in long.groupby("symbol", sort=False):
                     prices[str(symbol)] = frame.set_index(pd.DatetimeIndex(_times(frame["ts"]), name="ts"))[
-                        ["open", "close"]]
+                        [c for c in PRICE_COLUMNS[2:] if c in frame]]  # results saved before OHLCV: open, close
             extras: dict[str, Any] = {}
             for path in sorted((out / "extras").glob("*/*.csv")):
                 frame = pd.read_csv(path)

@@ -17,13 +17,17 @@ from adapters.sim import SimSettings
 from engine.backtest import BacktestResult, run_backtest
 from engine.cli import main
 from engine.datagen.synthetic import synthetic_bars
-from engine.report import MAX_POINTS, MAX_TRADE_ROWS, keep_points, render_report
+from engine.report import MAX_CANDLES, MAX_POINTS, MAX_TRADE_ROWS, keep_points, render_report
 from engine.result.stats import compute_stats
 from engine.result.tables import TRADE_COLUMNS
 from strategies.sma_cross import SmaCross
 
-SECTIONS = ["Strategy against buy-and-hold", "Price: SYN/USD", "Drawdown", "Monthly returns",
+SECTIONS = ["Strategy against buy-and-hold", "Risk: tail and worst drawdowns", "Drawdown",
+            "Rolling Sharpe and volatility", "Yearly returns against buy-and-hold", "Monthly returns",
+            "Price: SYN/USD", "Candles: SYN/USD",
             "Distribution of trade returns", "Trades (", "Back-test assumptions", "Data", "Configuration"]
+# equity, drawdown, rolling Sharpe, rolling volatility, yearly, monthly, price, candles, trade returns
+N_CHARTS = 9
 
 
 def run(n: int = 2_000, **params: object) -> BacktestResult:
@@ -55,8 +59,8 @@ def test_every_section_and_chart_is_there() -> None:
     page = render_report(result)
     for title in SECTIONS:
         assert f"<h2>{title}" in page, title
-    assert chart_count(page) == 5 == page.count('<div class="chart"')  # equity, price, drawdown, monthly, trades
-    assert page.count("Plotly.newPlot(") == 5
+    assert chart_count(page) == N_CHARTS == page.count('<div class="chart"')
+    assert page.count("Plotly.newPlot(") == N_CHARTS
     assert result.data["sha256"] in page and "A market order made on bar t fills at bar t+1" in page
     assert "ML signal" not in page
     assert page.count("<tr class='") == len(result.trades)
@@ -95,8 +99,9 @@ def test_a_long_run_gives_a_file_of_sensible_size() -> None:
     stats = compute_stats(equity["equity"], trades, initial_equity=1000.0, interval_ns=60 * 10**9,
                           benchmark=equity["buy_and_hold"])
     result = BacktestResult(stats=stats, equity=equity, orders=pd.DataFrame(), fills=pd.DataFrame(),
-                            trades=trades, prices={"SYN/USD": pd.DataFrame({"open": closes, "close": closes},
-                                                                           index=index)})
+                            trades=trades, prices={"SYN/USD": pd.DataFrame({
+                                "open": closes, "high": closes * 1.001, "low": closes * 0.999, "close": closes,
+                                "volume": np.ones(len(closes))}, index=index)})
     page = render_report(result)
     data_bytes = len(page) - len(plotly.offline.get_plotlyjs())
     assert data_bytes < 2_500_000, data_bytes
@@ -107,9 +112,9 @@ def test_ml_section_is_rendered_when_the_result_carries_it() -> None:
     result = run()
     result.extras["ml"] = ml_extras(result)
     page = render_report(result)
-    assert "<h2>ML signal</h2>" in page and "Precision and average return by threshold" in page
+    assert "<h2>ML signal</h2>" in page and "Precision and average net return by threshold" in page
     assert "Feature contributions to each trade" in page and "volume_z" in page
-    assert chart_count(page) == 7
+    assert chart_count(page) == N_CHARTS + 2
 
 
 def test_long_trade_lists_are_cut_with_a_note() -> None:
@@ -138,3 +143,107 @@ def test_report_of_a_directory_without_results_is_a_one_line_error(tmp_path: Pat
     assert main(["report", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no result.json" in err and err.count("\n") == 1
+
+
+def header(page: str) -> str:
+    return page[page.index('<div class="header-tables'):page.index("<main>")]
+
+
+def test_the_header_shows_strategy_parameters_and_data_as_tables_not_json() -> None:
+    page = render_report(run(fast=7, slow=33))
+    top = header(page)
+    assert "<h3>Strategy: SmaCross</h3>" in top
+    assert "<th>fast</th><td>7</td>" in top and "<th>slow</th><td>33</td>" in top
+    assert "<th>bars</th><td>2,000</td>" in top and "<th>bar interval</th><td>1h</td>" in top
+    assert "<th>starting cash</th>" in top and "<th>fee (bps)</th>" in top
+    assert "{" not in top and '"' not in top.replace('class="header-tables cards"', "")  # no JSON
+    configuration = page[page.index("<h2>Configuration</h2>"):]
+    assert "<pre>" not in page and "lines drawn on the candles" in configuration
+
+
+def test_the_ml_table_reads_any_columns_as_words_and_percentages_inside_its_own_box() -> None:
+    result = run()
+    extras = ml_extras(result)
+    extras["thresholds"] = extras["thresholds"].assign(
+        precision_lo=[0.4, 0.45, 0.5], precision_hi=[0.6, 0.7, 0.8], p_value=[0.2, 0.05, 0.01],
+        n_independent=[12.0, 6.0, 3.0], p_adjusted=[0.6, 0.15, 0.03], some_new_figure=[1.5, 2.5, 3.5])
+    result.extras["ml"] = extras
+    page = render_report(result)
+    ml = page[page.index("<h2>ML signal</h2>"):page.index("<h2>Back-test assumptions</h2>")]
+    table = ml[ml.index("<div class='scroll'><table class='grid'>"):ml.index("</table></div>")]
+    heads = re.findall(r"<th>([^<]*)</th>", table)
+    assert heads == ["threshold", "signals", "precision [95% CI]", "avg net return [95% CI]", "p",
+                     "independent signals", "adjusted p", "some new figure"]
+    assert "_" not in "".join(heads)
+    assert "<td>52.00% [40.00%, 60.00%]</td>" in table and "<td>0.30%</td>" in table  # fractions as percent
+    assert "<td>0.500</td>" in table and "<td>0.050</td>" in table and "<td>12</td>" in table
+    assert "<td>1.5</td>" in table
+
+
+def test_risk_sections_show_drawdowns_tail_risk_and_years_against_buy_and_hold() -> None:
+    result = run(4_000)
+    page = render_report(result)
+    risk = page[page.index("<h2>Risk: tail and worst drawdowns</h2>"):page.index("<h2>Drawdown</h2>")]
+    for label in ("Daily value at risk (95%)", "CVaR", "Skew of daily returns", "Excess kurtosis", "start (peak)",
+                  "trough", "recovery", "depth", "length"):
+        assert label in risk, label
+    worst = re.findall(r"<td>(-\d+\.\d\d%)</td><td>\d", risk)
+    assert worst and float(worst[0][:-1]) / 100 == pytest.approx(result.stats["max_drawdown"], abs=5e-5)
+    years = page[page.index("<h2>Yearly returns against buy-and-hold</h2>"):page.index("<h2>Monthly returns")]
+    assert "<th>buy &amp; hold</th>" in years and "<td>2020</td>" in years
+    assert '"label":"buy and hold"' in page and '"label":"strategy - buy and hold"' in page  # monthly buttons
+
+
+def test_price_and_equity_charts_toggle_a_log_scale() -> None:
+    page = render_report(run())
+    assert page.count('"label":"log scale"') == 2  # equity, price
+    assert '"yaxis.type":"log"' in page and '"yaxis.type":"linear"' in page
+
+
+def test_candles_show_the_last_bars_with_volume_and_the_strategy_lines() -> None:
+    result = run(2_000, fast=8, slow=40)
+    page = render_report(result)
+    assert page.count('"type":"candlestick"') == 1
+    assert f"The last {MAX_CANDLES:,} of 2,000 bars" in page
+    assert '"name":"fast SMA 8"' in page and '"name":"slow SMA 40"' in page and '"name":"volume"' in page
+    assert "High and low were not saved" not in page
+
+
+def test_a_result_saved_before_ohlcv_still_draws_candles_and_says_so() -> None:
+    result = run(600)
+    result.prices = {s: frame[["open", "close"]] for s, frame in result.prices.items()}
+    page = render_report(result)
+    assert "High and low were not saved" in page and '"type":"candlestick"' in page
+    assert '"name":"volume"' not in page
+
+
+def test_candle_markers_keep_to_the_candles_range() -> None:
+    from engine.report.charts import candle_figure
+
+    result = run(2_000)
+    prices = result.prices["SYN/USD"]
+    first_shown = prices.index[-MAX_CANDLES]
+    trades = result.trades.iloc[:1].copy()
+    trades["entry_time"] = prices.index[0]  # opened long before the candles, closed inside them
+    trades["exit_time"] = prices.index[-3]
+    fig = candle_figure("SYN/USD", prices, trades, {})
+    by_name = {trace.name: trace for trace in fig.data}
+    assert len(by_name["entry"].x) == 0 and len(by_name["exit"].x) == 1
+    assert by_name["SYN/USD"].x[0] == first_shown.value // 1_000_000
+
+
+@pytest.mark.parametrize("name", ["sma_cross", "ma_simple", "ma_inverse", "bollinger", "bear_bull"])
+def test_ready_strategies_declare_lines_the_report_can_draw(name: str) -> None:
+    from engine.cli.backtest import resolve_strategy
+    from engine.report.indicators import indicator_lines
+
+    declared = resolve_strategy(name)().chart_indicators()
+    closes = pd.Series(100 + np.cumsum(np.random.default_rng(2).normal(0, 1, 400)))
+    lines = indicator_lines(declared, closes)
+    assert declared and len(lines) >= len(declared)
+    for line in lines.values():
+        assert np.isfinite(line.iloc[-1])
+    window = next(iter(declared.values()))["window"]
+    if next(iter(declared.values()))["kind"] == "sma":  # a plain average of the last window closes
+        first = next(iter(lines.values()))
+        assert first.iloc[-1] == pytest.approx(closes.iloc[-window:].mean(), rel=1e-12)

@@ -67,7 +67,7 @@ def test_per_bar_tables_are_parquet_and_csv_on_request(tmp_path: Path) -> None:
     assert as_text["equity"].tolist() == equity["equity"].tolist()
     assert (pd.to_datetime(as_text["ts"], utc=True).dt.as_unit("ns") == equity["ts"]).all()
     prices = pd.read_csv(tmp_path / "csv" / "prices.csv")
-    assert list(prices.columns) == ["ts", "symbol", "open", "close"] and len(prices) == 600
+    assert list(prices.columns) == ["ts", "symbol", "open", "high", "low", "close", "volume"] and len(prices) == 600
     assert prices["close"].tolist() == result.prices["SYN/USD"]["close"].tolist()
     result.save(tmp_path / "csv")  # the same directory without csv: no CSV of the earlier run stays beside it
     assert not (tmp_path / "csv" / "equity.csv").exists() and not (tmp_path / "csv" / "prices.csv").exists()
@@ -113,7 +113,8 @@ def test_an_empty_result_writes_and_loads(tmp_path: Path) -> None:
     result.prices = {}
     loaded = BacktestResult.load(result.save(tmp_path, csv=True))
     assert loaded.orders.empty and loaded.prices == {} and len(loaded.equity) == 30
-    assert io.StringIO((tmp_path / "prices.csv").read_text()).readline().strip() == '"ts","symbol","open","close"'
+    assert io.StringIO((tmp_path / "prices.csv").read_text()).readline().strip() == (
+        '"ts","symbol","open","high","low","close","volume"')
 
 
 @pytest.mark.parametrize("bad", ["equity.parquet", "orders.csv"])

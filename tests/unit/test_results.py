@@ -194,7 +194,7 @@ def test_result_carries_prices_buy_and_hold_fingerprint_and_assumptions() -> Non
 
     result = small_run()
     prices = result.prices["SYN/USD"]
-    assert len(prices) == 600 and list(prices.columns) == ["open", "close"]
+    assert len(prices) == 600 and list(prices.columns) == ["open", "high", "low", "close", "volume"]
     assert prices.index is result.equity.index  # the same close times: one index, not two
     bench = result.equity["buy_and_hold"]
     assert bench.iloc[-1] == pytest.approx(10_000 * prices["close"].iloc[-1] / prices["open"].iloc[0])

@@ -78,7 +78,7 @@ def test_run_trains_back_tests_recommends_and_writes_the_report(csv: Path, tmp_p
         assert step in text
     assert (out / "model" / "metadata.json").is_file() and (out / "recommendation.json").is_file()
     page = (out / "report.html").read_text()
-    assert "ML signal" in page and "Precision and average return by threshold" in page
+    assert "ML signal" in page and "Precision and average net return by threshold" in page
     result = json.loads((out / "result.json").read_text())
     first = json.loads((out / "model" / "metadata.json").read_text())["training_window"]["out_of_sample_from"]
     assert result["data"]["start"] == first  # the back-test covers the out-of-sample bars only
