@@ -93,7 +93,8 @@ class RunFolder:
 
         manifest = build_manifest(kind=self.kind, created=self.started, version=version(), command=self.command,
                                   strategies=result.config.get("strategies", []), data=result.data, source=source,
-                                  files=written_files(self.folder, self.before), stats=result.stats)
+                                  files=written_files(self.folder, self.before), stats=result.stats,
+                                  folder=self.folder)
         write_manifest(self.folder, manifest)
         return manifest
 

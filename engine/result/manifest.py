@@ -15,6 +15,7 @@ figures, with buy-and-hold's under ``buy_and_hold``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -44,13 +45,17 @@ _SECRET = re.compile(r"(api[-_]?key|secret|password|passphrase|token|private[-_]
 Snapshot = dict[str, tuple[int, int]]  # relative path -> (size, mtime in ns)
 
 
-def run_id(created: datetime, kind: str, strategy: str) -> str:
-    """Return a run's id: its UTC start to the second, its kind and strategy, ``20261203T221500Z-backtest-sma_cross``.
+def run_id(created: datetime, kind: str, strategy: str, unique: str = "") -> str:
+    """Return a run's id: its UTC start to the second, kind and strategy, ``20261203T221500Z-backtest-SmaCross``,
+    then ``-`` and ``unique`` when given (two runs started in the same second differ there).
 
-    Sorted by name, ids sort by time; a folder name of ``results/`` too.
+    Sorted by name, ids sort by time; the name of a folder ``mlct backtest --save`` makes is the id without
+    ``unique``.
     """
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", strategy.rpartition(":")[2] or strategy).strip("_") or "run"
-    return f"{created.astimezone(UTC):%Y%m%dT%H%M%SZ}-{kind.replace(' ', '_')}-{name}"
+    base = strategy.rpartition(":")[2] or Path(strategy.rstrip(":")).stem  # the class, else the file's name
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_.") or "run"
+    return f"{created.astimezone(UTC):%Y%m%dT%H%M%SZ}-{kind.replace(' ', '_')}-{name}" + (f"-{unique}" if unique
+                                                                                       else "")
 
 
 def redact_command(argv: Sequence[str]) -> list[str]:
@@ -86,10 +91,14 @@ def headline_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_manifest(*, kind: str, created: datetime, version: str, command: Sequence[str],
                    strategies: Sequence[Mapping[str, Any]], data: Mapping[str, Any], source: Any,
-                   files: Sequence[Mapping[str, Any]], stats: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a manifest (see the module docstring); ``command`` is redacted here."""
+                   files: Sequence[Mapping[str, Any]], stats: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """Return a manifest (see the module docstring); ``command`` is redacted here.
+
+    The id ends with six hex digits of the hash of the folder, the start and the command: unique per run.
+    """
     first = str(strategies[0]["name"]) if strategies else kind
-    return {"format": FORMAT, "id": run_id(created, kind, first), "kind": kind,
+    unique = hashlib.sha256(json.dumps([str(folder.resolve()), created.isoformat(), list(command)]).encode())
+    return {"format": FORMAT, "id": run_id(created, kind, first, unique.hexdigest()[:6]), "kind": kind,
             "created": created.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "mlct_version": version, "command": redact_command(command),
             "strategies": [{"name": s.get("name"), "params": s.get("params", {})} for s in strategies],
