@@ -31,7 +31,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def cmd_report(args: argparse.Namespace) -> int:
     from engine.report import write_report
     from engine.result import BacktestResult
-    from engine.result.manifest import read_manifest, write_manifest
+    from engine.result.manifest import read_manifest, record_files
 
     folder: Path = args.result_dir
     manifest = read_manifest(folder)
@@ -47,10 +47,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     target = args.output or folder / "report.html"
     path = write_report(result, target)
     if manifest is not None and Path(target).resolve().parent == folder.resolve():
-        name = Path(target).name  # the report belongs to the run: listed, so a later run removes it too
-        files = [f for f in manifest["files"] if f.get("name") != name]
-        manifest["files"] = sorted([*files, {"name": name, "bytes": Path(path).stat().st_size}],
-                                   key=lambda f: str(f["name"]))
-        write_manifest(folder, manifest)
+        record_files(folder, [Path(target).name])  # the report is the run's: a later run removes it too
     print(f"report written to {path}")
     return 0

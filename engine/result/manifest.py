@@ -29,8 +29,8 @@ from engine.errors import DataError
 from engine.redact import MASK
 
 __all__ = ["FORMAT", "LEGACY_DIRS", "LEGACY_FILES", "MANIFEST", "Snapshot", "build_manifest", "earlier_run_files",
-           "find_runs", "headline_stats", "listed_files", "read_manifest", "redact_command", "remove_files",
-           "run_id", "snapshot", "write_manifest", "written_files"]
+           "find_runs", "headline_stats", "listed_files", "read_manifest", "record_files", "redact_command",
+           "remove_files", "run_id", "snapshot", "write_manifest", "written_files"]
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -112,6 +112,21 @@ def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> Path:
     partial.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     os.replace(partial, path)
     return path
+
+
+def record_files(folder: Path, names: Iterable[str]) -> dict[str, Any] | None:
+    """Add ``names`` (written into ``folder`` after its run: a rebuilt report, parity.json) to the run's manifest
+    with their sizes now; return the manifest, None when the folder has none (nothing to add to)."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return None
+    entries = {str(f["name"]): f for f in manifest["files"] if isinstance(f, Mapping)}
+    for name in names:
+        if (folder / name).is_file():
+            entries[Path(name).as_posix()] = {"name": Path(name).as_posix(), "bytes": (folder / name).stat().st_size}
+    manifest["files"] = [entries[name] for name in sorted(entries)]
+    write_manifest(folder, manifest)
+    return manifest
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -203,16 +218,19 @@ def remove_files(folder: Path, names: Iterable[str], keep: Iterable[Path] = ()) 
 
 
 def find_runs(roots: Iterable[Path], depth: int = 3) -> list[Path]:
-    """Return the run folders (holding a manifest) at most ``depth`` levels under each of ``roots``, oldest first.
+    """Return the run folders (holding a run's manifest) at most ``depth`` levels under each of ``roots``, oldest
+    first.
 
-    Hidden directories and virtual environments are not searched.
+    Hidden directories and virtual environments are not searched; a ``manifest.json`` of another tool (a web
+    app's) is passed over.
     """
-    found: dict[Path, Path] = {}
+    found: dict[Path, tuple[str, Path]] = {}
     for root in roots:
         for folder in _folders(root, depth):
-            if (folder / MANIFEST).is_file():
-                found.setdefault(folder.resolve(), folder)
-    return sorted(found.values(), key=lambda folder: (_created(folder), str(folder)))
+            created = _run_created(folder)
+            if created is not None:
+                found.setdefault(folder.resolve(), (created, folder))
+    return [folder for _, folder in sorted(found.values(), key=lambda pair: (pair[0], str(pair[1])))]
 
 
 def _folders(root: Path, depth: int) -> Iterable[Path]:
@@ -230,9 +248,14 @@ def _folders(root: Path, depth: int) -> Iterable[Path]:
         yield from _folders(child, depth - 1)
 
 
-def _created(folder: Path) -> str:
+def _run_created(folder: Path) -> str | None:
+    """Return the start of the run saved in ``folder``; None when its manifest is missing or not a run's."""
+    if not (folder / MANIFEST).is_file():
+        return None
     try:
-        return str(json.loads((folder / MANIFEST).read_text()).get("created", ""))
-    except (OSError, ValueError, AttributeError):
-        return ""
-
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or "format" not in manifest or not isinstance(manifest.get("files"), list):
+        return None
+    return str(manifest.get("created", ""))

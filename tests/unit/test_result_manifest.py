@@ -27,7 +27,7 @@ STARTED = datetime(2026, 12, 3, 22, 15, 0, tzinfo=UTC)
 
 def manifest_in(folder: Path, names: list[str], created: str = "2026-12-03T22:15:00Z") -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    write_manifest(folder, {"id": folder.name, "kind": "backtest", "created": created,
+    write_manifest(folder, {"format": 1, "id": folder.name, "kind": "backtest", "created": created,
                             "files": [{"name": n, "bytes": 1} for n in names]})
 
 
@@ -96,6 +96,8 @@ def test_find_runs_searches_a_few_levels_oldest_first_and_once_each(tmp_path: Pa
     manifest_in(tmp_path / "x" / "a", [], created="2026-12-02T10:00:00Z")
     manifest_in(tmp_path / "x" / "y" / "z" / "deep", [])
     manifest_in(tmp_path / ".hidden" / "c", [])
+    (tmp_path / "webapp").mkdir()
+    (tmp_path / "webapp" / MANIFEST).write_text('{"name": "a web app", "icons": []}')
     assert find_runs([tmp_path, tmp_path / "x"], depth=2) == [tmp_path / "x" / "a", tmp_path / "b"]
 
 
