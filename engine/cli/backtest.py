@@ -138,16 +138,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                           "strategy, data, symbol, timerange, params, handlers, out, report, csv)")
     config = BacktestConfig(**{k: v for k, v in settings.items() if k in account_keys})
     venue = SimSettings(**{k: v for k, v in settings.items() if k in venue_keys})
+    if out is None and args.save:  # named as its manifest's id will be: by the strategy's name
+        out = new_run_dir("backtest", strategy.name, begun)
+    # Claimed before the run: a journal the run writes into the folder is the run's, listed in its manifest.
+    folder = RunFolder.claim(out, "backtest", args, begun) if out is not None else None
     started = time.perf_counter()
     result = run_backtest(strategy, data, config, venue=venue, symbol=symbol, handlers=handlers,
                           progress=not args.quiet, data_dir=args.data_dir, journal=args.journal)
     seconds = time.perf_counter() - started
     log.info("back-test done", extra={"seconds": round(seconds, 3), "bars": result.stats["n_bars"],
                                       "bars_per_s": round(result.stats["n_bars"] / max(seconds, 1e-9))})
-    if out is None and args.save:  # named as its manifest's id: the strategy's class
-        named = result.config.get("strategies") or [{"name": "run"}]
-        out = new_run_dir("backtest", str(named[0]["name"]), begun)
-    folder = RunFolder.claim(out, "backtest", args, begun) if out is not None else None
     if out is not None:
         save_result(result, out, csv=csv, quiet=args.quiet)
     if report:

@@ -268,7 +268,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_recommendation(view))
 
     report = write_report(result, out / "report.html")
-    folder.finish(result, source=getattr(args, "data", None) or "sample")
+    meta = json.loads((model_dir / "metadata.json").read_text())  # as saved: the label and feature set with it
+    folder.finish(result, source=getattr(args, "data", None) or "sample",
+                  extra={"training": {key: meta.get(key) for key in ("feature_set", "label", "walkforward",
+                                                                     "training_window")}})
     print(f"\n4/4 report written to {report}; models in {model_dir}; back-test files in {out}/ "
           f"({time.perf_counter() - started:.0f} s in all)")
     return 0

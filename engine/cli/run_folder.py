@@ -87,14 +87,16 @@ class RunFolder:
                 print(line, file=sys.stderr if stream is None else stream, flush=True)
         return cls(out, kind, command, started)
 
-    def finish(self, result: BacktestResult, *, source: Any) -> dict[str, Any]:
-        """Write ``manifest.json`` listing every file the run wrote here, with ``result``'s figures; return it."""
+    def finish(self, result: BacktestResult, *, source: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write ``manifest.json`` listing every file the run wrote here, with ``result``'s figures and ``extra``
+        (sections of its own kind: an ML run's training settings); return it."""
         from engine.cli.version import version
 
         manifest = build_manifest(kind=self.kind, created=self.started, version=version(), command=self.command,
                                   strategies=result.config.get("strategies", []), data=result.data, source=source,
                                   files=written_files(self.folder, self.before), stats=result.stats,
                                   folder=self.folder)
+        manifest.update(extra or {})
         write_manifest(self.folder, manifest)
         return manifest
 

@@ -56,6 +56,12 @@ def test_the_manifest_says_what_ran_on_which_data_which_files_and_the_figures(
         result["stats"]["buy_and_hold"]["total_return"])
 
 
+def test_a_journal_the_run_writes_into_its_folder_is_listed(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    manifest = backtest(out, 10, 30, "--journal", str(out / "journal.sqlite"))
+    assert "journal.sqlite" in {f["name"] for f in manifest["files"]}
+
+
 def test_secrets_on_the_command_line_are_masked_in_the_manifest(tmp_path: Path) -> None:
     from engine.result.manifest import redact_command
 

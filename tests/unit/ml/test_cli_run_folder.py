@@ -44,6 +44,7 @@ def test_a_backtest_into_an_ml_runs_folder_removes_its_files_and_its_report_sect
     assert {"model/metadata.json", "extras/ml/thresholds.csv", "recommendation.json", "report.html",
             "result.json"} <= ml_files
     assert "notes.txt" not in ml_files and manifest(out)["kind"] == "ml run"
+    assert manifest(out)["training"]["label"]["horizon"] == 12
     earlier = manifest(out)["id"]
     capsys.readouterr()
 
