@@ -144,7 +144,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def compare_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     """Return the table of each run's statistics side by side, buy-and-hold's return last (as the summary)."""
-    header = ("", *(Path(str(run.get("folder", run.get("id", "")))).name or str(run.get("folder")) for run in runs))
+    names = [Path(str(run.get("folder", ""))).name or str(run.get("folder")) for run in runs]
+    if len(set(names)) < len(names):  # out/ of two projects: the whole folder tells them apart
+        names = [str(run.get("folder")) for run in runs]
+    header = ("", *names)
     rows = [("Strategy", *(strategy_text(run) for run in runs)),
             ("Data", *(data_text(run) for run in runs))]
     for key, label, kind, _ in SUMMARY_ROWS:
@@ -159,7 +162,7 @@ def strategy_text(run: Mapping[str, Any]) -> str:
     """Return ``sma_cross fast=20 slow=50`` for each strategy of a run, joined by ``; ``."""
     parts = []
     for strategy in run.get("strategies", []):
-        params = " ".join(f"{k}={_short(v)}" for k, v in (strategy.get("params") or {}).items())
+        params = " ".join(f"{k}={_short(v)}" for k, v in (strategy.get("params") or {}).items() if v != "")
         parts.append(f"{strategy.get('name')} {params}".strip())
     return "; ".join(parts) or str(run.get("kind", ""))
 
