@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = """examples:
   mlct backtest                                   SMA cross on the bundled BTC/USD hourly sample
   mlct backtest --report                          ... and write out/report.html with every result file
-  mlct backtest --save                            save into a new folder results/<UTC time>-backtest-sma_cross
+  mlct backtest --save                            save into a new folder results/<UTC time>-backtest-SmaCross
   mlct backtest --strategy sma_cross --param fast=20 --param slow=50 --out runs/sma-20-50 --report
   mlct backtest --data my.csv --symbol ETH/USD --fee-bps 7.5 --slippage-bps 2 --json
   mlct backtest --timerange 20190101-20200101     only the bars of 2019 (either side may be empty: 20190101-)
