@@ -8,9 +8,10 @@ reads the same wherever it appears; the result and statistics modules hand out n
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SUMMARY_ROWS", "format_days", "format_stat", "percent"]
+__all__ = ["SUMMARY_ROWS", "box_table", "format_days", "format_stat", "percent"]
 
 # (key, label, kind, also shown for buy-and-hold), in the order the summary table and the report list them
 SUMMARY_ROWS: list[tuple[str, str, str, bool]] = [
@@ -72,3 +73,15 @@ def format_days(days: float) -> str:
     if d:
         return f"{d:,}d {h}h"
     return f"{h}h {m}m" if h else f"{m}m"
+
+
+def box_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+    """Return the lines of a boxed text table; the first ``left`` columns align left, the others right."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(f"{c:<{w}}" if i < left else f"{c:>{w}}"
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    return [rule, line(header), rule, *(line(r) for r in rows), rule]

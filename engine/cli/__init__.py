@@ -24,6 +24,7 @@ from engine.cli import (
     parity,
     recommend,
     report,
+    results,
     signals,
     strategies,
     sweep,
@@ -35,7 +36,8 @@ from engine.progress import LOG_FORMATS, setup_logging
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-COMMANDS = (backtest, strategies, report, init, data, signals, ml, recommend, live, journal, parity, check, sweep)
+COMMANDS = (backtest, strategies, report, results, init, data, signals, ml, recommend, live, journal, parity, check,
+            sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +66,7 @@ EXAMPLES = """examples:
   mlct backtest --report                 back-test the SMA cross on the bundled sample, write out/report.html
   mlct init my_bot && mlct backtest --config my_bot/config.toml
   mlct report out/                       rebuild out/report.html from saved results
+  mlct results list                      saved runs; mlct results compare RUN RUN: statistics side by side
   mlct backtest --help                   every option of a command, with examples
 
 exit codes: 0 success, 1 failure while running, 2 bad usage, configuration or data
@@ -90,7 +93,9 @@ def add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    args.command_line = ["mlct", *words]  # recorded (secrets masked) in a saved run's manifest
     setup_logging(args.log_level, args.log_format)
     try:
         with tuned_for_long_runs():  # the CLI is a process of its own: it opts in to process-wide tuning

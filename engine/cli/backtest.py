@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.cli.inputs import add_data_options, load_frame
 from engine.cli.output import add_output_options, save_result
+from engine.cli.run_folder import RunFolder, new_run_dir, started_now
 from engine.cli.timerange import apply_timerange
 from engine.errors import ConfigError
 from engine.strategy import Strategy
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = """examples:
   mlct backtest                                   SMA cross on the bundled BTC/USD hourly sample
   mlct backtest --report                          ... and write out/report.html with every result file
+  mlct backtest --save                            save into a new folder results/<UTC time>-backtest-SmaCross
   mlct backtest --strategy sma_cross --param fast=20 --param slow=50 --out runs/sma-20-50 --report
   mlct backtest --data my.csv --symbol ETH/USD --fee-bps 7.5 --slippage-bps 2 --json
   mlct backtest --timerange 20190101-20200101     only the bars of 2019 (either side may be empty: 20190101-)
@@ -72,7 +74,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                     help="a resting limit fills when the bar trades through its price (default) or touches it")
     bt.add_argument("--out", type=Path, metavar="DIR",
                     help="write result.json, trades.csv, orders.csv, fills.csv, equity.parquet, prices.parquet "
-                         "here (default out/ with --report)")
+                         "here, with manifest.json (default out/ with --report); the files of an earlier run "
+                         "saved in DIR are removed first, any other file stays")
+    bt.add_argument("--save", action="store_true",
+                    help="without --out: save into a new folder under $MLCT_RESULTS_DIR (default ./results), "
+                         "which mlct results list finds")
     add_output_options(bt)
     bt.add_argument("--report", action="store_true", default=None,
                     help="also write report.html, a self-contained HTML report, into the --out directory")
@@ -90,6 +96,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from adapters.sim import SimSettings  # the composition root: the CLI picks the venue and hands it in
     from engine.backtest import BacktestConfig, load_object, run_backtest
 
+    begun = started_now()
     base = args.config.parent if args.config else None
     settings = _read_config(args.config) if args.config else {}
     for key in PATH_SETTINGS:
@@ -115,8 +122,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if not isinstance(csv, bool):
         raise ConfigError(f"csv must be true or false, got {csv!r}")
     out = settings.pop("out", None)
-    if report and out is None:
+    if report and out is None and not args.save:
         out = "out"
+    source = settings.get("data") or "sample"
     strategy = resolve_strategy(str(settings.pop("strategy", "sma_cross")), base=base)(**params)
     handlers = [_instantiate(load_object(spec, "handler"), spec) for spec in handler_specs]
     data, symbol = backtest_data(settings.pop("data", None), settings.pop("symbol", None), args.data_dir,
@@ -130,6 +138,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                           "strategy, data, symbol, timerange, params, handlers, out, report, csv)")
     config = BacktestConfig(**{k: v for k, v in settings.items() if k in account_keys})
     venue = SimSettings(**{k: v for k, v in settings.items() if k in venue_keys})
+    if out is None and args.save:  # named as its manifest's id will be: by the strategy's name
+        out = new_run_dir("backtest", strategy.name, begun)
+    # Claimed before the run: a journal the run writes into the folder is the run's, listed in its manifest.
+    folder = RunFolder.claim(out, "backtest", args, begun) if out is not None else None
     started = time.perf_counter()
     result = run_backtest(strategy, data, config, venue=venue, symbol=symbol, handlers=handlers,
                           progress=not args.quiet, data_dir=args.data_dir, journal=args.journal)
@@ -142,6 +154,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         from engine.report import write_report
 
         write_report(result, Path(out) / "report.html")
+    if folder is not None:
+        folder.finish(result, source=source)
     if args.json:
         print(result.to_json())
     else:
@@ -181,18 +195,12 @@ def backtest_data(data: str | list[str] | None, symbol: str | list[str] | None, 
 
 def format_summary(result: BacktestResult) -> str:
     """Return the end-of-run table: each statistic for the strategy and for buy-and-hold of its assets."""
-    from engine.display import SUMMARY_ROWS, format_stat
+    from engine.display import SUMMARY_ROWS, box_table, format_stat
 
     stats, bench = result.stats, result.stats.get("buy_and_hold") or {}
     rows = [(label, format_stat(stats.get(key), kind), format_stat(bench.get(key), kind) if both and bench else "")
             for key, label, kind, both in SUMMARY_ROWS]
     header = ("", "Strategy", "Buy & hold" if bench else "")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-
-    def line(cells: tuple[str, str, str]) -> str:
-        return f"| {cells[0]:<{widths[0]}} | {cells[1]:>{widths[1]}} | {cells[2]:>{widths[2]}} |"
-
     strategies = result.config.get("strategies", [])
     title = "; ".join(f"{s['name']} {json.dumps(s['params'])}" for s in strategies) or "back-test"
     data = result.data
@@ -200,7 +208,7 @@ def format_summary(result: BacktestResult) -> str:
     if data.get("start"):
         lines.append(f"{', '.join(data['symbols'])}  {data['interval']} bars  {_minute(data['start'])} to "
                      f"{_minute(data['end'])} UTC  ({data['n_bars']:,} bars)")
-    lines += [rule, line(header), rule, *(line(r) for r in rows), rule]
+    lines += box_table(header, rows)
     if result.no_trades:
         lines += ["", *format_no_trades(result.no_trades)]
     return "\n".join(lines)

@@ -108,7 +108,9 @@ def cmd_live(args: argparse.Namespace) -> int:
     journal = out / "journal.sqlite"
     if args.reconcile_only and not journal.is_file():
         raise ConfigError(f"--reconcile-only: no session journal at {journal} (give the session's --out)")
-    out.mkdir(parents=True, exist_ok=True)
+    from engine.cli.run_folder import RunFolder, started_now
+
+    folder = RunFolder.claim(out, "live", args, started_now(), resumes=True)  # a journal here is this session's
     logging.getLogger("engine.live").setLevel(logging.INFO)  # the line per bar shows at the default log level
     from engine.resume import ReconcileError
 
@@ -126,6 +128,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         print(f"no live bar was handled; the journal is in {journal}")
         return 0
     save_result(result, out, csv=bool(args.csv), quiet=args.quiet)
+    folder.finish(result, source=f"{config.exchange.id} ({'live' if args.live else 'paper'})")
     from engine.cli.backtest import format_summary
 
     print(format_summary(result))

@@ -250,15 +250,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from engine.backtest import BacktestConfig, run_backtest
     from engine.cli.backtest import format_summary
     from engine.cli.recommend import format_recommendation
+    from engine.cli.run_folder import RunFolder, started_now
     from engine.ml.pipeline import recommend
     from engine.report import write_report
     from strategies.ml_signal import MlSignal
 
     out: Path = args.out
+    begun = started_now()
     frame, symbol = frame_from_args(args)
     started = time.perf_counter()
     print("1/4 training walk-forward ...", flush=True)
     bundle = train_model(args, frame, symbol)
+    folder = RunFolder.claim(out, "ml run", args, begun)  # an earlier run's files go before this one's are written
     model_dir = bundle.save(out / "model")
     print(format_training(bundle, time.perf_counter() - started))
 
@@ -284,6 +287,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_recommendation(view))
 
     report = write_report(result, out / "report.html")
+    meta = json.loads((model_dir / "metadata.json").read_text())  # as saved: the label and feature set with it
+    folder.finish(result, source=getattr(args, "data", None) or "sample",
+                  extra={"training": {key: meta.get(key) for key in ("feature_set", "label", "walkforward",
+                                                                     "training_window")}})
     print(f"\n4/4 report written to {report}; models in {model_dir}; back-test files in {out}/ "
           f"({time.perf_counter() - started:.0f} s in all)")
     return 0

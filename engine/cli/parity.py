@@ -54,5 +54,8 @@ def cmd_parity(args: argparse.Namespace) -> int:
             result = BacktestResult.load(args.out)
             result.extras["parity"] = report.to_dict()
             write_report(result, args.out / "report.html")
+        from engine.result.manifest import record_files
+
+        record_files(args.out, ["parity.json", "report.html"])  # the session's run folder lists them too
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.format())
     return 0 if report.zero else 1

@@ -10,7 +10,7 @@ back, so that ``mlct report RESULT_DIR`` can rebuild the report without re-runni
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -131,27 +131,42 @@ class BacktestResult:
         return out
 
     @classmethod
-    def load(cls, out_dir: str | Path) -> BacktestResult:
-        """Read a directory written by ``save`` (``mlct backtest --out``); DataError if it is not one."""
+    def load(cls, out_dir: str | Path, files: Collection[str] | None = None) -> BacktestResult:
+        """Read a directory written by ``save`` (``mlct backtest --out``); DataError if it is not one.
+
+        ``files``: the relative paths the run's manifest lists; any other file in the directory (another run's,
+        a user's) is not read. None reads every result file there, as before manifests.
+        """
         out = Path(out_dir)
-        if not (out / "result.json").is_file():
-            raise DataError(f"{out}: no result.json here (give the --out directory of mlct backtest)")
+        listed = None if files is None else {Path(name).as_posix() for name in files}
+
+        def has(name: str) -> bool:
+            return (out / name).is_file() and (listed is None or name in listed)
+
+        if not has("result.json"):
+            where = "here" if listed is None else "among the files its manifest.json lists"
+            raise DataError(f"{out}: no result.json {where} (give the --out directory of mlct backtest)")
         try:
+            for name in ("trades.csv", "orders.csv", "fills.csv"):
+                if not has(name):
+                    raise OSError(f"{name} is missing" + ("" if listed is None else " or not listed in manifest.json"))
             meta = json.loads((out / "result.json").read_text())
-            equity = _read_equity(out)
+            equity = _read_equity(out, has)
             trades = as_categories(_read_csv(out / "trades.csv", ("entry_time", "exit_time"))[TRADE_COLUMNS].astype(
                 dict.fromkeys(("quantity", "entry_price", "exit_price", "pnl", "fees", "return"), "float64")))
             orders = as_categories(_read_csv(out / "orders.csv", ("ts", "updated_ts")).astype(
                 dict.fromkeys(ORDER_FLOATS, "float64")))
             fills = as_categories(_read_csv(out / "fills.csv", ("ts",)).astype(dict.fromkeys(FILL_FLOATS, "float64")))
             prices = {}
-            if (out / "prices.parquet").is_file():
+            if has("prices.parquet"):
                 long = pd.read_parquet(out / "prices.parquet")
                 for symbol, frame in long.groupby("symbol", sort=False):
                     prices[str(symbol)] = frame.set_index(pd.DatetimeIndex(_times(frame["ts"]), name="ts"))[
                         [c for c in PRICE_COLUMNS[2:] if c in frame]]  # results saved before OHLCV: open, close
             extras: dict[str, Any] = {}
             for path in sorted((out / "extras").glob("*/*.csv")):
+                if not has(path.relative_to(out).as_posix()):
+                    continue  # not this run's: a later run into the same folder made no such section
                 frame = pd.read_csv(path)
                 for column in frame.columns:
                     if column.endswith("_time") or column == "ts":
@@ -165,12 +180,14 @@ class BacktestResult:
                    no_trades=meta.get("no_trades"))
 
 
-def _read_equity(out: Path) -> pd.DataFrame:
+def _read_equity(out: Path, has: Callable[[str], bool]) -> pd.DataFrame:
     """Read ``equity.parquet``, or the ``equity.csv`` that results saved before it was Parquet hold."""
-    if (out / "equity.parquet").is_file():
+    if has("equity.parquet"):
         equity = pd.read_parquet(out / "equity.parquet").set_index("ts")
-    else:
+    elif has("equity.csv"):
         equity = pd.read_csv(out / "equity.csv", index_col="ts")
+    else:
+        raise OSError("equity.parquet is missing")
     equity.index = pd.DatetimeIndex(_times(equity.index), name="ts")
     return equity
 

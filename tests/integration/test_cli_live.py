@@ -92,6 +92,9 @@ def check_outputs(out: Path, live_bars: int) -> None:
     journaled = {e.client_order_id for e in events if isinstance(e, Order | OrderUpdate)}  # refused: an update only
     assert sorted(orders["client_order_id"]) == sorted(journaled)
     assert read_session(out / "journal.sqlite")["paper"] == {"fee_bps": 7.5}
+    manifest = json.loads((out / "manifest.json").read_text())  # the session's folder is one run's, listed
+    assert manifest["kind"] == "live" and manifest["stats"]["n_trades"] == result.stats["n_trades"]
+    assert {"journal.sqlite", "result.json", "equity.parquet"} <= {f["name"] for f in manifest["files"]}
 
 
 def test_mlct_live_paper_stops_after_max_bars_with_a_line_a_bar_and_a_back_tests_outputs(tmp_path: Path) -> None:
