@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.cli.inputs import SORT_HELP
-from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range
-from engine.datagen.frames import check_spacing
-from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, timeframe_of, to_utc
+from engine.cli.inputs import add_file_options, read_options
+from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range, resolve_query
+from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, to_utc
 from engine.datagen.schemas import schema
 from engine.errors import ConfigError
 
@@ -97,12 +96,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     imp = _sub(sub, "import", "store a CSV or Parquet file of bars in the catalog")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--format", choices=["cryptodatadownload", "csv", "parquet"],
-                     help="file layout (default: from the extension and the header)")
-    imp.add_argument("--symbol", help="BASE/QUOTE of the bars (default: from the file)")
-    imp.add_argument("--exchange", help="venue the bars come from (default: from a CryptoDataDownload file name)")
-    imp.add_argument("--timeframe", help="bar length (default: the most common step between bars)")
-    imp.add_argument("--sort", action="store_true", help=SORT_HELP)
+    imp.add_argument("--symbol", help="BASE/QUOTE of the bars (default: the file's symbol column)")
+    add_file_options(imp, exchange_help="venue the bars come from, part of the data set's query (default: none, "
+                                        "or the exchange of a name in CryptoDataDownload's convention "
+                                        "Exchange_PAIR_timeframe.csv, e.g. Coinbase_BTCUSD_1h.csv)")
     imp.set_defaults(func=cmd_import)
 
     synth = _sub(sub, "synth", "generate seeded synthetic bars (regime-switching, clustered volatility)")
@@ -197,7 +194,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
-    query = Query.parse(args.query)
+    query = resolve_query(args.query, catalog)
     if not catalog.exists(query):
         raise ConfigError(f"no data set {query.dataset} in {catalog.root} (see: mlct data list)")
     info = catalog.info(query)
@@ -218,7 +215,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
-    query = Query.parse(args.query)
+    query = resolve_query(args.query, catalog)
     removed = catalog.delete(query)
     what = describe_range(query.start, query.end) if query.start or query.end else "all of it"
     print(f"deleted {removed:,} rows of {query.dataset} ({what}) from {catalog.root}")
@@ -226,24 +223,18 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from engine.datagen.files import load_bars
+    from engine.datagen.importing import read_file
 
-    frame, meta = load_bars(args.file, symbol=args.symbol, format=args.format, order="sort" if args.sort else "raise")
-    symbol = args.symbol or meta.symbol
-    if "/" not in symbol:
-        raise ConfigError(f"{args.file}: symbol {symbol or 'unknown'!r}: pass --symbol BASE/QUOTE")
-    timeframe = args.timeframe or timeframe_of(meta.interval)
-    check_spacing(frame.index, timeframe_delta(timeframe), str(args.file))
-    source = "parquet" if meta.format == "parquet" else "csv"
-    query = Query(source=source, exchange=args.exchange or meta.exchange or "", symbol=symbol, timeframe=timeframe)
+    frame, meta, query = read_file(args.file, read_options(args, args.symbol))
     for note in meta.notes:
         print(f"note: {args.file}: {note}", file=sys.stderr)
     catalog = open_catalog(args)
-    end = frame.index[-1] + timeframe_delta(timeframe) if len(frame) else None
+    end = frame.index[-1] + timeframe_delta(query.timeframe) if len(frame) else None
     catalog.put(query, frame, covered=(frame.index[0], end) if len(frame) else None)
     info = catalog.info(query)
     print(f"imported {len(frame):,} bars of {query} {describe_range(frame.index[0], end)} from {args.file}; "
           f"data set: {_summary(info)}")
+    print(f"back-test on it with: mlct backtest --data {query.dataset}")
     return 0
 
 
