@@ -37,6 +37,8 @@ EXAMPLES = """examples:
   mlct backtest --timerange 20190101-20200101     only the bars of 2019 (either side may be empty: 20190101-)
   mlct backtest --data btc.csv --symbol BTC/USD --data eth.csv --symbol ETH/USD   two symbols in one account
   mlct backtest --data bars_1m.parquet --out runs/1m --csv   per-bar tables as CSV too, for a spreadsheet
+  mlct backtest --data export.csv --columns time=Date,volume=Vol --time-unit ms --symbol BTC/USD  like data import
+  mlct backtest --data csv:coinbase:BTC/USD:1h:ohlcv   an imported data set, as mlct data list prints it
   mlct backtest --strategy my_pkg.my_mod:MyStrategy --handler my_pkg.audit:Audit
   mlct backtest --strategy ./my_strategy.py:MyStrategy
   mlct backtest --config run.toml                 settings from a file (see mlct init); flags win

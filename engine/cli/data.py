@@ -18,14 +18,18 @@ EXAMPLES = """examples:
   mlct data download --exchange binance --symbol BTC/USDT --timeframe 1h --since 2024-01-01
   mlct data download --exchange binance --symbol BTC/USDT:USDT --kind funding --since 2024-01-01
   mlct data import Coinbase_BTCUSD_1h.csv --format cryptodatadownload
+  mlct data import export.csv --columns time=Time,volume=Vol --time-unit s --symbol BTC/USD --exchange kraken
   mlct data synth --bars 1000000 --timeframe 1m --seed 7 --symbol SYN/USD
   mlct data list
   mlct data info binance:BTC/USDT:1h --check
   mlct data delete binance:BTC/USDT:1h@2024-01-01..2024-02-01
   mlct backtest --data binance:BTC/USDT:1h@2024-01-01..2024-06-01
+  mlct backtest --data csv:coinbase:BTC/USD:1h:ohlcv
 
 QUERY is [SOURCE:][EXCHANGE:]SYMBOL[:TIMEFRAME][:KIND][@START..END], e.g. ccxt:binance:BTC/USDT:1h:ohlcv or
-binance:BTC/USDT:1h@2024-01-01..2024-02-01 (times UTC). The catalog lives in --data-dir, else $MLCT_DATA_DIR,
+binance:BTC/USDT:1h@2024-01-01..2024-02-01 (times UTC). Without SOURCE, a query finds the one data set of any
+source under that exchange, symbol and timeframe (coinbase:BTC/USD:1h finds csv:coinbase:BTC/USD:1h:ohlcv),
+else means an exchange's (ccxt). The catalog lives in --data-dir, else $MLCT_DATA_DIR,
 else ~/.local/share/mlct.
 """
 
@@ -47,17 +51,25 @@ Run it again later: only the bars not yet stored are fetched. Then: mlct backtes
   mlct data info binance:BTC/USDT:1h              range, rows, coverage, gaps and files of one data set
   mlct data info binance:BTC/USDT:1h --check      ... and validate every bar, listing each problem
   mlct data info csv:coinbase:BTC/USD:1h          a data set imported from a CSV file
+  mlct data info coinbase:BTC/USD:1h              the same: without a source, the data set that exists
 """,
     "delete": """examples:
   mlct data delete binance:BTC/USDT:1h                          the whole data set
   mlct data delete binance:BTC/USDT:1h@2024-01-01..2024-02-01   only January 2024 (end exclusive)
 """,
     "import": """examples:
-  mlct data import Coinbase_BTCUSD_1h.csv --format cryptodatadownload
+  mlct data import Coinbase_BTCUSD_1h.csv                        a CryptoDataDownload file, any of their layouts
+  mlct data import Gemini_BTCUSD_d.csv --exchange gemini --format cryptodatadownload
   mlct data import my_bars.csv --symbol ETH/USD --exchange kraken --timeframe 1h
+  mlct data import export.csv --columns time=Date,open=O,high=H,low=L,close=C,volume=Vol --time-unit ms --symbol ETH/EUR
   mlct data import my_bars.parquet --symbol BTC/USD --exchange binance
   mlct data import shuffled.csv --symbol BTC/USD --sort          rows out of time order, sorted
-Then mlct data list shows the query to give to --data.
+  mlct backtest --data csv:kraken:ETH/USD:1h:ohlcv               back-test on the data set, as mlct data list prints it
+CryptoDataDownload files are read from their header: unix or date times (s or ms), Volume <base>/Volume <quote>
+or VolumeFrom/VolumeTo, tradecount, newest first; the symbol from their symbol column (BTC/USD, BTCUSD,
+BTC-USD). The exchange is --exchange, else the first part of a name in their convention Exchange_PAIR_tf.csv
+(Coinbase_BTCUSD_1h.csv) when ccxt knows it, else none: no other file name is read. Every --data takes a file
+with these same options, or the query mlct data list prints.
 """,
     "synth": """examples:
   mlct data synth --bars 1000000 --timeframe 1m --seed 7 --symbol SYN/USD

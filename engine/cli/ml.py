@@ -225,7 +225,6 @@ def _fingerprint(frame: pd.DataFrame, symbol: str) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-
     from adapters.sim import SimSettings  # the composition root: the CLI picks the venue and hands it in
     from engine.backtest import BacktestConfig, run_backtest
     from engine.cli.backtest import format_summary

@@ -345,7 +345,7 @@ def _epoch_in(column: pd.Series, unit: Literal["s", "ms", "us", "ns"], *, field:
     bad = np.isnan(numbers)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{source} line {int(lines[i])}: {field} = {shorten(repr(column.iloc[i]))} is not an epoch "
+        raise DataError(f"{source} line {int(lines[i])}: {field} = {_cell(column.iloc[i])} is not an epoch "
                         f"number in {unit} (--time-unit {unit})")
     if column.dtype.kind in "iu":
         numbers = column.to_numpy()  # exact: float64 would round nanoseconds
@@ -355,9 +355,14 @@ def _epoch_in(column: pd.Series, unit: Literal["s", "ms", "us", "ns"], *, field:
     outside = (numbers < low) | (numbers > high)
     if outside.any():
         i = int(np.argmax(outside))
-        raise DataError(f"{source} line {int(lines[i])}: {field} = {shorten(repr(column.iloc[i]))} is not a time "
+        raise DataError(f"{source} line {int(lines[i])}: {field} = {_cell(column.iloc[i])} is not a time "
                         f"between {ERA[0]:%Y-%m-%d} and {ERA[1]:%Y-%m-%d} in {unit}: is --time-unit {unit} right?")
     return pd.DatetimeIndex(pd.to_datetime(pd.Index(numbers), unit=unit, utc=True)).as_unit("ns")
+
+
+def _cell(value: object) -> str:
+    """Show a cell as the file wrote it: ``1709251200`` or ``'abc'``, not ``np.int64(1709251200)``."""
+    return shorten(repr(value.item() if isinstance(value, np.generic) else value))
 
 
 def _in_ns(stamps: pd.DatetimeIndex, text: pd.Series, *, field: str, source: str, lines: np.ndarray
