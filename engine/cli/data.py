@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -246,7 +247,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     info = catalog.info(query)
     print(f"imported {len(frame):,} bars of {query} {describe_range(frame.index[0], end)} from {args.file}; "
           f"data set: {_summary(info)}")
-    print(f"back-test on it with: mlct backtest --data {query.dataset}")
+    where = f" --data-dir {shlex.quote(str(args.data_dir))}" if args.data_dir is not None else ""
+    print(f"back-test on it with: mlct backtest --data {query.dataset}{where}")
     return 0
 
 
