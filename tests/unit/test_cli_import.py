@@ -150,3 +150,9 @@ def test_largest_cash_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     path = write_volume_from(tmp_path / "btc.csv")
     code, out, err = backtest(capsys, "--cash", "1e15", "--data", str(path))
     assert code == 0 and "No trades" not in out, err
+
+
+def test_bad_cash_is_refused_before_ml_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "ml", "run", "--cash", "1e400", "--out", str(tmp_path / "run"))
+    assert code == 2 and "training" not in out and err.startswith("error: cash must be at most 1,000,000,000,000,000")
+    assert not (tmp_path / "run").exists()
