@@ -83,7 +83,8 @@ def read_file(path: str | Path, options: ReadOptions) -> tuple[pd.DataFrame, Bar
     """
     frame, meta = load_bars(path, symbol=options.symbol, format=options.format, columns=options.columns,
                             order=options.order, time_unit=options.time_unit, exchange=options.exchange)
-    symbol = unified_symbol(options.symbol) if options.symbol else meta.symbol
+    given = unified_symbol(options.symbol) if options.symbol else ""
+    symbol = given if "/" in given else meta.symbol  # --symbol ETH picks an asset of a wide file, its quote from it
     if "/" not in symbol:
         raise ConfigError(f"{path}: symbol {symbol or 'unknown'!r}: the file does not say its quote currency: "
                           "pass --symbol BASE/QUOTE")

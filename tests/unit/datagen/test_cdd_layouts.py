@@ -181,3 +181,12 @@ def test_read_options_refuse_bad_values_before_reading() -> None:
     with pytest.raises(ConfigError, match="timeframe must look like"):
         ReadOptions(timeframe="hourly")
     assert not ReadOptions(symbol="BTC/USD").given and ReadOptions(order="sort").given
+
+
+def test_an_asset_of_the_wide_daily_file_gets_its_quote_from_the_name(tmp_path: Path) -> None:
+    path = tmp_path / "bitstamp_BTC_ETH_USD_d.csv"
+    path.write_text(f"{URL}\ndate,BTC:open,BTC:high,BTC:low,BTC:close,BTC:volume,ETH:open,ETH:high,ETH:low,ETH:close,"
+                    "ETH:volume\n2024-03-02,10,12,9,11,1,2,3,1,2,5\n2024-03-01,9,11,8,10,1,1,3,1,2,5\n")
+    frame, meta, query = read_file(path, ReadOptions(symbol="eth"))
+    assert str(query) == "csv:bitstamp:ETH/USD:1d:ohlcv" and meta.exchange == "bitstamp"
+    assert frame["close"].tolist() == [2.0, 2.0] and frame.index[0] == pd.Timestamp("2024-03-01", tz="UTC")
