@@ -62,6 +62,11 @@ ENGINE_ASSUMPTIONS: list[str] = [
 ]
 
 
+# The largest starting cash: a quadrillion leaves Decimal's 28 digits 13 decimal places for booked amounts and keeps
+# statistics within float64's 15 significant digits (1e30 made orders fail mid-run, 1e400 every quantity infinite).
+MAX_CASH = Decimal("1e15")
+
+
 @dataclass(frozen=True, kw_only=True)
 class BacktestConfig:
     """The account of one back-test (the venue's settings are its adapter's); a bad value raises ``ConfigError``."""
@@ -82,6 +87,9 @@ class BacktestConfig:
         object.__setattr__(self, "set_aside", _decimal("set_aside", self.set_aside))
         if cash <= 0:
             raise ConfigError(f"cash must be positive, got {cash}")
+        if cash > MAX_CASH:
+            raise ConfigError(f"cash must be at most {MAX_CASH:,.0f}, got {cash:.6g}: money is booked in Decimal of "
+                              f"28 digits down to the market's precision, and statistics in float64")
         if not Decimal(0) <= self.set_aside <= cash:
             raise ConfigError(f"set_aside must be between 0 and cash ({cash}), got {self.set_aside}")
 

@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.inputs import add_data_options, load_frame
+from engine.cli.inputs import add_data_options, load_frame, read_options
 from engine.cli.output import add_output_options, save_result
 from engine.cli.run_folder import RunFolder, new_run_dir, started_now
 from engine.cli.timerange import apply_timerange
@@ -26,6 +26,7 @@ from engine.strategy import Strategy
 
 if TYPE_CHECKING:
     from engine.backtest import BacktestResult
+    from engine.datagen.importing import ReadOptions
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ EXAMPLES = """examples:
   mlct backtest --timerange 20190101-20200101     only the bars of 2019 (either side may be empty: 20190101-)
   mlct backtest --data btc.csv --symbol BTC/USD --data eth.csv --symbol ETH/USD   two symbols in one account
   mlct backtest --data bars_1m.parquet --out runs/1m --csv   per-bar tables as CSV too, for a spreadsheet
+  mlct backtest --data export.csv --columns time=Date,volume=Vol --time-unit ms --symbol BTC/USD  like data import
+  mlct backtest --data csv:coinbase:BTC/USD:1h:ohlcv   an imported data set, as mlct data list prints it
   mlct backtest --strategy my_pkg.my_mod:MyStrategy --handler my_pkg.audit:Audit
   mlct backtest --strategy ./my_strategy.py:MyStrategy
   mlct backtest --config run.toml                 settings from a file (see mlct init); flags win
@@ -108,6 +111,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = str(value) if isinstance(value, Path) else value
+    if "cash" in settings:
+        BacktestConfig(cash=settings["cash"])  # a bad --cash is refused before any data is read, not mid-run
     if args.strategy is not None:
         base = None  # a strategy given as a flag is relative to the working directory, not the config file
     params = _table(settings.pop("params", {}), "params")
@@ -128,7 +133,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     strategy = resolve_strategy(str(settings.pop("strategy", "sma_cross")), base=base)(**params)
     handlers = [_instantiate(load_object(spec, "handler"), spec) for spec in handler_specs]
     data, symbol = backtest_data(settings.pop("data", None), settings.pop("symbol", None), args.data_dir,
-                                 sort=args.sort, timerange=settings.pop("timerange", None))
+                                 sort=args.sort, timerange=settings.pop("timerange", None), options=read_options(args))
     account_keys = {f.name for f in fields(BacktestConfig)} - {"markets"}
     venue_keys = {f.name for f in fields(SimSettings) if f.init}
     unknown = set(settings) - account_keys - venue_keys
@@ -166,25 +171,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def backtest_data(data: str | list[str] | None, symbol: str | list[str] | None, data_dir: Path | None, *,
-                  sort: bool = False, timerange: str | None = None) -> tuple[Any, str | None]:
+                  sort: bool = False, timerange: str | None = None, options: ReadOptions | None = None
+                  ) -> tuple[Any, str | None]:
     """Return the ``data`` and ``symbol`` arguments of ``run_backtest`` for the data options: a file or query as
-    given (run_backtest reads it), or the bars read here when they are sorted or cut to a time range, or a list of
-    ``(bars, symbol)`` pairs for several symbols (``--symbol`` repeated, one ``--data`` each, in order)."""
+    given (run_backtest reads it), or the bars read here when they are sorted, read with file ``options`` or cut
+    to a time range, or a list of ``(bars, symbol)`` pairs for several symbols (``--symbol`` repeated, one
+    ``--data`` each, in order)."""
     datas = [data] if isinstance(data, str) else list(data or [])
     symbols = [symbol] if isinstance(symbol, str) else list(symbol or [])
     if timerange is not None and not isinstance(timerange, str):
         raise ConfigError(f"timerange must be text such as \"20240101-20240601\", got {timerange!r}")
     if len(datas) <= 1 and len(symbols) <= 1:
         one, name = (datas[0] if datas else None), (symbols[0] if symbols else None)
-        if not sort and timerange is None:
+        if not sort and timerange is None and (options is None or not options.given):
             return one, name
-        return load_frame(one, name, data_dir, sort=sort, timerange=timerange)
+        return load_frame(one, name, data_dir, sort=sort, timerange=timerange, options=options)
     if symbols and len(symbols) != len(datas):
         raise ConfigError(f"give one --data per --symbol, in the same order: {len(symbols)} symbols "
                           f"({', '.join(symbols)}) and {len(datas)} data sources")
     pairs = []
     for number, source in enumerate(datas):
-        frame, name = load_frame(source, symbols[number] if symbols else None, data_dir, sort=sort)
+        frame, name = load_frame(source, symbols[number] if symbols else None, data_dir, sort=sort, options=options)
         pairs.append((apply_timerange(frame, timerange, what=f"{source} ({name})"), name))
     seen = [name for _, name in pairs]
     twice = sorted({name for name in seen if seen.count(name) > 1})

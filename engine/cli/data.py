@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from engine.cli.inputs import SORT_HELP
-from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range
-from engine.datagen.frames import check_spacing
-from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, timeframe_of, to_utc
+from engine.cli.inputs import add_file_options, read_options
+from engine.datagen.catalog import Catalog, DatasetInfo, default_data_dir, describe_range, resolve_query
+from engine.datagen.query import KINDS, Query, Source, format_time, timeframe_delta, to_utc
 from engine.datagen.schemas import schema
 from engine.errors import ConfigError
 
@@ -19,14 +19,18 @@ EXAMPLES = """examples:
   mlct data download --exchange binance --symbol BTC/USDT --timeframe 1h --since 2024-01-01
   mlct data download --exchange binance --symbol BTC/USDT:USDT --kind funding --since 2024-01-01
   mlct data import Coinbase_BTCUSD_1h.csv --format cryptodatadownload
+  mlct data import export.csv --columns time=Time,volume=Vol --time-unit s --symbol BTC/USD --exchange kraken
   mlct data synth --bars 1000000 --timeframe 1m --seed 7 --symbol SYN/USD
   mlct data list
   mlct data info binance:BTC/USDT:1h --check
   mlct data delete binance:BTC/USDT:1h@2024-01-01..2024-02-01
   mlct backtest --data binance:BTC/USDT:1h@2024-01-01..2024-06-01
+  mlct backtest --data csv:coinbase:BTC/USD:1h:ohlcv
 
 QUERY is [SOURCE:][EXCHANGE:]SYMBOL[:TIMEFRAME][:KIND][@START..END], e.g. ccxt:binance:BTC/USDT:1h:ohlcv or
-binance:BTC/USDT:1h@2024-01-01..2024-02-01 (times UTC). The catalog lives in --data-dir, else $MLCT_DATA_DIR,
+binance:BTC/USDT:1h@2024-01-01..2024-02-01 (times UTC). Without SOURCE, a query finds the one data set of any
+source under that exchange, symbol and timeframe (coinbase:BTC/USD:1h finds csv:coinbase:BTC/USD:1h:ohlcv),
+else means an exchange's (ccxt). The catalog lives in --data-dir, else $MLCT_DATA_DIR,
 else ~/.local/share/mlct.
 """
 
@@ -48,17 +52,25 @@ Run it again later: only the bars not yet stored are fetched. Then: mlct backtes
   mlct data info binance:BTC/USDT:1h              range, rows, coverage, gaps and files of one data set
   mlct data info binance:BTC/USDT:1h --check      ... and validate every bar, listing each problem
   mlct data info csv:coinbase:BTC/USD:1h          a data set imported from a CSV file
+  mlct data info coinbase:BTC/USD:1h              the same: without a source, the data set that exists
 """,
     "delete": """examples:
   mlct data delete binance:BTC/USDT:1h                          the whole data set
   mlct data delete binance:BTC/USDT:1h@2024-01-01..2024-02-01   only January 2024 (end exclusive)
 """,
     "import": """examples:
-  mlct data import Coinbase_BTCUSD_1h.csv --format cryptodatadownload
+  mlct data import Coinbase_BTCUSD_1h.csv                        a CryptoDataDownload file, any of their layouts
+  mlct data import Gemini_BTCUSD_d.csv --exchange gemini --format cryptodatadownload
   mlct data import my_bars.csv --symbol ETH/USD --exchange kraken --timeframe 1h
+  mlct data import export.csv --columns time=Date,open=O,high=H,low=L,close=C,volume=Vol --time-unit ms --symbol ETH/EUR
   mlct data import my_bars.parquet --symbol BTC/USD --exchange binance
   mlct data import shuffled.csv --symbol BTC/USD --sort          rows out of time order, sorted
-Then mlct data list shows the query to give to --data.
+  mlct backtest --data csv:kraken:ETH/USD:1h:ohlcv               back-test on the data set, as mlct data list prints it
+CryptoDataDownload files are read from their header: unix or date times (s or ms), Volume <base>/Volume <quote>
+or VolumeFrom/VolumeTo, tradecount, newest first; the symbol from their symbol column (BTC/USD, BTCUSD,
+BTC-USD). The exchange is --exchange, else the first part of a name in their convention Exchange_PAIR_tf.csv
+(Coinbase_BTCUSD_1h.csv) when ccxt knows it, else none: no other file name is read. Every --data takes a file
+with these same options, or the query mlct data list prints.
 """,
     "synth": """examples:
   mlct data synth --bars 1000000 --timeframe 1m --seed 7 --symbol SYN/USD
@@ -97,12 +109,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     imp = _sub(sub, "import", "store a CSV or Parquet file of bars in the catalog")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--format", choices=["cryptodatadownload", "csv", "parquet"],
-                     help="file layout (default: from the extension and the header)")
-    imp.add_argument("--symbol", help="BASE/QUOTE of the bars (default: from the file)")
-    imp.add_argument("--exchange", help="venue the bars come from (default: from a CryptoDataDownload file name)")
-    imp.add_argument("--timeframe", help="bar length (default: the most common step between bars)")
-    imp.add_argument("--sort", action="store_true", help=SORT_HELP)
+    imp.add_argument("--symbol", help="BASE/QUOTE of the bars (default: the file's symbol column)")
+    add_file_options(imp, exchange_help="venue the bars come from, part of the data set's query (default: none, "
+                                        "or the exchange of a name in CryptoDataDownload's convention "
+                                        "Exchange_PAIR_timeframe.csv, e.g. Coinbase_BTCUSD_1h.csv)")
     imp.set_defaults(func=cmd_import)
 
     synth = _sub(sub, "synth", "generate seeded synthetic bars (regime-switching, clustered volatility)")
@@ -197,7 +207,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
-    query = Query.parse(args.query)
+    query = resolve_query(args.query, catalog)
     if not catalog.exists(query):
         raise ConfigError(f"no data set {query.dataset} in {catalog.root} (see: mlct data list)")
     info = catalog.info(query)
@@ -218,7 +228,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
-    query = Query.parse(args.query)
+    query = resolve_query(args.query, catalog)
     removed = catalog.delete(query)
     what = describe_range(query.start, query.end) if query.start or query.end else "all of it"
     print(f"deleted {removed:,} rows of {query.dataset} ({what}) from {catalog.root}")
@@ -226,24 +236,19 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from engine.datagen.files import load_bars
+    from engine.datagen.importing import read_file
 
-    frame, meta = load_bars(args.file, symbol=args.symbol, format=args.format, order="sort" if args.sort else "raise")
-    symbol = args.symbol or meta.symbol
-    if "/" not in symbol:
-        raise ConfigError(f"{args.file}: symbol {symbol or 'unknown'!r}: pass --symbol BASE/QUOTE")
-    timeframe = args.timeframe or timeframe_of(meta.interval)
-    check_spacing(frame.index, timeframe_delta(timeframe), str(args.file))
-    source = "parquet" if meta.format == "parquet" else "csv"
-    query = Query(source=source, exchange=args.exchange or meta.exchange or "", symbol=symbol, timeframe=timeframe)
+    frame, meta, query = read_file(args.file, read_options(args, args.symbol))
     for note in meta.notes:
         print(f"note: {args.file}: {note}", file=sys.stderr)
     catalog = open_catalog(args)
-    end = frame.index[-1] + timeframe_delta(timeframe) if len(frame) else None
+    end = frame.index[-1] + timeframe_delta(query.timeframe) if len(frame) else None
     catalog.put(query, frame, covered=(frame.index[0], end) if len(frame) else None)
     info = catalog.info(query)
     print(f"imported {len(frame):,} bars of {query} {describe_range(frame.index[0], end)} from {args.file}; "
           f"data set: {_summary(info)}")
+    where = f" --data-dir {shlex.quote(str(args.data_dir))}" if args.data_dir is not None else ""
+    print(f"back-test on it with: mlct backtest --data {query.dataset}{where}")
     return 0
 
 

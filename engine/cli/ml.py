@@ -244,8 +244,6 @@ def _fingerprint(frame: pd.DataFrame, symbol: str) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from decimal import Decimal
-
     from adapters.sim import SimSettings  # the composition root: the CLI picks the venue and hands it in
     from engine.backtest import BacktestConfig, run_backtest
     from engine.cli.backtest import format_summary
@@ -257,6 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     begun = started_now()
+    config = BacktestConfig(cash=args.cash)  # a bad --cash is refused before training, not after
     frame, symbol = frame_from_args(args)
     started = time.perf_counter()
     print("1/4 training walk-forward ...", flush=True)
@@ -275,7 +274,6 @@ def cmd_run(args: argparse.Namespace) -> int:
           flush=True)
     strategy = MlSignal(model=str(model_dir), confirm=args.confirm)
     strategy.handler.warm_up(history, symbol)
-    config = BacktestConfig(cash=Decimal(str(args.cash)))
     result = run_backtest(strategy, tested, config, venue=SimSettings(fee_bps=args.cost_bps / 2), symbol=symbol,
                           progress=not args.quiet)
     save_result(result, out, csv=bool(args.csv), quiet=args.quiet)

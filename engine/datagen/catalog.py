@@ -42,7 +42,7 @@ import pyarrow as pa
 from engine.datagen import storage
 from engine.datagen.frames import check_spacing
 from engine.datagen.pages import PageWriter
-from engine.datagen.query import Query, Source, floor_time, format_time, timeframe_delta
+from engine.datagen.query import SOURCES, Query, Source, floor_time, format_time, timeframe_delta
 from engine.datagen.schemas import next_start, schema
 from engine.datagen.storage import Range, stamp
 from engine.datagen.validate import ValidationReport, check_bars
@@ -507,13 +507,13 @@ def read_bars(text: str, catalog: Catalog | None = None) -> tuple[pd.DataFrame, 
     For a back-test: nothing is fetched, so a run never depends on the network; a range the catalog does not
     fully hold is a ``ConfigError`` that says which ``mlct data download`` gets it.
     """
+    catalog = catalog or Catalog()
     try:
-        query = Query.parse(text)
+        query = resolve_query(text, catalog)
     except ConfigError as exc:
         raise ConfigError(f"{text!r} is no file, and not a catalog query either: {exc}") from None
     if query.kind != "ohlcv":
         raise ConfigError(f"{query}: a back-test replays ohlcv bars, not {query.kind}")
-    catalog = catalog or Catalog()
     covered = catalog.coverage(query)
     if not covered:
         raise ConfigError(f"{query.dataset} is not in the catalog {catalog.root}: {_download_hint(query)}")
@@ -528,6 +528,32 @@ def read_bars(text: str, catalog: Catalog | None = None) -> tuple[pd.DataFrame, 
     if frame.empty:
         raise DataError(f"{query}: no bars in the catalog for {describe_range(start, end)}")
     return frame, query
+
+
+def resolve_query(text: str, catalog: Catalog) -> Query:
+    """Read the query ``text``, finding its source in ``catalog`` when the text leaves it out.
+
+    ``mlct data list`` prints every data set with its source (``csv:coinbase:BTC/USD:1h:ohlcv``), and that form
+    is read as it is. Without a source, a query means the data set of any source the catalog holds under that
+    exchange, symbol and timeframe (``coinbase:BTC/USD:1h`` finds the CSV import; ``BTC/USD:1h`` one imported
+    without an exchange); two such data sets must be told apart by their source, and none means an exchange's
+    data (``ccxt``), which ``mlct data download`` fetches.
+    """
+    head = text.strip().split(":", 1)[0]
+    if head in SOURCES:
+        return Query.parse(text)
+    held = []
+    for source in SOURCES:
+        try:
+            query = Query.parse(f"{source}:{text.strip()}")
+        except ConfigError:
+            continue
+        if catalog.exists(query):
+            held.append(query)
+    if len(held) > 1:
+        raise ConfigError(f"{text!r} names {len(held)} data sets of {catalog.root}: give one with its source, "
+                          f"as mlct data list prints it ({', '.join(str(q.dataset) for q in held)})")
+    return held[0] if held else Query.parse(text)
 
 
 def _download_hint(query: Query) -> str:

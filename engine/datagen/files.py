@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +12,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.datagen.cryptodatadownload import load_cryptodatadownload, looks_like_cryptodatadownload
+from engine.datagen.cryptodatadownload import load_cryptodatadownload, looks_like_cryptodatadownload, unified_symbol
 from engine.datagen.frames import INDEX_NAME, STANDARD_COLUMNS, BarsMeta, infer_interval, validate_ohlcv
 from engine.datagen.textio import (
     OutOfOrderPolicy,
+    TimeUnit,
     ascending_order,
     check_file,
     head_lines,
     parse_times,
     read_table,
+    split_header,
     to_float,
 )
 from engine.errors import ConfigError, DataError, shorten
@@ -32,8 +35,8 @@ _META_KEY = b"mlct"
 
 
 def load_bars(path: str | Path, *, symbol: str | None = None, format: str | None = None,
-              columns: Mapping[str, str] | None = None, order: OutOfOrderPolicy = "raise"
-              ) -> tuple[pd.DataFrame, BarsMeta]:
+              columns: Mapping[str, str] | None = None, order: OutOfOrderPolicy = "raise",
+              time_unit: TimeUnit | None = None, exchange: str | None = None) -> tuple[pd.DataFrame, BarsMeta]:
     """Load OHLCV bars from ``path`` as a standard frame in ascending time, validated.
 
     Parameters
@@ -52,6 +55,11 @@ def load_bars(path: str | Path, *, symbol: str | None = None, format: str | None
     order
         ``"raise"`` (default) or ``"sort"``: what to do with CSV rows against the file's own time direction
         (see ``load_cryptodatadownload``). Newest-first files are always accepted.
+    time_unit
+        How the time column is written (``--time-unit``): ``"s"``, ``"ms"``, ``"us"``, ``"ns"`` or ``"iso"``;
+        default: epoch unit from the numbers' magnitude, or text in ISO 8601 (or a CryptoDataDownload format).
+    exchange
+        The venue of the bars, kept in ``meta.exchange`` (``--exchange``); CSV files do not say it.
 
     Raises
     ------
@@ -62,19 +70,23 @@ def load_bars(path: str | Path, *, symbol: str | None = None, format: str | None
     path = check_file(path)
     kind = _format(path, format, columns)
     if columns is not None and kind != "csv":
-        raise ConfigError(f"columns= applies to generic CSV files, not to {kind} ({path})")
+        raise ConfigError(f"--columns applies to generic CSV files, not to {kind} ({path}): add --format csv")
+    if time_unit is not None and kind == "parquet":
+        raise ConfigError(f"--time-unit applies to CSV files, not to parquet ({path})")
     if kind == "cryptodatadownload":
-        return load_cryptodatadownload(path, symbol, order=order)
+        return load_cryptodatadownload(path, symbol, order=order, time_unit=time_unit, exchange=exchange)
     if kind == "csv":
-        return load_csv(path, symbol=symbol, columns=columns, order=order)
-    return load_parquet(path, symbol=symbol)
+        frame, meta = load_csv(path, symbol=symbol, columns=columns, order=order, time_unit=time_unit)
+    else:
+        frame, meta = load_parquet(path, symbol=symbol)
+    return frame, replace(meta, exchange=exchange.lower()) if exchange else meta
 
 
 def _format(path: Path, format: str | None, columns: Mapping[str, str] | None) -> str:
     if format is not None:
         kind = _ALIASES.get(format.lower(), format.lower())
         if kind not in FORMATS:
-            raise DataError(f"{path}: unknown format {shorten(repr(format))} (known: {', '.join(FORMATS)})")
+            raise DataError(f"{path}: unknown --format {shorten(repr(format))} (known: {', '.join(FORMATS)})")
         return kind
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".parquet", ".pq")):
@@ -84,23 +96,28 @@ def _format(path: Path, format: str | None, columns: Mapping[str, str] | None) -
             return "cryptodatadownload"
         return "csv"
     raise DataError(f"{path}: unknown format (extension {''.join(path.suffixes) or 'none'}): expected .csv, "
-                    f".csv.gz or .parquet, or pass format=")
+                    f".csv.gz or .parquet, or give --format")
 
 
 def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[str, str] | None = None,
-             order: OutOfOrderPolicy = "raise") -> tuple[pd.DataFrame, BarsMeta]:
-    """Load a CSV with a header on line 1: timestamps as ISO strings or epoch s/ms/us/ns (naive = UTC)."""
+             order: OutOfOrderPolicy = "raise", time_unit: TimeUnit | None = None) -> tuple[pd.DataFrame, BarsMeta]:
+    """Load a CSV with a header: timestamps as ISO strings or epoch s/ms/us/ns (naive = UTC).
+
+    The header is line 1, or, when ``columns`` maps file columns, the first of the file's first lines naming
+    them all (so a comment or URL line above it, as CryptoDataDownload writes, is skipped).
+    """
     path = check_file(path)
     source = str(path)
-    table, lines = read_table(path, header_line=1)
     renames = dict(columns or {})
     wrong = {theirs: ours for theirs, ours in renames.items() if ours not in (INDEX_NAME, *STANDARD_COLUMNS)}
     if wrong:
-        raise ConfigError(f"columns: {wrong} maps to no standard name ({', '.join((INDEX_NAME, *STANDARD_COLUMNS))})")
+        raise ConfigError(f"--columns: {wrong} maps to no standard name ({', '.join((INDEX_NAME, *STANDARD_COLUMNS))})")
+    header_line = _header_line(head_lines(path), renames)
+    table, lines = read_table(path, header_line=header_line)
     absent = [theirs for theirs in renames if theirs not in table.columns]
     if absent:
-        raise DataError(f"{source} line 1: no column(s) {shorten(', '.join(map(repr, absent)))} "
-                        f"(columns: {shorten(', '.join(table.columns))})")
+        raise DataError(f"{source} line {header_line}: no column(s) {shorten(', '.join(map(repr, absent)))} "
+                        f"named in --columns (columns: {shorten(', '.join(table.columns))})")
     fields: dict[str, str] = {ours: theirs for theirs, ours in renames.items()}
     lower = {c.lower(): c for c in table.columns}
     for name in STANDARD_COLUMNS:
@@ -109,16 +126,17 @@ def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[st
     if INDEX_NAME not in fields:
         found = next((lower[n] for n in TIME_NAMES if n in lower), None)
         if found is None:
-            raise DataError(f"{source} line 1: no time column (one of {', '.join(TIME_NAMES)}, or map one with "
-                            f"columns=)")
+            raise DataError(f"{source} line {header_line}: no time column (one of {', '.join(TIME_NAMES)}, or "
+                            f"name it with --columns time=NAME)")
         fields[INDEX_NAME] = found
     missing = [name for name in STANDARD_COLUMNS[:5] if name not in fields]
     if missing:
-        raise DataError(f"{source} line 1: missing column(s) {', '.join(missing)} (columns: "
-                        f"{shorten(', '.join(table.columns))}; map them with columns=)")
+        raise DataError(f"{source} line {header_line}: missing column(s) {', '.join(missing)} (columns: "
+                        f"{shorten(', '.join(table.columns))}; name them with --columns "
+                        f"{','.join(f'{m}=NAME' for m in missing)})")
 
     time_col = fields.pop(INDEX_NAME)
-    stamps = parse_times(table[time_col], field=time_col, source=source, lines=lines)
+    stamps = parse_times(table[time_col], field=time_col, source=source, lines=lines, unit=time_unit)
     positions, notes = ascending_order(stamps.asi8, lines, source=source, field=time_col, order=order)
     data = {name: to_float(table[fields[name]], field=fields[name], source=source, lines=lines)[positions]
             for name in STANDARD_COLUMNS if name in fields}
@@ -126,11 +144,20 @@ def load_csv(path: str | Path, *, symbol: str | None = None, columns: Mapping[st
     validate_ohlcv(frame, source, lines=lines[positions])
     if symbol is None and "symbol" in lower:
         names = table[lower["symbol"]].dropna().unique()
-        symbol = str(names[0]) if len(names) == 1 else None
+        symbol = unified_symbol(str(names[0])) if len(names) == 1 else None
     if symbol is None:
-        notes += ("symbol unknown: pass symbol=",)
+        notes += ("symbol unknown: pass --symbol BASE/QUOTE",)
     interval = infer_interval(frame.index, source=source)
     return frame, BarsMeta(symbol=symbol or "", interval=interval, source=source, format="csv", notes=notes)
+
+
+def _header_line(head: list[str], renames: Mapping[str, str]) -> int:
+    """Return the 1-based line of the header: the first naming every mapped column, else line 1."""
+    if renames:
+        for number, line in enumerate(head, start=1):
+            if set(renames) <= set(split_header(line)):
+                return number
+    return 1
 
 
 def save_parquet(frame: pd.DataFrame, path: str | Path, *, symbol: str | None = None) -> Path:
@@ -182,5 +209,5 @@ def load_parquet(path: str | Path, *, symbol: str | None = None) -> tuple[pd.Dat
     else:
         interval = infer_interval(frame.index, source=source)
     symbol = symbol or extra.get("symbol") or ""
-    notes = () if symbol else ("symbol unknown: pass symbol=",)
+    notes = () if symbol else ("symbol unknown: pass --symbol BASE/QUOTE",)
     return frame, BarsMeta(symbol=symbol, interval=interval, source=source, format="parquet", notes=notes)

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 # What a loader does with rows against the file's own time direction: refuse the file, or sort them when asked.
 OutOfOrderPolicy = Literal["raise", "sort"]
+# How a time column is written, when the caller says (--time-unit): epoch numbers in one unit, or ISO 8601 text.
+TimeUnit = Literal["s", "ms", "us", "ns", "iso"]
+TIME_UNITS: tuple[str, ...] = ("s", "ms", "us", "ns", "iso")
 _GZIP_MAGIC = b"\x1f\x8b"
 # Longest line a bars file may have, in bytes: a row is under a hundred, a wide file of many assets a few
 # thousand. A longer line is no CSV of bars, and refusing it here keeps a broken file from filling the memory.
@@ -285,13 +288,20 @@ def _stamp(ns: int | np.integer) -> str:
 
 
 def parse_times(column: pd.Series, *, field: str, source: str, lines: np.ndarray,
-                formats: Iterable[str] = ()) -> pd.DatetimeIndex:
+                formats: Iterable[str] = (), unit: TimeUnit | None = None) -> pd.DatetimeIndex:
     """Parse timestamps as UTC: epoch numbers, or strings in the first of ``formats`` that fits, else ISO 8601.
 
     The format is chosen on the first value and then required of every row, so a row in another format is named
-    in a ``DataError`` rather than guessed. Strings without an offset are taken as UTC.
+    in a ``DataError`` rather than guessed. Strings without an offset are taken as UTC. ``unit`` (the CLI's
+    ``--time-unit``) requires epoch numbers in that unit, or ISO 8601 text with ``"iso"``, instead of choosing.
     """
-    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+    if unit is not None and unit not in TIME_UNITS:
+        raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {shorten(repr(unit))}")
+    if unit is not None and unit != "iso":
+        return _epoch_in(column, unit, field=field, source=source, lines=lines)
+    if unit == "iso":
+        formats = ()
+    elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         return parse_epoch(column.to_numpy(), field=field, source=source, lines=lines)
     text = column.astype("string").str.strip()
     empty = text.isna() | (text == "")
@@ -299,7 +309,7 @@ def parse_times(column: pd.Series, *, field: str, source: str, lines: np.ndarray
         i = int(np.argmax(empty.to_numpy()))
         raise DataError(f"{source} line {int(lines[i])}: {field} is empty")
     first = str(text.iloc[0])
-    if _is_number(first):  # epoch numbers stored as text; a row that is not a number is named below
+    if unit is None and _is_number(first):  # epoch numbers stored as text; a row that is not a number is named below
         numeric = pd.to_numeric(text, errors="coerce")
         bad = numeric.isna().to_numpy()
         if bad.any():
@@ -319,10 +329,40 @@ def parse_times(column: pd.Series, *, field: str, source: str, lines: np.ndarray
     bad = stamps.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        expected = "ISO 8601" if chosen == "ISO8601" else f"{chosen!r} like line {int(lines[0])}"
+        iso = "ISO 8601" + (" (--time-unit iso)" if unit else "")
+        expected = iso if chosen == "ISO8601" else f"{chosen!r} like line {int(lines[0])}"
         raise DataError(f"{source} line {int(lines[i])}: {field} = {shorten(repr(text.iloc[i]))} is not a time in "
                         f"{expected}")
     return _in_ns(pd.DatetimeIndex(stamps), text, field=field, source=source, lines=lines)
+
+
+def _epoch_in(column: pd.Series, unit: Literal["s", "ms", "us", "ns"], *, field: str, source: str,
+              lines: np.ndarray) -> pd.DatetimeIndex:
+    """Convert epoch numbers in the given ``unit``, naming the first row that is no number or falls outside ``ERA``
+    (a time of 1970 or 50000 is a wrong ``--time-unit``, not a bar)."""
+    numbers = pd.to_numeric(column.astype("string").str.strip(), errors="coerce").to_numpy(dtype=np.float64,
+                                                                                          na_value=np.nan)
+    bad = np.isnan(numbers)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{source} line {int(lines[i])}: {field} = {_cell(column.iloc[i])} is not an epoch "
+                        f"number in {unit} (--time-unit {unit})")
+    if column.dtype.kind in "iu":
+        numbers = column.to_numpy()  # exact: float64 would round nanoseconds
+    elif (numbers == np.floor(numbers)).all() and np.abs(numbers).max() < 2.0**53:
+        numbers = numbers.astype(np.int64)
+    low, high = (stamp.value // 1000 ** (3 - _UNITS.index(unit)) for stamp in ERA)
+    outside = (numbers < low) | (numbers > high)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise DataError(f"{source} line {int(lines[i])}: {field} = {_cell(column.iloc[i])} is not a time "
+                        f"between {ERA[0]:%Y-%m-%d} and {ERA[1]:%Y-%m-%d} in {unit}: is --time-unit {unit} right?")
+    return pd.DatetimeIndex(pd.to_datetime(pd.Index(numbers), unit=unit, utc=True)).as_unit("ns")
+
+
+def _cell(value: object) -> str:
+    """Show a cell as the file wrote it: ``1709251200`` or ``'abc'``, not ``np.int64(1709251200)``."""
+    return shorten(repr(value.item() if isinstance(value, np.generic) else value))
 
 
 def _in_ns(stamps: pd.DatetimeIndex, text: pd.Series, *, field: str, source: str, lines: np.ndarray

@@ -80,7 +80,7 @@ def test_daily_wide_file_values(daily_path: Path) -> None:
 
 
 def test_daily_wide_file_needs_a_symbol(daily_path: Path) -> None:
-    with pytest.raises(DataError, match="holds BTC, ETH, LTC: pass symbol="):
+    with pytest.raises(DataError, match="holds BTC, ETH, LTC: choose one with --symbol"):
         load_cryptodatadownload(daily_path)
     with pytest.raises(DataError, match="no XRP columns"):
         load_cryptodatadownload(daily_path, "XRP")

@@ -147,7 +147,7 @@ def test_missing_unreadable_and_unknown_files(tmp_path: Path) -> None:
     (tmp_path / "bars.xlsx").write_bytes(b"PK\x03\x04")
     with pytest.raises(DataError, match=r"bars\.xlsx: unknown format \(extension \.xlsx\)"):
         load_bars(tmp_path / "bars.xlsx")
-    with pytest.raises(DataError, match="unknown format 'feather'"):
+    with pytest.raises(DataError, match="unknown --format 'feather'"):
         load_bars(write_cdd(tmp_path), format="feather")
     (tmp_path / "broken.csv.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(DataError, match=r"broken\.csv\.gz: not a readable text file"):
@@ -167,5 +167,5 @@ def test_format_argument_overrides_the_extension(tmp_path: Path) -> None:
     path = tmp_path / "bars.dat"
     path.write_bytes(write_cdd(tmp_path).read_bytes())
     assert load_bars(path, format="cdd")[1].format == "cryptodatadownload"
-    with pytest.raises(ConfigError, match="columns= applies to generic CSV files, not to cryptodatadownload"):
+    with pytest.raises(ConfigError, match="--columns applies to generic CSV files, not to cryptodatadownload"):
         load_bars(path, format="cdd", columns={"date": "ts"})
