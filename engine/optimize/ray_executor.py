@@ -39,7 +39,7 @@ class _Worker:
 
 
 class RayExecutor:
-    """Run jobs on ``workers`` Ray actors (default: every CPU Ray has), at most two jobs an actor in flight.
+    """Run jobs on ``workers`` Ray actors (default and at most: every CPU Ray has), two jobs an actor in flight.
 
     ``address`` is ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` to join a running cluster; None starts a local
     Ray with ``workers`` CPUs (default: every core). A Ray that is already initialised is used as it is. Ray is
@@ -62,7 +62,10 @@ class RayExecutor:
             return
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **self.init_options}
         if self.address is not None:
-            ray.init(address=self.address, **options)
+            try:
+                ray.init(address=self.address, **options)
+            except ConnectionError as exc:  # no cluster there: a setting to fix, not a crash
+                raise ConfigError(f"--ray-address {self.address}: {' '.join(str(exc).split())[:300]}") from None
         else:
             ray.init(num_cpus=self.workers or os.cpu_count() or 1, **options)
         self._started = True
@@ -74,8 +77,8 @@ class RayExecutor:
         self._connect()
         loaded = dataclasses.replace(setup, datasets=tuple(_loaded(d) for d in setup.datasets))
         shared = ray.put(loaded)  # once: every actor reads this one copy
-        cpus = int(ray.available_resources().get("CPU", 0)) or int(ray.cluster_resources().get("CPU", 1))
-        n_actors = max(1, min(self.workers or cpus, len(jobs)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        n_actors = min(self.workers or cpus, cpus, len(jobs))  # an actor past the CPUs would wait for ever
         actor = ray.remote(num_cpus=1)(_Worker)
         actors = [actor.remote(shared) for _ in range(n_actors)]
         idle = [a for a in actors for _ in range(2)]  # two slots an actor: one runs while the next is queued

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import ray  # requirements.lock pins the ray extra: CI installs it
 
 from adapters.sim import SimSettings
 from engine.cli import main
@@ -37,8 +38,6 @@ from engine.optimize import (
 from engine.optimize.ray_executor import INSTALL_HINT, RayExecutor
 from strategies.sma_cross import SmaCross
 from tests.unit.optimize.counting import Counting
-
-ray = pytest.importorskip("ray")  # CI installs it (requirements.lock has the ray extra)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +112,4 @@ def test_without_ray_the_executor_exits_2_with_the_install_line(monkeypatch: pyt
 def test_a_ray_address_needs_the_ray_executor() -> None:
     with pytest.raises(ConfigError, match="--ray-address"):
         make_executor("process", address="auto")
+
