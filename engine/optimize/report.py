@@ -24,6 +24,7 @@ from engine.errors import ConfigError
 CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 IS_COLOUR, OOS_COLOUR = "#1f77b4", "#d62728"
+MAX_POINTS = 20_000  # of the chained equity chart
 
 
 @dataclass
@@ -151,7 +152,9 @@ def _equity_figure(equity: Mapping[str, pd.Series]) -> Any:
     import plotly.graph_objects as go
 
     fig = _figure(yaxis_title="equity", hovermode="x unified")
-    for name, curve in equity.items():
+    for name, full in equity.items():
+        step = -(-len(full) // MAX_POINTS)  # a chart shows no more; the curve's file keeps every bar
+        curve = full.iloc[::step] if step > 1 else full
         times = [t.isoformat() for t in pd.DatetimeIndex(curve.index)]
         fig.add_trace(go.Scatter(x=times, y=[_number(v) for v in curve.to_numpy()], name=str(name), mode="lines"))
     return fig
@@ -169,7 +172,9 @@ def _chart(charts: list[str], fig: Any) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    shown = frame.drop(columns=[c for c in ("error",) if c in frame.columns and frame[c].isna().all()])
+    plain = {"error": None, "window": -1, "phase": "all"}  # columns that say nothing in a plain, clean sweep
+    shown = frame.drop(columns=[c for c, v in plain.items() if c in frame.columns
+                                and (frame[c].isna() if v is None else frame[c] == v).all()])
     return shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="rows")
 
 
