@@ -97,11 +97,16 @@ class RayExecutor:
                 done, _ = ray.wait(list(running), num_returns=1)
                 for ref in done:
                     job, worker = running.pop(ref)
-                    idle.append(worker)
                     try:
-                        yield ray.get(ref)
-                    except ray.exceptions.RayError as exc:  # the actor died, not the job: report it and go on
-                        yield error_row(loaded, job, f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}")
+                        row = ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # the worker died (out of memory, a node lost)
+                        row = error_row(loaded, job, f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}")
+                        if worker in actors:  # a fresh worker takes its place, once
+                            actors[actors.index(worker)] = replacement = actor.remote(shared)
+                            idle = [replacement if a is worker else a for a in idle] + [replacement]
+                    else:
+                        idle.append(worker)
+                    yield row
         finally:
             for a in actors:
                 ray.kill(a)

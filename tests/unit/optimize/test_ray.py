@@ -87,6 +87,16 @@ def test_a_failing_job_on_ray_is_reported_and_the_rest_complete_and_are_saved(lo
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 5
 
 
+def test_a_worker_that_dies_is_reported_and_replaced(local_ray: Any, tmp_path: Path) -> None:
+    setup = SweepSetup(Counting, _datasets(tmp_path)[:1], SimSettings(), base_params={"die": 2})
+    rows = run_jobs(setup, sweep_jobs(ParamSpace.parse(["a=1:6:1"]).grid()), RayExecutor(workers=1))
+    assert [r["job"] for r in rows] == list(range(6))
+    died = [r for r in rows if r["error"]]
+    assert died and died[0]["params"] == {"a": 2} and "Actor" in died[0]["error"]
+    assert all(r["params"]["a"] <= 3 for r in died)  # at most the job queued behind it on the same worker
+    assert all(not r["error"] for r in rows if r["params"]["a"] > 3)  # the fresh worker ran the rest
+
+
 def test_mlct_sweep_on_ray_matches_the_other_executors(local_ray: Any, tmp_path: Path) -> None:
     data = tmp_path / "bars.csv"
     synthetic_bars(500, interval="1h", seed=5).to_csv(data)
