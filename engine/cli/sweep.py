@@ -3,7 +3,8 @@ sets, optionally walk-forward; print the best rows, save every row.
 
 Files in ``--out``: ``results.jsonl`` (each job's row as it finishes: what a resumed sweep skips),
 ``sweep.json`` (the sweep's settings), ``results.parquet`` (every row), ``summary.json`` (best rows, PBO and the
-walk-forward windows) and, with ``--walk-forward``, ``windows.parquet`` and ``oos_equity.parquet``.
+walk-forward windows), ``sweep.html`` (``engine.optimize.report``) and, with ``--walk-forward``,
+``windows.parquet`` and ``oos_equity.parquet``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ EXAMPLES = """examples:
   mlct sweep --grid fast=5:50:5 --grid slow=20:200:10 --random 40 --seed 7 --objective return_dd:0.25 --out runs/r
   mlct sweep --grid fast=5:50:5 --grid slow=20:200:10 --walk-forward 4000:1000 --out runs/wf
   mlct sweep --data btc.csv --data eth.csv --grid fast=10,20 --grid slow=50,100 --executor inprocess --out runs/x
+  mlct sweep --grid fast=5:50:5 --grid slow=20:200:10 --executor ray --ray-address auto --out runs/cluster
   (an interrupted sweep resumes from its --out: run the same command again)
 """
 
@@ -51,12 +53,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sw.add_argument("--objective", default="sharpe", help=OBJECTIVE_HELP)
     sw.add_argument("--walk-forward", metavar="IS:OOS",
                     help="choose on IS bars, test on the next OOS bars, rolling by OOS; chain the OOS runs")
-    sw.add_argument("--executor", choices=["inprocess", "process"], default="process",
-                    help="run jobs here or on a local process pool (default process)")
-    sw.add_argument("--workers", type=int, help="processes of the pool (default: every core)")
+    sw.add_argument("--executor", choices=["inprocess", "process", "ray"], default="process",
+                    help="run jobs here, on a local process pool, or on Ray (pip install "
+                         "'ml-crypto-trading[ray]'; default process)")
+    sw.add_argument("--workers", type=int, help="processes of the pool, or Ray workers (default: every core)")
+    sw.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                    help="Ray cluster to join (default: start a local Ray with --workers or every core)")
     sw.add_argument("--cash", help="starting cash (default 10000)")
     sw.add_argument("--fee-bps", type=float, help="taker fee in basis points (default 10)")
     sw.add_argument("--slippage-bps", type=float, help="slippage on taker fills in basis points (default 0)")
+    sw.add_argument("--heatmap", metavar="X,Y",
+                    help="the two parameters of sweep.html's heatmaps (default: the first two --grid parameters)")
     sw.add_argument("--top", type=int, default=10, help="best rows to print (default 10)")
     sw.add_argument("--out", type=Path, required=True, metavar="DIR", help="where rows are saved (and resumed from)")
     sw.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the table")
@@ -80,6 +87,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep_jobs,
         sweep_pbo,
     )
+    from engine.optimize.report import SweepReport, heatmap_axes, write_sweep_report
     from engine.optimize.walk_forward import parse_walk_forward, walk_forward
 
     if not args.grid:
@@ -87,6 +95,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     space = ParamSpace.parse(args.grid)
     points = space.grid() if args.random is None else space.sample(args.random, args.seed)
     objective = Objective.parse(args.objective)
+    heatmap = heatmap_axes(args.heatmap, space.names)
     windows = parse_walk_forward(args.walk_forward) if args.walk_forward else None
     sources = args.data or [None]
     datasets = tuple(DataSet(s or "sample", s, args.symbol, None if args.data_dir is None else str(args.data_dir))
@@ -98,7 +107,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     config = BacktestConfig(cash=args.cash) if args.cash is not None else BacktestConfig()
     strategy = resolve_strategy(args.strategy)
     setup = SweepSetup(strategy, datasets, venue, config, objective, _parse_pairs(args.param, "--param"))
-    executor = make_executor(args.executor, args.workers)
+    executor = make_executor(args.executor, args.workers, args.ray_address)
     manifest = {"strategy": args.strategy, "grid": args.grid, "params": setup.base_params, "random": args.random,
                 "seed": args.seed, "data": sources, "symbol": args.symbol, "objective": objective.name,
                 "walk_forward": args.walk_forward, "venue": venue.to_dict(), "cash": str(config.cash)}
@@ -119,6 +128,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             summary["walk_forward"] = {"windows": _records(result.windows), "out_of_sample": result.summary}
     finally:
         store.close()
+        executor.close()
     table = results_table(rows)
     save_table(table, args.out)
     ranked = table if windows is None else table[table["phase"] == "is"]
@@ -127,6 +137,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     summary.update(n_jobs=len(table), n_failed=len(failed), best=_records(best),
                    failed=_records(failed[["job", "dataset", *space.names, "error"]].head(20)))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    write_sweep_report(SweepReport(table, space.names, objective.name, heatmap, best, summary.get("pbo", {}),
+                                   None if windows is None else result.windows,
+                                   {} if windows is None else result.equity, f"Sweep of {args.strategy}"),
+                       args.out / "sweep.html")
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
     else:
@@ -143,7 +157,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                                                                    "splits"))
         if len(failed):
             print(f"{len(failed)} of {len(table)} jobs failed; first: {failed.iloc[0]['error']}")
-        print(f"every row in {args.out / 'results.parquet'}")
+        print(f"every row in {args.out / 'results.parquet'}, the report in {args.out / 'sweep.html'}")
     return 1 if len(failed) == len(table) else 0
 
 

@@ -1,4 +1,5 @@
-"""Where jobs run: in this process, or in a local process pool whose workers each load the data once.
+"""Where jobs run: in this process, in a local process pool whose workers each load the data once, or on Ray
+(``engine.optimize.ray_executor``: an optional extra).
 
 An executor yields rows as jobs finish, in whatever order they finish; the sweep sorts them by job index, so the
 table is the same whichever executor ran it.
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 from engine.errors import ConfigError
 from engine.optimize.jobs import Job, SweepSetup, init_worker, run_job
 
-EXECUTORS = ("inprocess", "process")
+EXECUTORS = ("inprocess", "process", "ray")
 
 
 class Executor(Protocol):
@@ -22,6 +23,10 @@ class Executor(Protocol):
 
     def run(self, setup: SweepSetup, jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
         """Yield one row per job of ``jobs``, in any order."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor holds between runs (a Ray it started); a no-op for the others."""
         ...
 
 
@@ -34,6 +39,9 @@ class InProcessExecutor:
         init_worker(setup)
         for job in jobs:
             yield run_job(job)
+
+    def close(self) -> None:
+        pass
 
 
 class ProcessExecutor:
@@ -70,11 +78,20 @@ class ProcessExecutor:
                 for future in running:
                     future.cancel()
 
+    def close(self) -> None:
+        pass
 
-def make_executor(name: str, workers: int | None = None) -> Executor:
-    """Return the executor called ``name`` (``EXECUTORS``)."""
+
+def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
+    """Return the executor called ``name`` (``EXECUTORS``); ``address`` is Ray's (None: a local Ray)."""
+    if address is not None and name != "ray":
+        raise ConfigError(f"--ray-address {address!r} needs --executor ray, got --executor {name}")
     if name == "inprocess":
         return InProcessExecutor()
     if name == "process":
         return ProcessExecutor(workers)
-    raise ConfigError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)}; ray is not built yet)")
+    if name == "ray":
+        from engine.optimize.ray_executor import RayExecutor
+
+        return RayExecutor(address, workers)
+    raise ConfigError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")

@@ -119,14 +119,19 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run ``job`` in this worker's context and return its row; an exception is caught into ``error``."""
     if _CONTEXT is None:
         raise RuntimeError("run_job before init_worker: the executor must initialise each worker")
-    row: dict[str, Any] = {"job": job.index, "key": job.key, "dataset": _CONTEXT.setup.datasets[job.dataset].name,
-                           "phase": job.phase, "window": job.window, "params": job.params,
-                           "objective": math.nan, **dict.fromkeys(STAT_COLUMNS), "error": None}
+    row = error_row(_CONTEXT.setup, job, None)
     try:
         row.update(_backtest(_CONTEXT, job))
     except Exception as exc:  # a sweep reports a failing point and goes on
         row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     return row
+
+
+def error_row(setup: SweepSetup, job: Job, error: str | None) -> dict[str, Any]:
+    """Return ``job``'s row with no figures and ``error`` (None: a row for ``run_job`` to fill)."""
+    return {"job": job.index, "key": job.key, "dataset": setup.datasets[job.dataset].name, "phase": job.phase,
+            "window": job.window, "params": job.params, "objective": math.nan, **dict.fromkeys(STAT_COLUMNS),
+            "error": error}
 
 
 def _backtest(context: WorkerContext, job: Job) -> dict[str, Any]:

@@ -23,9 +23,10 @@ def locked() -> dict[str, list[tuple[str, str]]]:
 
 
 def declared() -> list[Requirement]:
-    """Return the runtime requirements and the dev extra's, as pyproject.toml declares them."""
+    """Return the runtime requirements and the locked extras' (dev, ray), as pyproject.toml declares them."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(text) for text in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    return [Requirement(text) for text in project["dependencies"] + extras["dev"] + extras["ray"]]
 
 
 def test_the_lock_pins_every_declared_requirement_within_its_range() -> None:
@@ -46,3 +47,5 @@ def test_ci_installs_as_the_readme_set_up_command_does() -> None:
     for step in INSTALL_STEPS:
         assert step in first and step in ci
     assert "uv pip compile pyproject.toml" in readme and "-o requirements.lock" in readme
+    header = (ROOT / "requirements.lock").read_text().splitlines()[1]
+    assert header.strip("# ") in readme  # the command that made the lock is the one the README gives

@@ -17,10 +17,10 @@ class Counting(Strategy):
     """Buys on bar ``a`` and sells ``a`` bars later; appends ``{"a": a}`` to ``log`` when a run ends.
 
     While the file ``gate`` exists, the run with ``a == hold`` waits (so a test can kill the sweep there); a run
-    with ``a == fail`` raises.
+    with ``a == fail`` raises; one with ``a == die`` ends its process (a worker lost, as to the out-of-memory killer).
     """
 
-    params = {"a": 1, "b": 0, "log": "", "gate": "", "hold": -1, "fail": -1}
+    params = {"a": 1, "b": 0, "log": "", "gate": "", "hold": -1, "fail": -1, "die": -1}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -32,6 +32,8 @@ class Counting(Strategy):
                 time.sleep(0.05)  # a test's stand-in for a long job: it kills the sweep while this waits
         if self.p["a"] == self.p["fail"]:
             raise ValueError(f"a={self.p['a']} is the failing point")
+        if self.p["a"] == self.p["die"]:
+            os._exit(3)
 
     def on_bar(self, bar: Bar) -> None:
         self._seen += 1
