@@ -78,7 +78,9 @@ def test_live_probabilities_that_differ_from_the_batch_ones_stop_training_naming
         head: pd.DataFrame, small_run: SmallRun, monkeypatch: pytest.MonkeyPatch) -> None:
     """A live path that asks the wrong model (always the first fold's) scores the first bar of the second fold
     differently: caught, that bar named."""
-    second = head.index[small_run.result.folds[1].test_rows[0]]
+    rows = small_run.result.folds[1].test_rows
+    assert rows is not None
+    second = head.index[rows[0]]
 
     def first_model(self: ModelBundle, ts: int) -> FoldModel | None:
         return self.schedule[0]
