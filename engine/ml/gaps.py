@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SHOWN", "find_gaps", "gap_report", "gap_text"]
+__all__ = ["SHOWN", "find_gaps", "gap_report", "gap_table", "gap_text"]
 
 SHOWN = 3  # gaps listed by date in a summary; the count and the largest cover the rest
 
@@ -76,3 +76,18 @@ def gap_text(report: dict[str, Any]) -> str:
                      f"{window['missing_bars']:,} bars missing, largest {_span(window['largest'], interval)}; "
                      f"first: {first}{more}")
     return "missing bars (consecutive bars further apart than the interval): " + " | ".join(parts)
+
+
+def gap_table(report: dict[str, Any]) -> pd.DataFrame:
+    """Return a window's row each (training, evaluated): gap count, bars missing, the largest gap's bounds and size.
+
+    The form a back-test result carries to its report (``result.extras["ml"]["gaps"]``, saved as CSV).
+    """
+    rows = []
+    for key in ("training", "evaluated"):
+        window = report[key]
+        largest = window["largest"] or {}
+        rows.append({"window": key, "gaps": window["count"], "missing_bars": window["missing_bars"],
+                     "largest_after": largest.get("after"), "largest_next": largest.get("next"),
+                     "largest_missing": largest.get("missing")})
+    return pd.DataFrame(rows)

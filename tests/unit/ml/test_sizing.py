@@ -122,3 +122,12 @@ def test_too_short_daily_data_stops_before_training_with_one_line(tmp_path: Path
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "the data has 900 bars; the walk-forward needs at least" in captured.err
     assert "--min-train" in captured.err and "1/4 training" in captured.out and "settings:" not in captured.out
+
+
+def test_the_gaps_reach_the_back_test_result_for_the_report(daily_run: tuple[str, Path]) -> None:
+    from engine.ml.handler import MLSignal
+
+    extras = MLSignal(daily_run[1]).result_extras()["ml"]
+    table = extras["gaps"].set_index("window")
+    assert table.loc["evaluated", "gaps"] == 1 and table.loc["evaluated", "largest_missing"] == 13
+    assert table.loc["training", "gaps"] == 0
