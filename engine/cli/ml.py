@@ -79,24 +79,31 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _training_options(parser: argparse.ArgumentParser) -> None:
     from engine.ml.features import FEATURE_SETS
+    from engine.ml.sizing import MAX_MODELS
 
     g = parser.add_argument_group("training")
     g.add_argument("--features", default="composite", choices=sorted(FEATURE_SETS), help="feature set")
-    g.add_argument("--horizon", type=int, default=24, help="label horizon in bars (default 24)")
+    g.add_argument("--horizon", type=int, default=None,
+                   help="label horizon in bars (default: one day of bars, 24 on hourly bars)")
     g.add_argument("--cost-bps", type=float, default=20.0,
                    help="round-trip cost in basis points: the label's threshold for up/down (default 20 = two "
                         "10 bps fills; the back-test of ml run charges half of it per fill)")
-    g.add_argument("--retrain-every", type=int, default=720, metavar="N", help="bars per model (default 720)")
+    g.add_argument("--retrain-every", type=int, default=None, metavar="N",
+                   help=f"bars per model (default: 30 days of bars, 720 on hourly, fewer than "
+                        f"{MAX_MODELS} models)")
     g.add_argument("--window", default="expanding",
                    help="training window: 'expanding' or a number of bars (rolling); default expanding")
-    g.add_argument("--min-train", type=int, default=6000, metavar="N", help="rows of the first model (6000)")
-    g.add_argument("--embargo", type=int, default=24, metavar="N", help="bars between training and test (24)")
+    g.add_argument("--min-train", type=int, default=None, metavar="N",
+                   help="rows of the first model (default 6000, or half the usable rows when fewer)")
+    g.add_argument("--embargo", type=int, default=None, metavar="N",
+                   help="bars between training and test (default: one day of bars, 24 on hourly)")
     g.add_argument("--inner-folds", type=int, default=3, metavar="K", help="time-series CV folds (3)")
     g.add_argument("--max-depth", default="2,4", help="tree depths to try (default 2,4)")
     g.add_argument("--eta", default="0.05,0.15", help="learning rates to try (default 0.05,0.15)")
     g.add_argument("--max-rounds", type=int, default=300, help="boosting rounds cap (default 300)")
-    g.add_argument("--min-signals", type=int, default=200,
-                   help="fewest buy signals a threshold must give on the inner out-of-fold predictions (200)")
+    g.add_argument("--min-signals", type=int, default=None,
+                   help="fewest buy signals a threshold must give on the inner out-of-fold predictions (default "
+                        "200, or one per 30 rows of the first model when fewer)")
     g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     g.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="xgboost threads (default: the cores idle now, from the load average; the models are the "
@@ -141,12 +148,25 @@ def settings(args: argparse.Namespace, nthread: int) -> tuple[LabelSpec, WalkFor
             raise ConfigError(f"--window must be 'expanding' or a number of bars, got {args.window!r}") from None
     grid = tuple({"max_depth": d, "eta": e} for d in _numbers(args.max_depth, int, "max-depth")
                  for e in _numbers(args.eta, float, "eta"))
-    label = LabelSpec(horizon=args.horizon, cost=args.cost_bps / 10_000)
-    config = WalkForwardConfig(retrain_every=args.retrain_every, window=window, min_train=args.min_train,
-                               embargo=args.embargo, inner_folds=args.inner_folds, grid=grid,
-                               max_rounds=args.max_rounds, min_signals=args.min_signals, seed=args.seed,
-                               nthread=nthread)
+    defaults = WalkForwardConfig()
+    label = LabelSpec(horizon=_or(args.horizon, LabelSpec().horizon), cost=args.cost_bps / 10_000)
+    config = WalkForwardConfig(retrain_every=_or(args.retrain_every, defaults.retrain_every), window=window,
+                               min_train=_or(args.min_train, defaults.min_train),
+                               embargo=_or(args.embargo, defaults.embargo), inner_folds=args.inner_folds, grid=grid,
+                               max_rounds=args.max_rounds, min_signals=_or(args.min_signals, defaults.min_signals),
+                               seed=args.seed, nthread=nthread)
     return label, config
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def given(args: argparse.Namespace) -> set[str]:
+    """Return the sized settings the options set (``engine.ml.sizing``): the others are sized to the data."""
+    from engine.ml.sizing import SIZED_SETTINGS
+
+    return {name for name in SIZED_SETTINGS if getattr(args, name, None) is not None}
 
 
 def train_model(args: argparse.Namespace, frame: pd.DataFrame, symbol: str) -> ModelBundle:
@@ -167,12 +187,13 @@ def train_model(args: argparse.Namespace, frame: pd.DataFrame, symbol: str) -> M
         return shown.update, shown.close
 
     bundle, _ = train(frame, symbol, features=args.features, label=label, config=config, n_boot=args.bootstrap,
-                      n_random=args.bootstrap, progress=progress)
+                      n_random=args.bootstrap, progress=progress, fixed=given(args))
     return bundle
 
 
 def format_training(bundle: ModelBundle, seconds: float) -> str:
     """Return the training summary: data, settings, each model, and the out-of-sample tables."""
+    from engine.ml.gaps import gap_text
     from engine.ml.tables import fold_lines, text_table, traded_line
 
     meta = bundle.metadata
@@ -182,7 +203,8 @@ def format_training(bundle: ModelBundle, seconds: float) -> str:
              f"{summary['folds']} models and a final one in {seconds:.1f} s",
              f"features {bundle.features.name} ({len(bundle.features.names)}), label: open-to-open return over "
              f"{label.horizon} bars, up/down beyond a {label.cost:.2%} round-trip cost; purge {label.horizon} + "
-             f"embargo {meta['walkforward']['embargo']} bars", *fold_lines(bundle.entries()), "",
+             f"embargo {meta['walkforward']['embargo']} bars", *settings_lines(meta), *fold_lines(bundle.entries()),
+             "",
              f"out of sample, {summary['out_of_sample_rows']:,} bars from "
              f"{meta['training_window']['out_of_sample_from'][:16]} (buy: p_up >= threshold; returns net of costs, "
              f"over {label.horizon} bars; 95% CI by block bootstrap, blocks of {2 * label.horizon} bars):"]
@@ -190,7 +212,24 @@ def format_training(bundle: ModelBundle, seconds: float) -> str:
         lines += [text_table(bundle.evaluation, "buy"), "", "sell signals (a short, or what a seller avoided):",
                   text_table(bundle.evaluation, "sell")]
     lines += ["", traded_line(summary["as_traded"], "buy"), traded_line(summary["as_traded"], "sell")]
+    if summary.get("gaps"):
+        lines.append(gap_text(summary["gaps"]))
     return "\n".join(lines)
+
+
+def settings_lines(meta: dict[str, Any]) -> list[str]:
+    """Return the line of the settings the walk-forward ran with, saying which were sized to the data."""
+    from engine.ml.sizing import option
+
+    settings = meta.get("settings")
+    if not settings:
+        return []
+    used = ", ".join(f"{option(k)[2:]} {'expanding' if v is None else f'{v:,}'}"
+                     for k, v in settings["used"].items())
+    derived = settings["derived_from_data"]
+    why = (f" ({', '.join(option(k)[2:] for k in derived)} sized to the data: pass an option to fix it)"
+           if derived else "")
+    return [f"settings: {used}{why}"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ from engine.errors import ConfigError
 from engine.events import Bar, Signal
 from engine.ml.evaluate import DEFAULT_THRESHOLDS, evaluate_signals
 from engine.ml.explain import signal_contributions
+from engine.ml.gaps import gap_table
 from engine.ml.labels import forward_returns
 from engine.ml.model_io import ModelBundle
 
@@ -167,8 +168,13 @@ class MLSignal:
 
     def result_extras(self) -> dict[str, Any]:
         """Return ``{"ml": {"thresholds": ...}}``: the buy side of ``evaluation()``, with the training run's
-        in-sample figures beside it (``is_*`` columns) when the model carries them."""
-        return {"ml": {"thresholds": report_table(self.evaluation(), self.bundle.evaluation)}}
+        in-sample figures beside it (``is_*`` columns) when the model carries them; and ``gaps``, the training
+        run's missing bars by window (``engine.ml.gaps.gap_table``) when its metadata has them."""
+        extras: dict[str, Any] = {"thresholds": report_table(self.evaluation(), self.bundle.evaluation)}
+        gaps = self.bundle.metadata.get("evaluation", {}).get("gaps")
+        if gaps:
+            extras["gaps"] = gap_table(gaps)
+        return {"ml": extras}
 
 
 def report_table(table: pd.DataFrame, training: pd.DataFrame | None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ later data tests the final model forward); ``recommend`` what ``mlct recommend``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,11 @@ from engine.ml.consistency import check_label_leak, check_research_equals_live
 from engine.ml.evaluate import evaluate_signals, side_by_side, traded_summary
 from engine.ml.explain import signal_contributions, top
 from engine.ml.features import feature_set
+from engine.ml.gaps import gap_report
 from engine.ml.labels import LabelSpec, labels
 from engine.ml.model import versions
 from engine.ml.model_io import ModelBundle
+from engine.ml.sizing import LABEL_SETTINGS, SIZED_SETTINGS, size_settings
 from engine.ml.walkforward import WalkForwardConfig, WalkForwardResult, fold_counts, plan, walk_forward
 
 log = logging.getLogger(__name__)
@@ -42,20 +44,26 @@ def fits_needed(n_bars: int, ready_from: int, label: LabelSpec, config: WalkForw
 
 def train(frame: pd.DataFrame, symbol: str, *, features: str = "composite", label: LabelSpec | None = None,
           config: WalkForwardConfig | None = None, n_boot: int = 1000, n_random: int = 1000,
-          progress: Callable[[int], tuple[Callable[[int], object], Callable[[], object]]] | None = None
-          ) -> tuple[ModelBundle, WalkForwardResult]:
+          progress: Callable[[int], tuple[Callable[[int], object], Callable[[], object]]] | None = None,
+          fixed: Collection[str] | None = None) -> tuple[ModelBundle, WalkForwardResult]:
     """Run the walk-forward on ``frame`` and return the model bundle (evaluated) and the raw result.
 
-    ``progress(total)`` may return ``(step, close)`` callbacks for a progress bar.
+    ``progress(total)`` may return ``(step, close)`` callbacks for a progress bar. The settings of
+    ``engine.ml.sizing.SIZED_SETTINGS`` not in ``fixed`` are sized to the data (``size_settings``); without
+    ``fixed``, those of a ``label`` or ``config`` given are kept and those of one left out are sized.
     """
-    label = label or LabelSpec()
-    config = config or WalkForwardConfig()
+    if fixed is None:
+        fixed = {*(LABEL_SETTINGS if label is not None else ()),
+                 *(set(SIZED_SETTINGS) - set(LABEL_SETTINGS) if config is not None else ())}
     chosen = feature_set(features)
     table = chosen.batch(frame)
-    targets = labels(frame, label)
-    check_label_leak(table, targets["ret"], chosen.names)
     interval_ns = interval_of(frame)
     ready_from = int(np.argmax(table["ready"].to_numpy())) if table["ready"].any() else len(frame)
+    sized = size_settings(len(frame), ready_from, interval_ns, label or LabelSpec(), config or WalkForwardConfig(),
+                          fixed, features=chosen.name)
+    label, config = sized.label, sized.config
+    targets = labels(frame, label)
+    check_label_leak(table, targets["ret"], chosen.names)
     step, close = (None, None)
     if progress is not None:
         step, close = progress(fits_needed(len(frame), ready_from, label, config))
@@ -64,13 +72,17 @@ def train(frame: pd.DataFrame, symbol: str, *, features: str = "composite", labe
     finally:
         if close is not None:
             close()
-    check_research_equals_live(chosen, frame, symbol, table, result.predictions.index)
+    live = ModelBundle(features=chosen, label=label, folds=result.folds, final=result.final)
+    check_research_equals_live(chosen, frame, symbol, table, result.predictions.index, bundle=live,
+                               predictions=result.predictions, interval_ns=interval_ns)
     evaluation = evaluate(result, n_boot=n_boot, n_random=n_random, seed=config.seed)
     summary = summarize(result, evaluation, n_boot=n_boot)
     predictions = result.predictions.copy()
+    summary["gaps"] = gap_report(frame.index, interval_ns, predictions.index[0] if len(predictions) else None)
     metadata = {"symbol": symbol, "interval_ns": interval_ns,
                 "data": data_fingerprint([BarFeed(frame, symbol)]), "versions": versions(),
                 "walkforward": config.to_dict(), "evaluation": summary,
+                "settings": {"used": sized.used(), "derived_from_data": list(sized.derived)},
                 "training_window": {"first_bar": pd.Timestamp(frame.index[0]).isoformat(),
                                     "last_bar": pd.Timestamp(frame.index[-1]).isoformat(),
                                     "final_model": list(result.final.train_period) if result.final else None,

@@ -1,8 +1,10 @@
-"""Training refuses a feature that knows the label, and a feature whose batch form (what the evaluation scores)
-differs from its streaming form (what a live session computes), naming the feature and the first bar."""
+"""Training refuses a feature that knows the label, a feature whose batch form (what the evaluation scores)
+differs from its streaming form (what a live session computes), naming the feature and the first bar, and live
+probabilities that differ from the batch ones, naming the bar."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,11 @@ from engine.errors import DataError
 from engine.ml import features as feature_sets
 from engine.ml.features import FeatureSet, feature_set
 from engine.ml.labels import labels
+from engine.ml.model_io import ModelBundle
 from engine.ml.pipeline import train
+from engine.ml.walkforward import FoldModel
 
-from .conftest import SMALL_CONFIG, SMALL_LABEL, SYMBOL
+from .conftest import SMALL_CONFIG, SMALL_LABEL, SYMBOL, SmallRun
 
 
 class ReadsAhead(FeatureSet):
@@ -68,3 +72,20 @@ def test_the_label_passed_as_a_feature_stops_training_before_it_starts(
                  "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err  # the command's own label (another horizon): part of the outcome, still caught
     assert f"error: feature '{first}' has a rank correlation of +" in err and "it reads the outcome" in err
+
+
+def test_live_probabilities_that_differ_from_the_batch_ones_stop_training_naming_the_bar(
+        head: pd.DataFrame, small_run: SmallRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live path that asks the wrong model (always the first fold's) scores the first bar of the second fold
+    differently: caught, that bar named."""
+    rows = small_run.result.folds[1].test_rows
+    assert rows is not None
+    second = head.index[rows[0]]
+
+    def first_model(self: ModelBundle, ts: int) -> FoldModel | None:
+        return self.schedule[0]
+
+    monkeypatch.setattr(ModelBundle, "model_at", first_model)
+    with pytest.raises(DataError, match=r"the probabilities differ between research and live from bar "
+                                        + re.escape(second.isoformat()) + ": p_down"):
+        train(head, SYMBOL, features="core", label=SMALL_LABEL, config=SMALL_CONFIG, n_boot=10, n_random=10)

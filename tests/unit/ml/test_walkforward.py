@@ -100,7 +100,8 @@ def test_predict_rescores_the_out_of_sample_rows_exactly(small_run: SmallRun) ->
 def test_too_little_data_is_a_clear_error(small_run: SmallRun) -> None:
     from engine.ml.pipeline import train
 
-    with pytest.raises(ConfigError, match="walk-forward needs more than"):
+    with pytest.raises(ConfigError, match=r"the data has 2,000 bars; --min-train 2,000 needs at least 2,569 .*lower "
+                                          r"--min-train to at most 1,431"):  # engine.ml.sizing, before training
         train(small_run.frame.iloc[:2000], "BTC/USD", features="core", label=SMALL_LABEL, config=SMALL_CONFIG)
     with pytest.raises(ConfigError):
         WalkForwardConfig(retrain_every=0)
