@@ -102,8 +102,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eta", default="0.05,0.15", help="learning rates to try (default 0.05,0.15)")
     g.add_argument("--max-rounds", type=int, default=300, help="boosting rounds cap (default 300)")
     g.add_argument("--min-signals", type=int, default=None,
-                   help="fewest buy signals a threshold must give on the inner out-of-fold predictions (default "
-                        "200, or one per 30 rows of the first model when fewer)")
+                   help="fewest signals of a side a threshold must give on the inner out-of-fold predictions "
+                        "(default 200, or one per 30 rows of the first model when fewer; buys and sells choose "
+                        "their own)")
     g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     g.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="xgboost threads (default: the cores idle now, from the load average; the models are the "
@@ -319,7 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_summary(result))
 
     print("\n3/4 recommendation for the latest bar")
-    view = recommend(bundle, frame, symbol)
+    view = recommend(bundle, frame, symbol, now=time.time_ns())  # a last bar still forming is ignored
     (out / "recommendation.json").write_text(json.dumps(view, indent=2) + "\n")
     print(format_recommendation(view))
 

@@ -7,8 +7,9 @@ final model after it) for the probabilities of down, flat and up, and publishes:
 
     Signal(ts=bar.ts, name="ml", symbol=..., direction=+1/-1/0, strength=p, contributions={indicator: value})
 
-``direction`` is +1 when ``p_up >= threshold`` and ``p_up > p_down``, -1 in the mirror case, else 0, with the
-threshold of the model in use (chosen on its training data) unless one is given. ``strength`` is the
+``direction`` is +1 when ``p_up >= threshold`` and ``p_up > p_down``, -1 when ``p_down >= sell_threshold`` and
+``p_down > p_up``, else 0, with the thresholds of the model in use (each side's chosen on its training data)
+unless one is given for both. ``strength`` is the
 probability of the signal's side (``p_up`` for +1 and 0, ``p_down`` for -1). ``contributions`` (only when
 direction is not 0: they cost a TreeSHAP pass) credit each indicator with its part of ``log(p_up / p_down)``,
 signed toward the direction (``engine.ml.explain``).
@@ -56,7 +57,8 @@ class MLSignal:
         ``"every"``: a signal on every bar the model can predict (direction 0 included); ``"nonzero"``: only
         buy and sell signals.
     threshold
-        Override the models' own thresholds (None: each model's, chosen on its training data).
+        Override the models' own thresholds, buy and sell alike (None: each model's, chosen on its training
+        data).
     """
 
     def __init__(self, model: ModelBundle | str | Path, *, symbol: str | None = None, name: str = "ml",
@@ -126,13 +128,13 @@ class MLSignal:
             return
         p_down, p_flat, p_up = (float(v) for v in model.predict(row)[0])
         self._p.extend((p_down, p_flat, p_up))
-        threshold = self.threshold if self.threshold is not None else model.threshold
+        buy_at = self.threshold if self.threshold is not None else model.threshold
+        sell_at = self.threshold if self.threshold is not None else model.sell_threshold
         direction = 0
-        if threshold is not None:
-            if p_up >= threshold and p_up > p_down:
-                direction = 1
-            elif p_down >= threshold and p_down > p_up:
-                direction = -1
+        if buy_at is not None and p_up >= buy_at and p_up > p_down:
+            direction = 1
+        elif sell_at is not None and p_down >= sell_at and p_down > p_up:
+            direction = -1
         if direction == 0 and self.emit == "nonzero":
             return
         contributions = (signal_contributions(model.booster, row, self._groups, direction) if direction else None)

@@ -6,7 +6,9 @@ A model directory (``mlct ml train --out DIR``)::
     DIR/folds/fold_000.json   the walk-forward boosters, each valid for its test block only
     DIR/metadata.json         the feature set (indicators with parameters, formulas) and its sha256, the label
                               definition, the walk-forward settings, each booster's training window, validity
-                              and threshold, the data fingerprint (sha256 of the bars), library versions and
+                              and buy and sell thresholds (a model saved before sells had their own has
+                              ``sell_threshold`` missing: it is loaded equal to the buy one, as it traded), the
+                              data fingerprint (sha256 of the bars), library versions and
                               the evaluation summary
     DIR/evaluation.csv        the out-of-sample table by side and threshold (``engine.ml.evaluate``)
     DIR/predictions.csv       every out-of-sample prediction: bar open time, probabilities, return, label, fold
@@ -73,6 +75,12 @@ class ModelBundle:
         return None if latest is None else latest.threshold
 
     @property
+    def sell_threshold(self) -> float | None:
+        """The live sell threshold, from the same model as ``threshold``."""
+        latest = self.final if self.final is not None else (self.folds[-1] if self.folds else None)
+        return None if latest is None else latest.sell_threshold
+
+    @property
     def latest(self) -> FoldModel:
         model = self.final if self.final is not None else (self.folds[-1] if self.folds else None)
         if model is None:
@@ -134,7 +142,7 @@ class ModelBundle:
         meta = {**self.metadata, "format": FORMAT, "feature_set": self.features.spec(),
                 "feature_set_sha256": self.features.fingerprint(), "features": self.features.names,
                 "groups": self.features.groups, "label": self.label.to_dict(), "threshold": self.threshold,
-                "models": entries}
+                "sell_threshold": self.sell_threshold, "models": entries}
         (out / "metadata.json").write_text(json.dumps(_plain(meta), indent=2) + "\n")
         if self.evaluation is not None:
             self.evaluation.to_csv(out / "evaluation.csv", index=False)
@@ -175,7 +183,8 @@ class ModelBundle:
             predictions = pd.read_csv(root / "predictions.csv", index_col="ts")
             predictions.index = pd.DatetimeIndex(pd.to_datetime(predictions.index, utc=True), name="ts")
         keep = {k: v for k, v in meta.items() if k not in ("format", "feature_set", "features", "groups", "label",
-                                                           "models", "threshold", "feature_set_sha256")}
+                                                           "models", "threshold", "sell_threshold",
+                                                           "feature_set_sha256")}
         return cls(features=features, label=label, folds=folds, final=final, metadata=keep, evaluation=evaluation,
                    predictions=predictions)
 
@@ -188,7 +197,8 @@ def _base(symbol: str) -> str:
 def _entry(model: FoldModel, name: str, kind: str) -> dict[str, Any]:
     return {"kind": kind, "file": name, "valid_from": model.valid_from,
             "valid_from_iso": pd.Timestamp(model.valid_from, tz="UTC").isoformat(), "valid_to": model.valid_to,
-            "threshold": model.threshold, "params": model.params, "rounds": model.rounds, "n_train": model.n_train,
+            "threshold": model.threshold, "sell_threshold": model.sell_threshold, "params": model.params,
+            "rounds": model.rounds, "n_train": model.n_train,
             "train_rows": list(model.train_rows), "train_period": list(model.train_period),
             "test_rows": None if model.test_rows is None else list(model.test_rows), "score": model.score,
             "scores": model.scores}
@@ -216,9 +226,11 @@ def _model(root: Path, entry: dict[str, Any], path: Path) -> FoldModel:
     booster = xgb.Booster(model_file=str(path))
     booster.set_param({"nthread": 1})  # one row at a time live: threads only add overhead
     test_rows = entry.get("test_rows")
+    # models saved before sells had their own threshold sold at the buy one: keep them trading as they were tested
+    sell_threshold = entry["sell_threshold"] if "sell_threshold" in entry else entry["threshold"]
     return FoldModel(booster=booster, params=dict(entry["params"]), rounds=int(entry["rounds"]),
-                     threshold=entry["threshold"], train_rows=(int(entry["train_rows"][0]),
-                                                               int(entry["train_rows"][1])),
+                     threshold=entry["threshold"], sell_threshold=sell_threshold,
+                     train_rows=(int(entry["train_rows"][0]), int(entry["train_rows"][1])),
                      n_train=int(entry["n_train"]), valid_from=int(entry["valid_from"]), valid_to=entry["valid_to"],
                      test_rows=None if test_rows is None else (int(test_rows[0]), int(test_rows[1])),
                      score=entry.get("score"), scores=dict(entry.get("scores") or {}),

@@ -19,7 +19,7 @@ from engine.datagen.fingerprint import data_fingerprint
 from engine.datagen.frames import infer_interval
 from engine.errors import ConfigError
 from engine.ml.consistency import check_label_leak, check_research_equals_live
-from engine.ml.evaluate import evaluate_signals, side_by_side, traded_summary
+from engine.ml.evaluate import MIN_INDEPENDENT, directions, evaluate_signals, side_by_side, traded_summary
 from engine.ml.explain import signal_contributions, top
 from engine.ml.features import feature_set
 from engine.ml.gaps import gap_report
@@ -110,18 +110,22 @@ def summarize(result: WalkForwardResult, evaluation: pd.DataFrame, *, n_boot: in
     """Return the figures saved in the metadata: as traded (each fold at its own threshold) and at the live one."""
     oos = result.predictions
     traded = traded_summary(oos["p_up"].to_numpy(), oos["p_down"].to_numpy(), oos["ret"].to_numpy(),
-                            oos["threshold"].to_numpy(dtype="float64"), cost=result.label.cost,
+                            oos["threshold"].to_numpy(dtype="float64"),
+                            oos["sell_threshold"].to_numpy(dtype="float64"), cost=result.label.cost,
                             horizon=result.label.horizon, n_boot=n_boot)
-    live = result.final.threshold if result.final is not None else None
+    final = result.final
+    live = {"buy": final.threshold if final is not None else None,
+            "sell": final.sell_threshold if final is not None else None}
     at_live = {}
-    if live is not None:
-        for side in ("buy", "sell"):
-            rows = evaluation[(evaluation["side"] == side) & np.isclose(evaluation["threshold"], live)]
-            if len(rows):
-                at_live[side] = {str(k): _plain(v) for k, v in rows.iloc[0].items() if k != "side"}
+    for side, threshold in live.items():
+        if threshold is None:
+            continue
+        rows = evaluation[(evaluation["side"] == side) & np.isclose(evaluation["threshold"], threshold)]
+        if len(rows):
+            at_live[side] = {str(k): _plain(v) for k, v in rows.iloc[0].items() if k != "side"}
     return {"out_of_sample_rows": int(np.isfinite(oos["ret"]).sum()), "folds": len(result.folds),
-            "fold_thresholds": fold_counts(result.folds), "as_traded": traded, "threshold": live,
-            "at_threshold": at_live}
+            "fold_thresholds": fold_counts(result.folds), "fold_sell_thresholds": fold_counts(result.folds, "sell"),
+            "as_traded": traded, "threshold": live["buy"], "sell_threshold": live["sell"], "at_threshold": at_live}
 
 
 def _plain(value: Any) -> Any:
@@ -133,11 +137,9 @@ def _plain(value: Any) -> Any:
 def score(bundle: ModelBundle, frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
     """Return every bar's prediction by the model valid at that bar (NaN where none is), with its label.
 
-    Columns ``p_down p_flat p_up ret label model threshold direction``; ``model`` is the position in the
+    Columns ``p_down p_flat p_up ret label model threshold sell_threshold direction``; ``model`` is the position in the
     bundle's schedule (-1: none).
     """
-    from engine.ml.evaluate import directions
-
     bundle.check_fits(symbol, interval_of(frame))
     table = bundle.features.batch(frame)
     targets = labels(frame, bundle.label)
@@ -147,6 +149,7 @@ def score(bundle: ModelBundle, frame: pd.DataFrame, symbol: str) -> pd.DataFrame
     out = pd.DataFrame(np.nan, index=frame.index, columns=["p_down", "p_flat", "p_up"])
     models = np.full(len(frame), -1)
     thresholds = np.full(len(frame), np.nan)
+    sell_thresholds = np.full(len(frame), np.nan)
     schedule = bundle.schedule
     position = {id(model): number for number, model in enumerate(schedule)}
     for i, ts in enumerate(close_ts):
@@ -156,6 +159,7 @@ def score(bundle: ModelBundle, frame: pd.DataFrame, symbol: str) -> pd.DataFrame
         if model is not None:
             models[i] = position[id(model)]
             thresholds[i] = np.nan if model.threshold is None else model.threshold
+            sell_thresholds[i] = np.nan if model.sell_threshold is None else model.sell_threshold
     for number, model in enumerate(schedule):
         rows = np.flatnonzero(models == number)
         if len(rows):
@@ -164,28 +168,37 @@ def score(bundle: ModelBundle, frame: pd.DataFrame, symbol: str) -> pd.DataFrame
     out["label"] = targets["label"]
     out["model"] = models
     out["threshold"] = thresholds
+    out["sell_threshold"] = sell_thresholds
     with np.errstate(invalid="ignore"):
         out["direction"] = 0
         for number, model in enumerate(schedule):
             rows = models == number
             out.loc[rows, "direction"] = directions(out["p_up"].to_numpy()[rows], out["p_down"].to_numpy()[rows],
-                                                    model.threshold)
+                                                    model.threshold, model.sell_threshold)
     return out
 
 
-def recommend(bundle: ModelBundle, frame: pd.DataFrame, symbol: str, *, top_n: int = 5) -> dict[str, Any]:
-    """Return the view of the latest bar: action, probabilities, the model's historical record, the reasons.
+def recommend(bundle: ModelBundle, frame: pd.DataFrame, symbol: str, *, top_n: int = 5, now: int | None = None,
+              n_boot: int = 1000) -> dict[str, Any]:
+    """Return the view of the latest closed bar: action, probabilities, the model's record then, the reasons.
 
     The latest bar is predicted by the model valid after it (the final model when the data ends where the
-    training did): a prediction about what comes next, out of sample. Data of another symbol or bar length than
-    the model's is refused (``ModelBundle.check_fits``).
+    training did): a prediction about what comes next, out of sample. A last bar whose close (open + interval)
+    is after ``now`` (ns since the epoch; None: not checked) is still forming and is dropped, as the note says.
+    The record (``past_record``) holds only the outcomes known when that bar closed. Data of another symbol or
+    bar length than the model's is refused (``ModelBundle.check_fits``).
     """
-    bundle.check_fits(symbol, interval_of(frame))
+    interval = interval_of(frame)
+    bundle.check_fits(symbol, interval)
+    forming = None
+    if now is not None and len(frame) and int(pd.Timestamp(frame.index[-1]).value) + interval > now:
+        forming = pd.Timestamp(frame.index[-1])
+        frame = frame.iloc[:-1]
     table = bundle.features.batch(frame)
-    if not bool(table["ready"].iloc[-1]):
-        raise ConfigError(f"the latest bar's features are not ready: give at least {bundle.features.warmup + 1} "
-                          f"bars of history (got {len(frame)})")
-    close_ts = int(pd.Timestamp(frame.index[-1]).value) + interval_of(frame)
+    if not len(frame) or not bool(table["ready"].iloc[-1]):
+        raise ConfigError(f"the latest closed bar's features are not ready: give at least "
+                          f"{bundle.features.warmup + 1} closed bars of history (got {len(frame)})")
+    close_ts = int(pd.Timestamp(frame.index[-1]).value) + interval
     # the newest model that existed once this bar had closed: after the training data, the final model
     model = bundle.model_at(close_ts + 1)
     if model is None:
@@ -193,48 +206,74 @@ def recommend(bundle: ModelBundle, frame: pd.DataFrame, symbol: str, *, top_n: i
                           "out-of-sample bar: every model of this directory was trained on data after it")
     row = table[bundle.features.names].to_numpy(dtype="float64")[-1]
     p_down, p_flat, p_up = (float(v) for v in model.predict(row)[0])
-    threshold = model.threshold
-    action = "HOLD"
-    if threshold is not None and p_up >= threshold and p_up > p_down:
-        action = "BUY"
-    elif threshold is not None and p_down >= threshold and p_down > p_up:
-        action = "SELL"
+    action = {1: "BUY", -1: "SELL"}.get(int(directions(np.array([p_up]), np.array([p_down]), model.threshold,
+                                                        model.sell_threshold)[0]), "HOLD")
     direction = {"BUY": 1, "SELL": -1}.get(action, 0)
     contributions = signal_contributions(model.booster, row, bundle.features.groups, direction)
     side = "sell" if action == "SELL" else "buy"
-    record = _record(bundle.evaluation, side, threshold)
+    threshold = model.sell_threshold if side == "sell" else model.threshold
+    record = past_record(bundle, side, threshold, as_of=close_ts, interval_ns=interval, n_boot=n_boot)
     trained_until = pd.Timestamp(model.valid_from, tz="UTC")
+    note = _note(threshold, record)
+    if forming is not None:
+        note = (f"the last bar ({forming.isoformat()}) closes at {pd.Timestamp(forming.value + interval, tz='UTC')}"
+                f", after now: it is still forming and was ignored; {note}")
     return {"action": action, "as_of": pd.Timestamp(close_ts, tz="UTC").isoformat(), "symbol": symbol,
-            "threshold": threshold, "side": side, "p_up": p_up, "p_flat": p_flat, "p_down": p_down,
-            "precision": record.get("precision"), "avg_return": record.get("avg_return"),
+            "threshold": model.threshold, "sell_threshold": model.sell_threshold, "side": side,
+            "side_threshold": threshold, "p_up": p_up, "p_flat": p_flat, "p_down": p_down,
+            "precision": record.get("precision"),
+            "precision_ci": [record.get("precision_lo"), record.get("precision_hi")],
+            "avg_return": record.get("avg_return"),
             "avg_return_ci": [record.get("avg_return_lo"), record.get("avg_return_hi")],
-            "n_signals": record.get("n_signals"), "baseline_precision": record.get("baseline_precision"),
+            "n_signals": record.get("n_signals"), "n_independent": record.get("n_independent"),
+            "record_rows": record.get("rows", 0), "record_until": pd.Timestamp(close_ts, tz="UTC").isoformat(),
+            "baseline_precision": record.get("baseline_precision"),
             "baseline_avg_return": record.get("baseline_avg_return"),
-            "horizon": bundle.label.horizon, "cost": bundle.label.cost,
+            "horizon": bundle.label.horizon, "cost": bundle.label.cost, "forming_bar_ignored":
+                None if forming is None else forming.isoformat(),
             "contributions": {name: value for name, value in top(contributions, top_n)},
             "model": {"valid_from": trained_until.isoformat(), "kind": "final" if model is bundle.final else "fold",
                       "train_period": list(model.train_period)},
-            "note": _note(threshold, record)}
+            "note": note}
 
 
-def _record(evaluation: pd.DataFrame | None, side: str, threshold: float | None) -> dict[str, Any]:
-    """Return the out-of-sample row of ``side`` at ``threshold`` from the model's evaluation (empty: none)."""
-    if evaluation is None or threshold is None:
+def past_record(bundle: ModelBundle, side: str, threshold: float | None, *, as_of: int, interval_ns: int,
+                n_boot: int = 1000) -> dict[str, Any]:
+    """Return ``side``'s out-of-sample record at ``threshold`` from the outcomes known at ``as_of`` (ns).
+
+    Recomputed from the saved walk-forward predictions, not taken from the saved whole-period table: a row's
+    label is the return to the open of bar ``i + 1 + h``, known at ``open_i + (h + 1) * interval``; rows whose
+    label was not known by ``as_of`` are left out, so a view of older data quotes nothing it could not have
+    known. Empty without saved predictions or a threshold; ``rows`` is the number of known rows used.
+    """
+    predictions = bundle.predictions
+    if predictions is None or threshold is None:
         return {}
-    rows = evaluation[(evaluation["side"] == side) & np.isclose(evaluation["threshold"], threshold)]
-    if not len(rows):
-        return {}
-    return {str(k): _plain(v) for k, v in rows.iloc[0].items()}
+    opens = pd.DatetimeIndex(predictions.index).as_unit("ns").asi8
+    known = opens + (bundle.label.horizon + 1) * np.int64(interval_ns) <= as_of
+    past = predictions[known]
+    seed = int(bundle.metadata.get("walkforward", {}).get("seed", 0))
+    table = evaluate_signals(past["p_up"].to_numpy(dtype="float64"), past["p_down"].to_numpy(dtype="float64"),
+                             past["ret"].to_numpy(dtype="float64"), cost=bundle.label.cost,
+                             horizon=bundle.label.horizon, thresholds=(threshold,), sides=(side,), n_boot=n_boot,
+                             n_random=0, seed=seed)
+    record = {str(k): _plain(v) for k, v in table.iloc[0].items()}
+    record["rows"] = int(np.isfinite(past["ret"].to_numpy(dtype="float64")).sum())
+    return record
 
 
 def _note(threshold: float | None, record: dict[str, Any]) -> str:
     if threshold is None:
-        return ("no threshold gave a positive average net return on the training data: the model does not trade "
-                "(HOLD)")
+        return ("no threshold gave a positive average net return on the training data for this side: the model "
+                "does not take it (HOLD)")
     if not record or not record.get("n_signals"):
-        return "no out-of-sample signal at this threshold: the record is empty"
+        return "no out-of-sample signal at this threshold known by the latest bar: the record is empty"
+    if record.get("avg_return_lo") is None:
+        return (f"only {record.get('n_independent')} independent past signals (fewer than {MIN_INDEPENDENT}): "
+                "too few for an interval; treat the record as anecdote")
     low = record.get("avg_return_lo")
     if low is not None and low <= 0 <= (record.get("avg_return_hi") or 0):
         return ("the out-of-sample average return at this threshold is not distinguishable from zero "
                 "(its 95% interval spans it): treat the signal as weak evidence")
-    return "figures are out-of-sample: walk-forward, purged, thresholds chosen on training data only"
+    return ("figures are out-of-sample and known by the latest bar: walk-forward, purged, thresholds chosen on "
+            "training data only")

@@ -7,10 +7,11 @@ validation block starts, plus the embargo). Every grid point is trained on every
 on that fold's validation block; the grid point with the lowest mean validation log-loss wins, and the final
 model of the window gets the mean of its best round counts.
 
-The threshold is chosen from the winner's out-of-fold predictions (the validation blocks, each predicted by a
-model that never saw it): the one that maximises the average net return of the buy signals among thresholds
-giving at least ``min_signals`` of them. If none has a positive average, the threshold is None and the model
-does not trade: that is a finding, not a failure. Nothing here reads a row outside the training window.
+The thresholds are chosen from the winner's out-of-fold predictions (the validation blocks, each predicted by a
+model that never saw it), one per side: the one that maximises the average net return of that side's signals
+among thresholds giving at least ``min_signals`` of them (buys: ``threshold``, sells: ``sell_threshold``). If
+none has a positive average, that side's threshold is None and the model does not take it: that is a finding,
+not a failure. Nothing here reads a row outside the training window.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Tuned:
     rounds: int
     score: float  # mean inner validation log-loss of the winner
     threshold: float | None
+    sell_threshold: float | None
     oof_rows: np.ndarray  # positions (in the window's rows) of the out-of-fold predictions
     oof_probabilities: np.ndarray  # (n, 3)
     scores: dict[str, float]  # every grid point's mean log-loss, by "max_depth=2,eta=0.05"
@@ -59,12 +61,13 @@ def inner_splits(rows: np.ndarray, folds: int, gap: int) -> list[tuple[np.ndarra
 
 
 def choose_threshold(p_up: np.ndarray, p_down: np.ndarray, returns: np.ndarray, *, cost: float,
-                     thresholds: Sequence[float], min_signals: int) -> float | None:
-    """Return the threshold maximising the average net return of buy signals with at least ``min_signals``."""
+                     thresholds: Sequence[float], min_signals: int, side: str = "buy") -> float | None:
+    """Return the threshold maximising the average net return of ``side``'s signals with at least
+    ``min_signals`` (None: no threshold has enough signals with a positive average)."""
     best: tuple[float, float] | None = None
-    net = net_returns(returns, cost, "buy")
+    net = net_returns(returns, cost, side)
     for threshold in thresholds:
-        mask = signal_mask(p_up, p_down, threshold, "buy")
+        mask = signal_mask(p_up, p_down, threshold, side)
         if mask.sum() < min_signals:
             continue
         average = float(net[mask].mean())
@@ -106,8 +109,10 @@ def tune(x: np.ndarray, y: np.ndarray, returns: np.ndarray, rows: np.ndarray, *,
     oof_rows = np.concatenate([validation for _, validation in splits])
     oof = np.vstack(predictions)
     bars = rows[oof_rows]
-    threshold = choose_threshold(oof[:, 2], oof[:, 0], returns[bars], cost=cost, thresholds=thresholds,
-                                 min_signals=min_signals)
+    threshold, sell_threshold = (
+        choose_threshold(oof[:, 2], oof[:, 0], returns[bars], cost=cost, thresholds=thresholds,
+                         min_signals=min_signals, side=side) for side in ("buy", "sell"))
     scores = {",".join(f"{k}={v}" for k, v in point.items()): loss for loss, point, _, _ in results}
-    return Tuned(params=params, rounds=max(1, kept), score=score, threshold=threshold, oof_rows=oof_rows,
+    return Tuned(params=params, rounds=max(1, kept), score=score, threshold=threshold,
+                 sell_threshold=sell_threshold, oof_rows=oof_rows,
                  oof_probabilities=oof, scores=scores)

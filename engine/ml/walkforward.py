@@ -9,7 +9,8 @@ starting at bar ``s``, a model is trained on the rows ``[lo, s - h - embargo)``:
 - **embargo**: ``embargo`` more rows are dropped, so that features and labels that move slowly (a 168-bar
   volatility) cannot carry the end of the training window into the start of the test block;
 - **window**: ``lo`` is the first ready row (expanding) or ``s - h - embargo - window`` (rolling);
-- hyperparameters and the decision threshold are chosen inside the training rows only (``engine.ml.tuning``).
+- hyperparameters and the decision thresholds (buy and sell) are chosen inside the training rows only
+  (``engine.ml.tuning``).
 
 The block is then predicted by that model and nothing else. The schedule depends on bar positions only (the
 first ready row, ``min_train``, ``retrain_every``), never on the data after a bar, so changing the data after
@@ -58,8 +59,8 @@ class WalkForwardConfig:
         Time-series CV inside each training window: the grid of tuned parameters (``max_depth``, ``eta``...),
         the cap on boosting rounds and the early-stopping patience on each inner validation block.
     thresholds, min_signals
-        Candidate thresholds on ``p_up``, and the fewest buy signals a threshold must give on the inner
-        out-of-fold predictions to be chosen.
+        Candidate thresholds on ``p_up`` (buys) and ``p_down`` (sells), and the fewest signals of that side a
+        threshold must give on the inner out-of-fold predictions to be chosen (each side chooses its own).
     seed, nthread
         Fixed for reproducibility (the same data and settings give the same models).
     final
@@ -107,7 +108,7 @@ class FoldModel:
     booster: xgb.Booster
     params: dict[str, Any]
     rounds: int
-    threshold: float | None
+    threshold: float | None  # buys
     train_rows: tuple[int, int]  # [first, last] bar positions trained on
     n_train: int
     valid_from: int
@@ -116,6 +117,7 @@ class FoldModel:
     score: float | None = None
     scores: dict[str, float] = field(default_factory=dict)
     train_period: tuple[str, str] = ("", "")  # open time of the first row, close time of the last label's bar
+    sell_threshold: float | None = None  # sells: chosen on the training data like ``threshold``
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Return ``(n, 3)`` probabilities of down, flat, up."""
@@ -128,7 +130,7 @@ class WalkForwardResult:
 
     folds: list[FoldModel]
     predictions: pd.DataFrame  # out-of-sample rows: p_down p_flat p_up ret label fold threshold direction
-    in_sample: pd.DataFrame  # each fold's model on its own training rows, pooled: p_down p_flat p_up ret label fold
+    in_sample: pd.DataFrame  # each training row once, by the first fold's model trained on it: as predictions
     final: FoldModel | None
     config: WalkForwardConfig
     label: LabelSpec
@@ -195,6 +197,7 @@ def walk_forward(features: pd.DataFrame, labels: pd.DataFrame, label: LabelSpec,
     folds: list[FoldModel] = []
     oos: list[pd.DataFrame] = []
     ins: list[pd.DataFrame] = []
+    scored = np.zeros(n, dtype=bool)  # rows already scored in sample
     for number, (lo, hi, start, end) in enumerate(schedule):
         rows = _trainable(lo, hi, ready, returns)
         model = _train(x, classes, returns, rows, label, config, step)
@@ -203,8 +206,13 @@ def walk_forward(features: pd.DataFrame, labels: pd.DataFrame, label: LabelSpec,
         model.train_period = _period(features.index, close_ts, rows, label.horizon)
         folds.append(model)
         test = np.arange(start, end)[ready[start:end]]
-        oos.append(_frame(features.index, test, model.predict(x[test]), returns, classes, number, model.threshold))
-        ins.append(_frame(features.index, rows, model.predict(x[rows]), returns, classes, number, model.threshold))
+        oos.append(_frame(features.index, test, model.predict(x[test]), returns, classes, number, model))
+        # in sample, each row once: scored by the first model that trained on it, so that the expanding windows
+        # do not count the early rows once per fold (up to ten times); later models' fit on it is not shown
+        fresh = rows[~scored[rows]]
+        scored[fresh] = True
+        if len(fresh):
+            ins.append(_frame(features.index, fresh, model.predict(x[fresh]), returns, classes, number, model))
     final = None
     if config.final:
         lo = ready_from if config.window is None else max(ready_from, n - label.horizon - 1 - config.window)
@@ -236,6 +244,7 @@ def _train(x: np.ndarray, classes: np.ndarray, returns: np.ndarray, rows: np.nda
     if step is not None:
         step(1)
     return FoldModel(booster=model.booster, params=tuned.params, rounds=tuned.rounds, threshold=tuned.threshold,
+                     sell_threshold=tuned.sell_threshold,
                      train_rows=(int(rows[0]), int(rows[-1])), n_train=len(rows), valid_from=0, score=tuned.score,
                      scores=tuned.scores)
 
@@ -247,20 +256,23 @@ def _period(index: pd.Index, close_ts: np.ndarray, rows: np.ndarray, horizon: in
 
 
 def _frame(index: pd.Index, rows: np.ndarray, probs: np.ndarray, returns: np.ndarray, classes: np.ndarray,
-           fold: int, threshold: float | None) -> pd.DataFrame:
+           fold: int, model: FoldModel) -> pd.DataFrame:
     out = pd.DataFrame(probs, index=index[rows], columns=["p_down", "p_flat", "p_up"])
     out["ret"] = returns[rows]
     out["label"] = classes[rows]
     out["fold"] = fold
-    out["threshold"] = np.nan if threshold is None else threshold
-    out["direction"] = directions(out["p_up"].to_numpy(), out["p_down"].to_numpy(), threshold)
+    out["threshold"] = np.nan if model.threshold is None else model.threshold
+    out["sell_threshold"] = np.nan if model.sell_threshold is None else model.sell_threshold
+    out["direction"] = directions(out["p_up"].to_numpy(), out["p_down"].to_numpy(), model.threshold,
+                                  model.sell_threshold)
     return out
 
 
-def fold_counts(folds: Sequence[FoldModel]) -> dict[str, int]:
-    """Return how many folds chose each threshold (``"none"``: did not trade)."""
+def fold_counts(folds: Sequence[FoldModel], side: str = "buy") -> dict[str, int]:
+    """Return how many folds chose each threshold of ``side`` (``"none"``: did not take that side)."""
     counts: dict[str, int] = {}
     for fold in folds:
-        key = "none" if fold.threshold is None else f"{fold.threshold:g}"
+        threshold = fold.threshold if side == "buy" else fold.sell_threshold
+        key = "none" if threshold is None else f"{threshold:g}"
         counts[key] = counts.get(key, 0) + 1
     return counts

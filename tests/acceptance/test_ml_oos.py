@@ -16,6 +16,7 @@ import pytest
 
 from engine.cli import build_parser
 from engine.cli.ml import settings
+from engine.ml.evaluate import MIN_INDEPENDENT
 from engine.ml.labels import LabelSpec
 from engine.ml.pipeline import train
 from engine.ml.tables import markdown_table, traded_line
@@ -48,8 +49,9 @@ def oos_block(bundle: Any, frame: pd.DataFrame) -> str:
         f"{summary['folds']} models (buy signals, returns net of the 0.20% round-trip cost over 24 bars):", "",
         markdown_table(bundle.evaluation, "buy"), "",
         f"- {traded_line(summary['as_traded'], 'buy')}", f"- {traded_line(summary['as_traded'], 'sell')}",
-        f"- thresholds chosen by the {summary['folds']} models on their training data: "
-        + ", ".join(f"{k} ({v})" for k, v in sorted(summary["fold_thresholds"].items()))])
+        f"- thresholds chosen by the {summary['folds']} models on their training data: buy "
+        + ", ".join(f"{k} ({v})" for k, v in sorted(summary["fold_thresholds"].items())) + "; sell "
+        + ", ".join(f"{k} ({v})" for k, v in sorted(summary["fold_sell_thresholds"].items()))])
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_in_sample_figures_flatter_and_out_of_sample_ones_are_reported_beside_th
         trained: tuple[Any, str]) -> None:
     bundle, _ = trained
     table = bundle.evaluation
-    buy = table[(table["side"] == "buy") & (table["n_signals"] >= 100)]
+    buy = table[(table["side"] == "buy") & (table["n_signals"] >= 100) & (table["n_independent"] >= MIN_INDEPENDENT)]
     confident = buy[buy["threshold"] >= 0.6]
     assert len(confident) and (confident["is_precision"] > confident["precision"] + 0.2).all()
     assert (buy["avg_return_lo"] <= buy["avg_return"]).all() and (buy["avg_return"] <= buy["avg_return_hi"]).all()

@@ -23,8 +23,8 @@ def test_save_and_load_give_identical_predictions(small_run: SmallRun) -> None:
     assert len(loaded.schedule) == len(bundle.schedule)
     for before, after in zip(bundle.schedule, loaded.schedule, strict=True):
         assert np.array_equal(before.predict(x), after.predict(x))
-        assert (before.threshold, before.valid_from, before.valid_to, before.rounds) == \
-               (after.threshold, after.valid_from, after.valid_to, after.rounds)
+        assert (before.threshold, before.sell_threshold, before.valid_from, before.valid_to, before.rounds) == \
+               (after.threshold, after.sell_threshold, after.valid_from, after.valid_to, after.rounds)
     assert loaded.evaluation is not None and bundle.evaluation is not None
     assert np.allclose(loaded.evaluation.select_dtypes("number"), bundle.evaluation.select_dtypes("number"),
                        equal_nan=True)
@@ -40,6 +40,8 @@ def test_metadata_names_features_label_window_threshold_data_versions_and_evalua
     assert rsi["params"] == {"timeperiod": 14}
     assert meta["label"]["horizon"] == 12 and meta["label"]["cost"] == 0.002
     assert meta["threshold"] == small_run.bundle.threshold
+    assert meta["sell_threshold"] == small_run.bundle.sell_threshold
+    assert all("sell_threshold" in entry for entry in meta["models"])
     assert meta["training_window"]["final_model"][0].startswith("2017-")
     assert len(meta["data"]["sha256"]) == 64 and meta["data"]["n_bars"] == 5000
     assert {"xgboost", "ta-lib", "numpy", "pandas", "python"} <= set(meta["versions"])
@@ -102,3 +104,17 @@ def test_metadata_must_name_each_booster_file(small_run: SmallRun, tmp_path: Pat
     (model / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match=r"models\[0\]\.file must name a file inside .*, got None"):
         ModelBundle.load(model)
+
+
+def test_a_model_saved_before_sells_had_their_own_threshold_sells_at_the_buy_one(small_run: SmallRun,
+                                                                                 tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(small_run.directory, old)
+    meta = json.loads((old / "metadata.json").read_text())
+    meta.pop("sell_threshold")
+    for entry in meta["models"]:
+        entry.pop("sell_threshold")
+        entry["threshold"] = 0.5
+    (old / "metadata.json").write_text(json.dumps(meta))
+    loaded = ModelBundle.load(old)
+    assert all(model.sell_threshold == 0.5 for model in loaded.schedule)

@@ -105,3 +105,46 @@ def test_too_little_data_is_a_clear_error(small_run: SmallRun) -> None:
         train(small_run.frame.iloc[:2000], "BTC/USD", features="core", label=SMALL_LABEL, config=SMALL_CONFIG)
     with pytest.raises(ConfigError):
         WalkForwardConfig(retrain_every=0)
+
+
+def test_sells_choose_their_own_threshold_on_the_out_of_fold_predictions() -> None:
+    p_down = np.array([0.3, 0.45, 0.55, 0.6, 0.65, 0.7, 0.8])
+    p_up = np.full(7, 0.1)
+    returns = -np.array([-0.05, 0.01, -0.02, 0.03, 0.02, 0.01, 0.04])  # a fall is a short's gain
+    # short net returns, -r - cost: at 0.6 rows 3..6 earn (0.03+0.02+0.01+0.04)/4 - cost, the best with >= 2
+    assert choose_threshold(p_up, p_down, returns, cost=0.002, thresholds=[0.4, 0.6, 0.8], min_signals=2,
+                            side="sell") == 0.6
+    assert choose_threshold(p_up, p_down, returns, cost=0.002, thresholds=[0.4, 0.6, 0.8], min_signals=2) is None
+
+
+def test_each_fold_keeps_its_sell_threshold_and_its_directions_use_it(small_run: SmallRun) -> None:
+    result = small_run.result
+    predictions = result.predictions
+    for number, fold in enumerate(result.folds):
+        rows = predictions[predictions["fold"] == number]
+        sell = np.inf if fold.sell_threshold is None else fold.sell_threshold
+        buy = np.inf if fold.threshold is None else fold.threshold
+        expected = np.where((rows["p_up"] >= buy) & (rows["p_up"] > rows["p_down"]), 1,
+                            np.where((rows["p_down"] >= sell) & (rows["p_down"] > rows["p_up"]), -1, 0))
+        assert rows["direction"].tolist() == expected.tolist()
+        assert np.array_equal(rows["sell_threshold"].to_numpy(), np.full(len(rows), np.nan if sell == np.inf else sell),
+                              equal_nan=True)
+
+
+def test_in_sample_rows_are_each_counted_once_by_the_first_model_trained_on_them(small_run: SmallRun) -> None:
+    result = small_run.result
+    in_sample = result.in_sample
+    assert in_sample.index.is_unique
+    positions = small_run.frame.index.get_indexer(in_sample.index)
+    trained: set[int] = set()
+    for number, fold in enumerate(result.folds):
+        first, last = fold.train_rows
+        mine = positions[in_sample["fold"].to_numpy() == number]
+        # a fold scores the rows of its window that no earlier fold trained on
+        assert len(mine) == 0 or (mine.min() >= first and mine.max() <= last)
+        assert not trained & set(mine.tolist())
+        trained |= set(range(first, last + 1))
+    every: set[int] = set()
+    for fold in result.folds:
+        every |= set(range(fold.train_rows[0], fold.train_rows[1] + 1))
+    assert set(positions.tolist()) <= every and len(positions) > 0.9 * len(every)
