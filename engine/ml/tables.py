@@ -42,7 +42,7 @@ def rows(table: pd.DataFrame, side: str, *, skip_empty: bool = True) -> list[tup
         independent = record.get("n_independent")
         signals = f"{int(record['n_signals']):,}"
         if not _missing(independent):
-            signals += f" ({int(independent):,})"
+            signals += f" ({int(independent or 0):,})"
         out.append((f"{record['threshold']:.3f}", signals,
                     _interval(record.get("precision"), record.get("precision_lo"), record.get("precision_hi"), 1),
                     _interval(record.get("avg_return"), record.get("avg_return_lo"), record.get("avg_return_hi"),
