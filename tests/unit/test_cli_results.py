@@ -41,7 +41,8 @@ def test_the_manifest_says_what_ran_on_which_data_which_files_and_the_figures(
     assert "-backtest-SmaCross-" in str(manifest["id"]) and str(manifest["created"]).endswith("Z")
     assert manifest["command"] == ["mlct", "backtest", "--param", "fast=12", "--param", "slow=48", *SPAN, "--out",
                                    str(out), "-q", "--report"]
-    assert manifest["strategies"] == result["config"]["strategies"]
+    configured = result["config"]["strategies"]
+    assert manifest["strategies"] == [{"name": s["name"], "params": s["params"]} for s in configured]
     assert manifest["data"] == {"source": "sample", **result["data"]}
     assert manifest["data"]["n_bars"] == 2160 and len(manifest["data"]["sha256"]) == 64
     files = {f["name"]: f["bytes"] for f in manifest["files"]}
