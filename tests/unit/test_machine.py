@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.machine import choose_threads, usable_cores
+from engine.machine import busy_cores, choose_threads, usable_cores
 
 
 @pytest.mark.parametrize(("cores", "load", "threads"), [
@@ -47,3 +47,20 @@ def test_ml_threads_must_be_a_positive_count(capsys: pytest.CaptureFixture[str])
         main(["ml", "train", "--out", "x", "--threads", "0"])
     assert stopped.value.code == 2
     assert "--threads: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_busy_cores_are_read_from_the_kernels_counters(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal: 1,000 jiffies pass, 250 of them idle -> 75% busy
+    stat.write_text("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\n")
+    readings = iter(["cpu  100 0 100 800 0 0 0 0 0 0\n", "cpu  800 0 150 1000 50 0 0 0 0 0\n"])
+
+    class Ticking(type(stat)):  # type: ignore[misc]
+        def read_text(self, *args: object, **kwargs: object) -> str:
+            return next(readings)
+
+    busy = busy_cores(2, sample_s=0.0, proc_stat=Ticking(stat))
+    assert busy == pytest.approx(2 * 0.75)
+    assert choose_threads(cores=2, load=busy).threads == 1
+    missing = busy_cores(2, sample_s=0.0, proc_stat=tmp_path / "absent")  # not Linux: the load average stands in
+    assert 0.0 <= missing <= 2.0
