@@ -31,13 +31,14 @@ class ThreadChoice:
 
     threads: int
     cores: int
-    load: float
+    load: float | None  # busy cores; not measured when the count was requested
     requested: int | None = None
 
     def describe(self) -> str:
         if self.requested is not None:
             return f"{self.threads} thread{'s' * (self.threads != 1)} (--threads)"
-        return (f"{self.threads} thread{'s' * (self.threads != 1)} ({self.cores} cores, {self.load:.1f} of them busy; "
+        busy = self.load or 0.0
+        return (f"{self.threads} thread{'s' * (self.threads != 1)} ({self.cores} cores, {busy:.1f} of them busy; "
                 f"--threads N to choose)")
 
 
@@ -103,11 +104,11 @@ def choose_threads(requested: int | None = None, *, cores: int | None = None, lo
                    ) -> ThreadChoice:
     """Return ``requested`` threads if given, else the cores idle now (at least one)."""
     cores = usable_cores() if cores is None else cores
-    load = busy_cores(cores) if load is None else load
-    if requested is not None:
+    if requested is not None:  # the user's count: no half second spent watching the cores
         if requested < 1:
             raise ValueError(f"threads must be at least 1, got {requested}")
         return ThreadChoice(requested, cores, load, requested)
+    load = busy_cores(cores) if load is None else load
     idle = cores - load
     threads = min(cores, max(1, math.floor(idle + (1 - FREE_ENOUGH))))
     return ThreadChoice(threads, cores, load)

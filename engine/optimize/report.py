@@ -65,10 +65,9 @@ def heatmap_values(table: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 def write_sweep_report(report: SweepReport, path: str | Path) -> Path:
     """Render ``report`` and write it to ``path``; return the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_sweep_report(report), encoding="utf-8")
-    return out
+    from engine.report.page import write_page
+
+    return write_page(render_sweep_report(report), path)
 
 
 def render_sweep_report(report: SweepReport) -> str:

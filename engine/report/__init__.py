@@ -26,7 +26,7 @@ import pandas as pd
 
 from engine.report import charts as ch
 from engine.report.charts import MAX_CANDLES, MAX_POINTS, Charts, keep_points
-from engine.report.page import CSP, PAGE, STYLE
+from engine.report.page import CSP, PAGE, STYLE, write_page
 from engine.report.sections import (
     assumptions,
     best_and_worst,
@@ -56,10 +56,7 @@ __all__ = ["MAX_CANDLES", "MAX_POINTS", "MAX_TRADE_ROWS", "keep_points", "render
 
 def write_report(result: BacktestResult, path: str | Path) -> Path:
     """Render ``result`` and write it to ``path`` (directories are created); return the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(result), encoding="utf-8")
-    return out
+    return write_page(render_report(result), path)
 
 
 def render_report(result: BacktestResult) -> str:

@@ -6,6 +6,8 @@ section, long words (hashes, paths) break.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
        "font-src data:")
 
@@ -64,3 +66,11 @@ PAGE = """<!DOCTYPE html>
 </body>
 </html>
 """
+
+
+def write_page(text: str, path: str | Path) -> Path:
+    """Write one HTML document to ``path`` (its directories created); return the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
